@@ -1,0 +1,1 @@
+//! Use cases, generic over the store ports, given `now` explicitly.

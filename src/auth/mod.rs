@@ -1,0 +1,1 @@
+//! Credentials: argon2id password hashes, Ed25519 access tokens, refresh tokens, TOTP. No I/O.
