@@ -1,1 +1,143 @@
 //! Configuration, read once from the environment into a validated struct; secrets never print.
+
+use std::fmt;
+
+/// A secret value: its `Debug` and `Display` never show the contents.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself; call only where it is used (signing, comparing), never to log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Everything the worker reads from its environment, validated once at startup.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub jwt_signing_keys: Secret,
+    pub bootstrap_token: Option<Secret>,
+    pub crm_sync_token: Option<Secret>,
+    pub telegram_bot_token: Option<Secret>,
+    pub telegram_webhook_secret: Option<Secret>,
+    pub telegram_bot_username: Option<String>,
+    pub telegram_api_base: String,
+    /// Public origin for activation links; None means the request's own origin.
+    pub portal_url: Option<String>,
+    pub calls_url_template: String,
+    /// JWT issuer and audience: fixed per deployment, checked on every token.
+    pub token_issuer: String,
+    pub token_audience: String,
+}
+
+/// A configuration problem, naming the variable; it never carries a secret's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration {}: {}", self.name, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub const DEFAULT_TELEGRAM_API_BASE: &str = "https://api.telegram.org";
+pub const DEFAULT_CALLS_URL_TEMPLATE: &str = "https://meet.jit.si/extranet-{room}";
+
+impl Config {
+    /// Builds the config from a lookup of secrets and vars (Worker `Env` in production, a map in
+    /// tests). Empty values count as missing.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let secret = |name: &str| get(name).map(Secret::new);
+        let jwt_signing_keys = secret("JWT_SIGNING_KEYS").ok_or(ConfigError {
+            name: "JWT_SIGNING_KEYS",
+            problem: "missing: set it as a Worker secret (locally in .dev.vars, `make .dev.vars`)".into(),
+        })?;
+        let telegram_api_base = get("TELEGRAM_API_BASE").unwrap_or_else(|| DEFAULT_TELEGRAM_API_BASE.into());
+        check_url("TELEGRAM_API_BASE", &telegram_api_base)?;
+        let portal_url = get("PORTAL_URL").map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(url) = &portal_url {
+            check_url("PORTAL_URL", url)?;
+        }
+        let calls_url_template = get("CALLS_URL_TEMPLATE").unwrap_or_else(|| DEFAULT_CALLS_URL_TEMPLATE.into());
+        if !calls_url_template.contains("{room}") {
+            return Err(ConfigError { name: "CALLS_URL_TEMPLATE", problem: "must contain {room}".into() });
+        }
+        check_url("CALLS_URL_TEMPLATE", &calls_url_template)?;
+        Ok(Config {
+            jwt_signing_keys,
+            bootstrap_token: secret("BOOTSTRAP_TOKEN"),
+            crm_sync_token: secret("CRM_SYNC_TOKEN"),
+            telegram_bot_token: secret("TELEGRAM_BOT_TOKEN"),
+            telegram_webhook_secret: secret("TELEGRAM_WEBHOOK_SECRET"),
+            telegram_bot_username: get("TELEGRAM_BOT_USERNAME"),
+            telegram_api_base,
+            portal_url,
+            calls_url_template,
+            token_issuer: get("TOKEN_ISSUER").unwrap_or_else(|| "extranet".into()),
+            token_audience: get("TOKEN_AUDIENCE").unwrap_or_else(|| "extranet-portal".into()),
+        })
+    }
+}
+
+fn check_url(name: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(ConfigError { name, problem: "must be an http(s) URL".into() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn missing_signing_keys_is_a_named_error() {
+        let err = Config::from_lookup(lookup(&[])).unwrap_err();
+        assert_eq!(err.name, "JWT_SIGNING_KEYS");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let cfg = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", "k1:c2VjcmV0"), ("CRM_SYNC_TOKEN", "crm-very-secret")])).unwrap();
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("c2VjcmV0") && !shown.contains("crm-very-secret"), "{shown}");
+    }
+
+    #[test]
+    fn bad_urls_are_refused_with_the_name() {
+        let err = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", "k"), ("CALLS_URL_TEMPLATE", "https://x/")])).unwrap_err();
+        assert_eq!(err.name, "CALLS_URL_TEMPLATE");
+        let err = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", "k"), ("PORTAL_URL", "portal.example")])).unwrap_err();
+        assert_eq!(err.name, "PORTAL_URL");
+    }
+}

@@ -1,0 +1,60 @@
+//! The ports a use case may call besides the database and KV: randomness, the login throttle,
+//! the log and a clock for measuring. Each adapter set (wasm, native, tests) implements them.
+
+use crate::store::{Kv, Sql};
+use std::cell::Cell;
+
+/// Counts database round trips and their time for `Server-Timing`; adapters embed one.
+#[derive(Debug, Default)]
+pub struct QueryStats {
+    queries: Cell<u32>,
+    millis: Cell<f64>,
+}
+
+impl QueryStats {
+    pub fn record(&self, millis: f64) {
+        self.queries.set(self.queries.get() + 1);
+        self.millis.set(self.millis.get() + millis);
+    }
+
+    pub fn queries(&self) -> u32 {
+        self.queries.get()
+    }
+
+    pub fn millis(&self) -> f64 {
+        self.millis.get()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RandomUnavailable;
+
+pub trait Ports {
+    type Db: Sql;
+    type Kv: Kv;
+
+    fn db(&self) -> &Self::Db;
+    fn kv(&self) -> &Self::Kv;
+
+    /// Cryptographically secure random bytes (tests substitute a seeded generator).
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), RandomUnavailable>;
+
+    /// The coarse per-IP throttle in front of login and activation; true when the attempt may go on.
+    async fn throttle_allows(&self, key: &str) -> bool;
+
+    /// Writes one structured log line (JSON). Never pass secrets or tokens.
+    fn log(&self, line: &str);
+
+    /// A millisecond clock for measuring durations (not wall time: that comes in as `now`).
+    fn elapsed_ms(&self) -> f64;
+
+    /// Round trips made so far through `db()`, for `Server-Timing`.
+    fn db_stats(&self) -> &QueryStats;
+}
+
+/// Draws `N` random bytes from the port.
+pub fn random_array<P: Ports, const N: usize>(ports: &P) -> Result<[u8; N], RandomUnavailable> {
+    let mut buf = [0u8; N];
+    ports.fill_random(&mut buf)?;
+    Ok(buf)
+}

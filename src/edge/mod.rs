@@ -1,0 +1,148 @@
+//! The wasm entry: `#[event(fetch)]` and `#[event(scheduled)]`, converting between `worker` types
+//! and the native HTTP layer, and building the ports from the Worker's bindings.
+
+mod d1;
+mod kv;
+
+use crate::app::maintenance::run_maintenance;
+use crate::app::{Ports, QueryStats, RandomUnavailable};
+use crate::config::{Config, ConfigError};
+use crate::http::routes::UPLOAD_LIMIT;
+use crate::http::{self, ApiError};
+use std::cell::OnceCell;
+use worker::{event, Context, Env, ScheduleContext, ScheduledEvent};
+
+pub struct EdgePorts {
+    db: d1::D1Db,
+    kv: kv::WorkersKv,
+    limiter: Option<worker::RateLimiter>,
+}
+
+impl Ports for EdgePorts {
+    type Db = d1::D1Db;
+    type Kv = kv::WorkersKv;
+
+    fn db(&self) -> &d1::D1Db {
+        &self.db
+    }
+
+    fn kv(&self) -> &kv::WorkersKv {
+        &self.kv
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), RandomUnavailable> {
+        getrandom::fill(buf).map_err(|_| RandomUnavailable)
+    }
+
+    async fn throttle_allows(&self, key: &str) -> bool {
+        // The binding is approximate and per location; when it is missing or fails, the exact
+        // per-account lockout in D1 still stands, so failing open here is the lesser harm.
+        match &self.limiter {
+            Some(limiter) => limiter.limit(key.to_owned()).await.map_or(true, |o| o.success),
+            None => true,
+        }
+    }
+
+    fn log(&self, line: &str) {
+        worker::console_log!("{line}");
+    }
+
+    fn elapsed_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+
+    fn db_stats(&self) -> &QueryStats {
+        self.db.stats()
+    }
+}
+
+thread_local! {
+    // Read once per isolate: secrets and vars only change with a new deployment.
+    static CONFIG: OnceCell<Result<Config, ConfigError>> = const { OnceCell::new() };
+}
+
+fn config(env: &Env) -> Result<Config, ConfigError> {
+    CONFIG.with(|cell| {
+        cell.get_or_init(|| {
+            Config::from_lookup(|name| {
+                env.secret(name).map(|s| s.to_string()).ok().or_else(|| env.var(name).map(|v| v.to_string()).ok())
+            })
+        })
+        .clone()
+    })
+}
+
+fn ports(env: &Env) -> worker::Result<EdgePorts> {
+    Ok(EdgePorts {
+        db: d1::D1Db::new(env.d1("DB")?),
+        kv: kv::WorkersKv::new(env.kv("KV")?),
+        limiter: env.rate_limiter("LOGIN_LIMITER").ok(),
+    })
+}
+
+fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/webhooks/") || path == "/health" || path == "/openapi.json"
+}
+
+#[event(fetch)]
+async fn fetch(mut req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+    let url = req.url()?;
+    if !is_api_path(url.path()) {
+        return env.assets("ASSETS")?.fetch_request(req).await;
+    }
+    let config = match config(&env) {
+        Ok(config) => config,
+        Err(err) => {
+            worker::console_error!("{}", serde_json::json!({"level": "error", "startup": err.to_string()}));
+            return to_worker(http::reply::error(&ApiError::Unavailable { what: "The service configuration".into() }));
+        }
+    };
+    let declared = req.headers().get("content-length")?.and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    if declared > UPLOAD_LIMIT {
+        // Refuse before reading: the route's own limit is checked again on the bytes.
+        return to_worker(http::reply::error(&ApiError::TooLarge { limit: UPLOAD_LIMIT }));
+    }
+    let body = req.bytes().await?;
+    let mut builder = ::http::Request::builder().method(req.method().as_ref()).uri(url.as_str());
+    for (name, value) in req.headers().entries() {
+        builder = builder.header(name, value);
+    }
+    if let Some(country) = req.cf().and_then(|cf| cf.country()) {
+        builder = builder.header("cf-ipcountry", country);
+    }
+    let native = match builder.body(body) {
+        Ok(r) => r,
+        Err(_) => return to_worker(http::reply::error(&ApiError::invalid("request", "The request line or headers are malformed."))),
+    };
+    let ports = ports(&env)?;
+    let resp = http::handle(&ports, &config, chrono::Utc::now(), native).await;
+    to_worker(resp)
+}
+
+fn to_worker(resp: http::Resp) -> worker::Result<worker::Response> {
+    let (parts, body) = resp.into_parts();
+    let headers = worker::Headers::new();
+    for (name, value) in &parts.headers {
+        if let Ok(v) = value.to_str() {
+            headers.append(name.as_str(), v)?;
+        }
+    }
+    let status = parts.status.as_u16();
+    let out = if body.is_empty() { worker::Response::empty()? } else { worker::Response::from_bytes(body)? };
+    Ok(out.with_status(status).with_headers(headers))
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let ports = match ports(&env) {
+        Ok(p) => p,
+        Err(e) => {
+            worker::console_error!("{}", serde_json::json!({"level": "error", "cron": "bindings", "error": e.to_string()}));
+            return;
+        }
+    };
+    match run_maintenance(&ports, chrono::Utc::now()).await {
+        Ok(report) => ports.log(&serde_json::json!({"level": "info", "cron": "maintenance", "report": report}).to_string()),
+        Err(e) => ports.log(&serde_json::json!({"level": "error", "cron": "maintenance", "error": e.to_string()}).to_string()),
+    }
+}

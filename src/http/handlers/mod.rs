@@ -1,0 +1,3 @@
+//! Thin handlers: extract input, call one use case, map the result.
+
+pub mod health;

@@ -1,0 +1,108 @@
+//! The foundation: health, the error table's 404/405/413/415 answers, security headers, timing,
+//! and the OpenAPI document kept equal to the route table.
+
+use crate::support::*;
+use extranet::http::routes::ROUTES;
+
+#[test]
+fn health_answers_without_touching_the_database() {
+    let app = TestApp::new();
+    let resp = app.get("/health");
+    assert_eq!(resp.status(), 200);
+    let body = json(&resp);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert!(header(&resp, "server-timing").unwrap().contains("0 queries"));
+}
+
+#[test]
+fn deep_health_makes_exactly_one_round_trip() {
+    let app = TestApp::new();
+    let resp = app.get("/health?deep=1");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(json(&resp)["checks"]["db"], "ok");
+    assert!(header(&resp, "server-timing").unwrap().contains("\"1 queries\""), "{:?}", header(&resp, "server-timing"));
+    let all = app.get("/health?deep=all");
+    assert_eq!(json(&all)["checks"]["kv"], "ok");
+}
+
+#[test]
+fn unknown_route_is_a_json_404() {
+    let app = TestApp::new();
+    let resp = app.get("/api/nope");
+    assert_eq!(resp.status(), 404);
+    assert_eq!(error_code(&resp), "not_found");
+    assert!(json(&resp)["error"]["message"].is_string());
+}
+
+#[test]
+fn wrong_method_is_a_405_with_allow() {
+    let app = TestApp::new();
+    let resp = app.call(request("DELETE", "/health", None, &[]));
+    assert_eq!(resp.status(), 405);
+    assert_eq!(error_code(&resp), "method_not_allowed");
+    assert_eq!(header(&resp, "allow"), Some("GET"));
+}
+
+#[test]
+fn oversize_body_is_a_413_before_any_handler() {
+    let app = TestApp::new();
+    let resp = app.call(raw_request("GET", "/health", "application/json", vec![b' '; 1024 * 1024 + 1]));
+    assert_eq!(resp.status(), 413);
+    assert_eq!(error_code(&resp), "too_large");
+}
+
+#[test]
+fn api_responses_carry_security_headers_and_a_request_id() {
+    let app = TestApp::new();
+    for resp in [app.get("/health"), app.get("/api/nope")] {
+        assert_eq!(header(&resp, "x-content-type-options"), Some("nosniff"));
+        assert_eq!(header(&resp, "x-frame-options"), Some("DENY"));
+        assert_eq!(header(&resp, "cache-control"), Some("no-store"));
+        assert!(header(&resp, "content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+        assert_eq!(header(&resp, "x-request-id").map(str::len), Some(16));
+    }
+}
+
+#[test]
+fn head_answers_like_get_without_a_body() {
+    let app = TestApp::new();
+    let resp = app.call(request("HEAD", "/health", None, &[]));
+    assert_eq!(resp.status(), 200);
+    assert!(resp.body().is_empty());
+}
+
+#[test]
+fn openapi_lists_exactly_the_route_table() {
+    let app = TestApp::new();
+    let resp = app.get("/openapi.json");
+    assert_eq!(resp.status(), 200);
+    let doc = json(&resp);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented = 0;
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            documented += 1;
+            let route = ROUTES
+                .iter()
+                .find(|r| r.path == path && r.method.as_str().eq_ignore_ascii_case(method))
+                .unwrap_or_else(|| panic!("{method} {path} is documented but not routed"));
+            assert_eq!(op["summary"], route.summary);
+        }
+    }
+    assert_eq!(documented, ROUTES.len(), "every routed operation is documented once");
+}
+
+#[test]
+fn every_request_is_logged_as_one_json_line_without_the_query() {
+    let app = TestApp::new();
+    let resp = app.get("/health?deep=1&token=should-not-be-logged");
+    assert_eq!(resp.status(), 200);
+    let line = app.ports.logs.borrow().last().cloned().unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(parsed["path"], "/health");
+    assert_eq!(parsed["status"], 200);
+    assert_eq!(parsed["request_id"].as_str(), header(&resp, "x-request-id"));
+    assert!(!line.contains("should-not-be-logged"));
+}

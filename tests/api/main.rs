@@ -1,0 +1,4 @@
+//! The whole HTTP app over real SQLite with the real migrations: one test binary, one module per area.
+
+mod foundation;
+mod support;
