@@ -1,6 +1,8 @@
 //! Configuration, read once from the environment into a validated struct; secrets never print.
 
+use crate::auth::keys::KeyRing;
 use std::fmt;
+use std::sync::Arc;
 
 /// A secret value: its `Debug` and `Display` never show the contents.
 #[derive(Clone, PartialEq, Eq)]
@@ -32,7 +34,8 @@ impl fmt::Display for Secret {
 /// Everything the worker reads from its environment, validated once at startup.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub jwt_signing_keys: Secret,
+    /// Parsed from the JWT_SIGNING_KEYS secret: verify with any, sign with the first.
+    pub signing_keys: Arc<KeyRing>,
     pub bootstrap_token: Option<Secret>,
     pub crm_sync_token: Option<Secret>,
     pub telegram_bot_token: Option<Secret>,
@@ -45,6 +48,8 @@ pub struct Config {
     /// JWT issuer and audience: fixed per deployment, checked on every token.
     pub token_issuer: String,
     pub token_audience: String,
+    /// The name authenticator apps show next to the code.
+    pub totp_issuer: String,
 }
 
 /// A configuration problem, naming the variable; it never carries a secret's value.
@@ -71,10 +76,12 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let secret = |name: &str| get(name).map(Secret::new);
-        let jwt_signing_keys = secret("JWT_SIGNING_KEYS").ok_or(ConfigError {
+        let raw_keys = secret("JWT_SIGNING_KEYS").ok_or(ConfigError {
             name: "JWT_SIGNING_KEYS",
             problem: "missing: set it as a Worker secret (locally in .dev.vars, `make .dev.vars`)".into(),
         })?;
+        let signing_keys = KeyRing::parse(raw_keys.expose())
+            .map_err(|e| ConfigError { name: "JWT_SIGNING_KEYS", problem: format!("{e} (format: <kid>:<base64url 32-byte seed>, current first)") })?;
         let telegram_api_base = get("TELEGRAM_API_BASE").unwrap_or_else(|| DEFAULT_TELEGRAM_API_BASE.into());
         check_url("TELEGRAM_API_BASE", &telegram_api_base)?;
         let portal_url = get("PORTAL_URL").map(|u| u.trim_end_matches('/').to_owned());
@@ -87,7 +94,7 @@ impl Config {
         }
         check_url("CALLS_URL_TEMPLATE", &calls_url_template)?;
         Ok(Config {
-            jwt_signing_keys,
+            signing_keys: Arc::new(signing_keys),
             bootstrap_token: secret("BOOTSTRAP_TOKEN"),
             crm_sync_token: secret("CRM_SYNC_TOKEN"),
             telegram_bot_token: secret("TELEGRAM_BOT_TOKEN"),
@@ -98,7 +105,15 @@ impl Config {
             calls_url_template,
             token_issuer: get("TOKEN_ISSUER").unwrap_or_else(|| "extranet".into()),
             token_audience: get("TOKEN_AUDIENCE").unwrap_or_else(|| "extranet-portal".into()),
+            totp_issuer: get("TOTP_ISSUER").unwrap_or_else(|| "Extranet".into()),
         })
+    }
+}
+
+impl Config {
+    /// The issuer name shown in authenticator apps.
+    pub fn token_issuer_label(&self) -> String {
+        self.totp_issuer.clone()
     }
 }
 
@@ -128,16 +143,24 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let cfg = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", "k1:c2VjcmV0"), ("CRM_SYNC_TOKEN", "crm-very-secret")])).unwrap();
+        let keys = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+        let cfg = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", keys), ("CRM_SYNC_TOKEN", "crm-very-secret")])).unwrap();
         let shown = format!("{cfg:?}");
-        assert!(!shown.contains("c2VjcmV0") && !shown.contains("crm-very-secret"), "{shown}");
+        assert!(!shown.contains("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8") && !shown.contains("crm-very-secret"), "{shown}");
+    }
+
+    #[test]
+    fn malformed_signing_keys_are_a_startup_error_naming_the_secret() {
+        let err = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", "k1:not-a-seed")])).unwrap_err();
+        assert_eq!(err.name, "JWT_SIGNING_KEYS");
+        assert!(!err.problem.contains("not-a-seed"), "{}", err.problem);
     }
 
     #[test]
     fn bad_urls_are_refused_with_the_name() {
-        let err = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", "k"), ("CALLS_URL_TEMPLATE", "https://x/")])).unwrap_err();
+        let err = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"), ("CALLS_URL_TEMPLATE", "https://x/")])).unwrap_err();
         assert_eq!(err.name, "CALLS_URL_TEMPLATE");
-        let err = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", "k"), ("PORTAL_URL", "portal.example")])).unwrap_err();
+        let err = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"), ("PORTAL_URL", "portal.example")])).unwrap_err();
         assert_eq!(err.name, "PORTAL_URL");
     }
 }

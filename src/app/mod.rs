@@ -1,5 +1,18 @@
 //! Use cases, generic over the ports, given `now` explicitly.
 
+pub mod account;
+pub mod activation;
+pub mod audit;
+pub mod bootstrap;
+pub mod credentials;
+pub mod error;
+pub mod ids;
+pub mod login;
+pub mod mfa;
+pub mod refresh;
+pub mod security_settings;
+pub mod session;
+pub mod settings;
 pub mod maintenance;
 pub mod ports;
 
@@ -7,3 +20,4 @@ pub use ports::{random_array, Ports, QueryStats, RandomUnavailable};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
+pub use error::ApiError;

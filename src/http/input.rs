@@ -29,7 +29,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let message = inner.to_string();
-        let field = if path == "." || path.is_empty() {
+        let field = if path == "." || path == "?" || path.is_empty() || inner.is_syntax() || inner.is_eof() {
             missing_field_name(&message).unwrap_or_else(|| "body".to_owned())
         } else {
             path

@@ -1,17 +1,18 @@
 //! The HTTP layer on `http` crate types: one route table, thin handlers, one error table. It runs
 //! natively (tests drive it directly) and inside the worker (the edge converts to and from it).
 
-pub mod error;
+
 pub mod handlers;
 pub mod input;
 pub mod openapi;
 pub mod reply;
 pub mod routes;
+pub mod transport;
 
 use crate::app::Ports;
 use crate::config::Config;
 use chrono::{DateTime, Utc};
-pub use error::ApiError;
+pub use crate::app::error::ApiError;
 use http::{Method, Request, Response};
 use routes::{Matched, Route, RouteId};
 
@@ -68,6 +69,19 @@ async fn dispatch<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError
     match cx.route.id {
         RouteId::Health => handlers::health::health(cx, req).await,
         RouteId::OpenApi => Ok(handlers::health::openapi()),
+        RouteId::Login => handlers::auth::login(cx, req).await,
+        RouteId::Refresh => handlers::auth::refresh(cx, req).await,
+        RouteId::Logout => handlers::auth::logout(cx, req).await,
+        RouteId::InvitationPreview => handlers::auth::preview_invitation(cx, req).await,
+        RouteId::InvitationActivate => handlers::auth::activate_invitation(cx, req).await,
+        RouteId::MySessions => handlers::account::my_sessions(cx, req).await,
+        RouteId::RevokeMySession => handlers::account::revoke_my_session(cx, req).await,
+        RouteId::ChangePassword => handlers::account::change_password(cx, req).await,
+        RouteId::StartTotp => handlers::account::start_totp(cx, req).await,
+        RouteId::ConfirmTotp => handlers::account::confirm_totp(cx, req).await,
+        RouteId::Bootstrap => handlers::account::bootstrap(cx, req).await,
+        RouteId::GetSecurity => handlers::account::get_security(cx, req).await,
+        RouteId::PutSecurity => handlers::account::put_security(cx, req).await,
     }
 }
 

@@ -1,4 +1,5 @@
 //! The whole HTTP app over real SQLite with the real migrations: one test binary, one module per area.
 
+mod auth;
 mod foundation;
 mod support;

@@ -1,3 +1,5 @@
 //! Thin handlers: extract input, call one use case, map the result.
 
+pub mod account;
+pub mod auth;
 pub mod health;

@@ -1,4 +1,5 @@
-//! The one error table: every failure the API can answer, its HTTP status and its stable code.
+//! The one error table: every failure a use case can end in, its HTTP status and its stable code.
+//! Use cases return it and the HTTP layer renders it, so a code means the same thing everywhere.
 
 use http::StatusCode;
 use serde_json::{json, Map, Value};

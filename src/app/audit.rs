@@ -1,0 +1,136 @@
+//! Audit events: who did what to whom, from where and when. Written as a statement inside the
+//! use case's own batch, so an event exists exactly when its change committed.
+
+use crate::http::ClientMeta;
+use crate::store::Stmt;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    External,
+    Employee,
+    Crm,
+    System,
+    Anonymous,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::External => "external",
+            ActorKind::Employee => "employee",
+            ActorKind::Crm => "crm",
+            ActorKind::System => "system",
+            ActorKind::Anonymous => "anonymous",
+        }
+    }
+
+    pub fn of_user_kind(kind: &str) -> ActorKind {
+        if kind == "employee" {
+            ActorKind::Employee
+        } else {
+            ActorKind::External
+        }
+    }
+}
+
+/// One audit event being built.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub action: &'static str,
+    pub actor_kind: ActorKind,
+    pub actor_id: Option<String>,
+    pub target_kind: Option<&'static str>,
+    pub target_id: Option<String>,
+    pub company_ids: Vec<String>,
+    pub success: bool,
+    pub details: Value,
+}
+
+impl Event {
+    pub fn new(action: &'static str, actor_kind: ActorKind, actor_id: Option<&str>) -> Event {
+        Event {
+            action,
+            actor_kind,
+            actor_id: actor_id.map(str::to_owned),
+            target_kind: None,
+            target_id: None,
+            company_ids: Vec::new(),
+            success: true,
+            details: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn target(mut self, kind: &'static str, id: &str) -> Self {
+        self.target_kind = Some(kind);
+        self.target_id = Some(id.to_owned());
+        self
+    }
+
+    pub fn companies(mut self, ids: Vec<String>) -> Self {
+        self.company_ids = ids;
+        self
+    }
+
+    pub fn failed(mut self) -> Self {
+        self.success = false;
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// The INSERT, given the event's id (from the caller's randomness) and time.
+    pub fn insert(&self, id: &str, client: &ClientMeta, now: i64) -> Stmt {
+        Stmt::new(INSERT_EVENT)
+            .bind(id)
+            .bind(now)
+            .bind(self.actor_kind.as_str())
+            .bind(self.actor_id.clone())
+            .bind(self.action)
+            .bind(self.target_kind)
+            .bind(self.target_id.clone())
+            .bind(serde_json::to_string(&self.company_ids).unwrap_or_else(|_| "[]".into()))
+            .bind(if self.success { "success" } else { "failure" })
+            .bind(client.ip.clone())
+            .bind(client.country.clone())
+            .bind(client.user_agent.clone())
+            .bind(self.details.to_string())
+    }
+
+    /// The same INSERT, written only when `guard_sql`'s EXISTS holds (a batch after its guard).
+    pub fn insert_if(&self, id: &str, client: &ClientMeta, now: i64, guard: Guard) -> Stmt {
+        let mut stmt = self.insert(id, client, now);
+        stmt.sql = match guard {
+            Guard::InvitationNonce => INSERT_EVENT_IF_INVITATION_NONCE,
+            Guard::UserLoginNonce => INSERT_EVENT_IF_LOGIN_NONCE,
+            Guard::SettingsVersion => INSERT_EVENT_IF_SETTINGS_VERSION,
+        };
+        stmt
+    }
+}
+
+/// Conditions an audit insert can depend on; the guard's two parameters are ?14 and ?15.
+#[derive(Debug, Clone, Copy)]
+pub enum Guard {
+    /// ?14 invitation id, ?15 its used_nonce.
+    InvitationNonce,
+    /// ?14 user id, ?15 its login_nonce.
+    UserLoginNonce,
+    /// ?14 the settings version before the change, ?15 the admin who made it.
+    SettingsVersion,
+}
+
+const INSERT_EVENT: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, \
+     company_ids, outcome, ip, country, user_agent, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+const INSERT_EVENT_IF_INVITATION_NONCE: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, \
+     target_id, company_ids, outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
+     WHERE EXISTS (SELECT 1 FROM invitations WHERE id = ?14 AND used_nonce = ?15)";
+const INSERT_EVENT_IF_LOGIN_NONCE: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, \
+     target_id, company_ids, outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
+     WHERE EXISTS (SELECT 1 FROM users WHERE id = ?14 AND login_nonce = ?15)";
+const INSERT_EVENT_IF_SETTINGS_VERSION: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, \
+     target_id, company_ids, outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
+     WHERE EXISTS (SELECT 1 FROM security_settings WHERE id = 1 AND version = ?14 + 1 AND updated_by = ?15 AND updated_at = ?2)";

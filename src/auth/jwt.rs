@@ -1,0 +1,177 @@
+//! Access tokens: JWTs signed with Ed25519 (`alg` EdDSA, `typ` at+jwt, `kid` naming the key).
+//! Issued for a short TTL and verified against the whole key ring, so tokens signed with the
+//! previous key keep working through a rotation.
+//!
+//! The clock is a parameter (`now`), never read here: jwt-compact's clock feature is off.
+
+use super::keys::KeyRing;
+use chrono::{DateTime, Duration, Utc};
+use jwt_compact::alg::Ed25519;
+use jwt_compact::{AlgorithmExt, Claims, Header, UntrustedToken};
+use serde::{Deserialize, Serialize};
+
+/// The JOSE `typ` of access tokens (RFC 9068), so an ID token or another JWT signed with the
+/// same key cannot be replayed as one.
+pub const TOKEN_TYPE: &str = "at+jwt";
+
+/// A token claiming to be issued further in the future than this is refused: it means a wrong
+/// clock or a forged `iat`, and either way should not be trusted for its whole lifetime.
+const MAX_CLOCK_SKEW: Duration = Duration::seconds(60);
+
+/// What a session may do with a token: everything, or only MFA enrolment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Full,
+    MfaEnroll,
+}
+
+/// The claims of an access token. `iat` and `exp` are whole seconds on the wire, so a token
+/// verifies to these values with sub-second parts dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id.
+    pub sub: String,
+    /// The session id.
+    pub sid: String,
+    /// The link id; `None` for employees, who act without a link.
+    pub lid: Option<String>,
+    /// The link's policy version when the token was issued (compared on every gated request).
+    pub pv: i64,
+    pub scope: Scope,
+    pub iat: DateTime<Utc>,
+    pub exp: DateTime<Utc>,
+}
+
+/// The non-time claims as they travel (jwt-compact serializes `iat` and `exp` itself).
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    iss: String,
+    aud: String,
+    sub: String,
+    sid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lid: Option<String>,
+    pv: i64,
+    scope: Scope,
+}
+
+/// Why a token was refused. Only [`TokenError::Expired`] is worth a refresh (API code
+/// `token_expired`); every [`InvalidToken`] answers `unauthenticated`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    /// Genuine (signature, issuer, audience all right) but past its `exp`.
+    Expired,
+    Invalid(InvalidToken),
+}
+
+/// The reason behind [`TokenError::Invalid`], for logs and tests; never shown to clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidToken {
+    /// Not three base64url parts, bad JSON, a missing claim, or another algorithm than EdDSA.
+    Malformed,
+    /// `typ` is not at+jwt.
+    WrongType,
+    /// No `kid`, or one that is not in the key ring.
+    UnknownKey,
+    BadSignature,
+    WrongIssuer,
+    WrongAudience,
+    /// `iat` more than a minute ahead of `now`.
+    IssuedInFuture,
+}
+
+impl std::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenError::Expired => f.write_str("access token expired"),
+            TokenError::Invalid(reason) => write!(f, "invalid access token: {reason:?}"),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+/// The token could not be serialized (only a bug could cause it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueError(pub String);
+
+impl std::fmt::Display for IssueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot issue access token: {}", self.0)
+    }
+}
+
+impl std::error::Error for IssueError {}
+
+/// Signs `claims` with the ring's current key. The caller sets `iat` to now and `exp` to now
+/// plus the access TTL of the security settings.
+pub fn issue(keys: &KeyRing, claims: &AccessClaims) -> Result<String, IssueError> {
+    let key = keys.current().ok_or_else(|| IssueError("the key ring is empty".into()))?;
+    let header = Header::empty().with_key_id(key.kid.clone()).with_token_type(TOKEN_TYPE);
+    let mut jwt_claims = Claims::new(Wire {
+        iss: claims.iss.clone(),
+        aud: claims.aud.clone(),
+        sub: claims.sub.clone(),
+        sid: claims.sid.clone(),
+        lid: claims.lid.clone(),
+        pv: claims.pv,
+        scope: claims.scope,
+    });
+    jwt_claims.issued_at = Some(claims.iat);
+    jwt_claims.expiration = Some(claims.exp);
+    Ed25519.token(&header, &jwt_claims, &key.secret).map_err(|e| IssueError(e.to_string()))
+}
+
+/// Checks a bearer token: structure, `typ`, the signature of the key its `kid` names, `iss`,
+/// `aud`, and finally expiry, so a forged token is `Invalid` even when it is also expired.
+/// A token expires at `exp` exactly (no leeway: an expired token is one refresh away).
+pub fn verify(
+    keys: &KeyRing,
+    token: &str,
+    now: DateTime<Utc>,
+    expected_iss: &str,
+    expected_aud: &str,
+) -> Result<AccessClaims, TokenError> {
+    let invalid = |reason| TokenError::Invalid(reason);
+    let untrusted = UntrustedToken::new(token).map_err(|_| invalid(InvalidToken::Malformed))?;
+    let header = untrusted.header();
+    if !header.token_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(TOKEN_TYPE)) {
+        return Err(invalid(InvalidToken::WrongType));
+    }
+    let key = header.key_id.as_deref().and_then(|kid| keys.find(kid)).ok_or(invalid(InvalidToken::UnknownKey))?;
+    let verified = Ed25519.validator::<Wire>(&key.public).validate(&untrusted).map_err(|e| match e {
+        jwt_compact::ValidationError::InvalidSignature => invalid(InvalidToken::BadSignature),
+        _ => invalid(InvalidToken::Malformed),
+    })?;
+    let (_, claims) = verified.into_parts();
+    let (Some(iat), Some(exp)) = (claims.issued_at, claims.expiration) else {
+        return Err(invalid(InvalidToken::Malformed));
+    };
+    let wire = claims.custom;
+    if wire.iss != expected_iss {
+        return Err(invalid(InvalidToken::WrongIssuer));
+    }
+    if wire.aud != expected_aud {
+        return Err(invalid(InvalidToken::WrongAudience));
+    }
+    if iat > now + MAX_CLOCK_SKEW {
+        return Err(invalid(InvalidToken::IssuedInFuture));
+    }
+    if now >= exp {
+        return Err(TokenError::Expired);
+    }
+    Ok(AccessClaims {
+        iss: wire.iss,
+        aud: wire.aud,
+        sub: wire.sub,
+        sid: wire.sid,
+        lid: wire.lid,
+        pv: wire.pv,
+        scope: wire.scope,
+        iat,
+        exp,
+    })
+}
