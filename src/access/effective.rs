@@ -3,9 +3,7 @@
 //! copies their steps into its chain, so an explanation is the enforcement itself.
 
 use crate::access::chain::{Check, Level, Step};
-use crate::access::facts::{
-    CompanyFacts, CompanyStatus, ContactState, LinkFacts, LinkStatus, UserStatus,
-};
+use crate::access::facts::{CompanyFacts, CompanyStatus, ContactState, LinkFacts, LinkStatus, UserStatus};
 use crate::domain::policy::{CompanyPolicy, Permission, Rule};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -225,23 +223,17 @@ impl Scoped<'_> {
         let rule = self.facts.contact_policy.rule(permission);
 
         let company_step = match (company_allows, rule) {
-            (true, _) => Step::pass(
-                Level::CompanyPolicy,
-                name,
-                format!("the policy of {company} allows {name}"),
-            ),
+            (true, _) => {
+                Step::pass(Level::CompanyPolicy, name, format!("the policy of {company} allows {name}"))
+            }
             (false, Rule::Allow) => Step::fail(
                 Level::CompanyPolicy,
                 name,
-                format!(
-                    "the policy of {company} denies {name}; the contact policy's allow cannot widen it"
-                ),
+                format!("the policy of {company} denies {name}; the contact policy's allow cannot widen it"),
             ),
-            (false, _) => Step::fail(
-                Level::CompanyPolicy,
-                name,
-                format!("the policy of {company} denies {name}"),
-            ),
+            (false, _) => {
+                Step::fail(Level::CompanyPolicy, name, format!("the policy of {company} denies {name}"))
+            }
         };
         let contact_step = match (rule, company_allows) {
             (Rule::Deny, _) => {

@@ -48,9 +48,7 @@ impl Scoped<'_> {
             Some(contact) if contact == self.facts.contact.id => {
                 Step::pass(Level::Object, &subject, "the document is addressed to this contact")
             }
-            Some(_) => {
-                Step::fail(Level::Object, &subject, "the document is addressed to another contact")
-            }
+            Some(_) => Step::fail(Level::Object, &subject, "the document is addressed to another contact"),
         };
         Check { steps: vec![published, addressee] }
     }

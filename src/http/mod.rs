@@ -74,6 +74,7 @@ async fn dispatch<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError
         RouteId::Logout => handlers::auth::logout(cx, req).await,
         RouteId::InvitationPreview => handlers::auth::preview_invitation(cx, req).await,
         RouteId::InvitationActivate => handlers::auth::activate_invitation(cx, req).await,
+        RouteId::Me => handlers::account::me(cx, req).await,
         RouteId::MySessions => handlers::account::my_sessions(cx, req).await,
         RouteId::RevokeMySession => handlers::account::revoke_my_session(cx, req).await,
         RouteId::ChangePassword => handlers::account::change_password(cx, req).await,

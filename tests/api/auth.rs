@@ -340,3 +340,33 @@ fn bad_login_input_names_the_field() {
     let resp = app.call(raw_request("POST", "/api/auth/login", "text/plain", b"login=a".to_vec()));
     assert_eq!(resp.status(), 415);
 }
+
+#[test]
+fn me_shows_the_link_contact_and_effective_policy_per_company() {
+    let app = TestApp::new().with_emily_active();
+    let pipeline = "0190a000-0000-7000-8000-0000000000p1".replace('p', "a");
+    app.exec(&format!(
+        "INSERT INTO pipelines (id, name, created_at, updated_at) VALUES ('{pipeline}', 'Support', 1, 1);
+         INSERT INTO company_policies (company_id, create_requests, read_request_chat, send_request_chat, allowed_pipelines, updated_at)
+           VALUES ('{NORTHERN_LIGHT}', 1, 1, 1, '[\"{pipeline}\"]', 1);
+         INSERT INTO contact_policies (contact_id, send_request_chat, calls, updated_at) VALUES ('{EMILY_CONTACT}', 'deny', 'allow', 1);"
+    ));
+    let (access, _) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+    let resp = app.get_auth("/api/me", &access);
+    assert_eq!(resp.status(), 200, "{}", String::from_utf8_lossy(resp.body()));
+    let me = json(&resp);
+    assert_eq!(me["user"]["login"], EMILY_LOGIN);
+    assert_eq!(me["link"]["status"], "active");
+    assert_eq!(me["contact"]["first_name"], "Emily");
+    let companies = me["companies"].as_array().unwrap();
+    assert_eq!(companies.len(), 1, "Blue Harbor is not on her link");
+    let nl = &companies[0];
+    assert_eq!((nl["name"].as_str(), nl["is_default"].as_bool()), (Some("Northern Light"), Some(true)));
+    let eff = &nl["effective_policy"];
+    assert_eq!(eff["create_requests"], true);
+    assert_eq!(eff["send_request_chat"], false, "the contact policy narrows");
+    assert_eq!(eff["calls"], false, "an allow never widens a company deny");
+    assert_eq!(eff["allowed_pipelines"], json!([pipeline]));
+    let calls = eff["denials"].as_array().unwrap().iter().find(|d| d["field"] == "calls").unwrap().clone();
+    assert_eq!(calls["level"], "company_policy");
+}

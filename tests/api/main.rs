@@ -2,4 +2,5 @@
 
 mod auth;
 mod foundation;
+mod mfa_admin;
 mod support;

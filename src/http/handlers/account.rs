@@ -14,6 +14,10 @@ fn caller<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Bearer, ApiError> {
     Bearer::from_token(cx.config, bearer(req), cx.now)
 }
 
+pub async fn me<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
+    reply::ok(&crate::app::me::me(cx.ports, &caller(cx, req)?, cx.now).await?)
+}
+
 pub async fn my_sessions<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let items = account::my_sessions(cx.ports, &caller(cx, req)?, cx.now).await?;
     reply::ok(&json!({"items": items, "next_cursor": null}))
