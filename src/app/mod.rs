@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod credentials;
 pub mod error;
+pub mod governance;
 pub mod ids;
 pub mod link_facts;
 pub mod login;
