@@ -658,12 +658,3 @@ fn the_list_filters_select_exactly_the_rows_decide_shows() {
     assert_eq!(northern, shown[..2]);
 }
 
-#[test]
-fn zz_show() {
-    let mut facts = emily();
-    facts.contact_policy.set_rule(Permission::ReadRequestChat, Rule::Deny);
-    facts.contact_policy.allowed_pipelines = Some(vec![id(SALES), id(UNKNOWN_PIPELINE)]);
-    println!("{}", serde_json::to_string_pretty(&decide(&facts, Action::SendRequestChat, &request(NORTHERN, SALES))).unwrap());
-    println!("{}", serde_json::to_string_pretty(&decide(&facts, Action::CreateRequest, &pipeline(SOUTHWIND, SUPPORT))).unwrap());
-    println!("{}", serde_json::to_string_pretty(&effective_policy(&facts, id(NORTHERN))).unwrap());
-}

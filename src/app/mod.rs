@@ -7,6 +7,9 @@ pub mod bootstrap;
 pub mod credentials;
 pub mod error;
 pub mod governance;
+// [directory modules]
+// [links modules]
+// [policies modules]
 pub mod ids;
 pub mod link_facts;
 pub mod login;

@@ -83,6 +83,9 @@ async fn dispatch<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError
         RouteId::Bootstrap => handlers::account::bootstrap(cx, req).await,
         RouteId::GetSecurity => handlers::account::get_security(cx, req).await,
         RouteId::PutSecurity => handlers::account::put_security(cx, req).await,
+        // [directory dispatch]
+        // [links dispatch]
+        // [policies dispatch]
     }
 }
 

@@ -39,6 +39,9 @@ pub enum RouteId {
     Bootstrap,
     GetSecurity,
     PutSecurity,
+    // [directory routes]
+    // [links routes]
+    // [policies routes]
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +84,9 @@ pub static ROUTES: &[Route] = &[
     quiet(Method::POST, "/api/admin/bootstrap", RouteId::Bootstrap, Guard::Public, "governance", "Create the first admin with the bootstrap secret"),
     route(Method::GET, "/api/admin/security", RouteId::GetSecurity, Guard::Employee, "governance", "Security settings (admins)"),
     route(Method::PUT, "/api/admin/security", RouteId::PutSecurity, Guard::Employee, "governance", "Change the security settings (admins; validated ranges; audited)"),
+    // [directory table]
+    // [links table]
+    // [policies table]
 ];
 
 /// What the router found for a method and path.

@@ -4,3 +4,6 @@ mod auth;
 mod foundation;
 mod mfa_admin;
 mod support;
+// [directory tests]
+// [links tests]
+// [policies tests]

@@ -3,3 +3,6 @@
 pub mod account;
 pub mod auth;
 pub mod health;
+// [directory handlers]
+// [links handlers]
+// [policies handlers]
