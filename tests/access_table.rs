@@ -657,4 +657,3 @@ fn the_list_filters_select_exactly_the_rows_decide_shows() {
         .collect();
     assert_eq!(northern, shown[..2]);
 }
-

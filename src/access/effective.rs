@@ -344,7 +344,9 @@ impl Scoped<'_> {
             Some(p) if p.archived => {
                 Step::fail(Level::Object, &subject, format!("pipeline {pipeline} is archived"))
             }
-            Some(_) => Step::pass(Level::Object, &subject, format!("pipeline {pipeline} exists and is not archived")),
+            Some(_) => {
+                Step::pass(Level::Object, &subject, format!("pipeline {pipeline} exists and is not archived"))
+            }
         };
         let allowed = company_step.passed() && contact_step.passed() && object_step.passed();
         let effective_step = if allowed {
