@@ -50,5 +50,5 @@ test-wasm: setup
 test-e2e: build
 	node --test tests/e2e/
 
-bench:
-	@echo "bench: the benchmark arrives with issue 8"
+bench: setup .dev.vars build
+	bash scripts/bench.sh

@@ -15,9 +15,25 @@ fi
 
 stamp=build/.built
 inputs=(src migrations Cargo.toml Cargo.lock .cargo)
-if [ -f "$stamp" ] && [ -f build/worker/shim.mjs ] && [ -z "$(find "${inputs[@]}" -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+fresh() {
+  [ -f "$stamp" ] && [ -f build/worker/shim.mjs ] &&
+    [ -z "$(find "${inputs[@]}" -newer "$stamp" -print -quit 2>/dev/null)" ]
+}
+if fresh; then
   echo "build.sh: build/ is up to date"
   exit 0
+fi
+
+# One build at a time (wrangler's watcher, `make build` in another terminal): two worker-builds
+# writing build/ at once leave it mixed. The one that waited may find the other's result fresh.
+mkdir -p target
+exec 9>target/.worker-build.lock
+if command -v flock >/dev/null; then
+  flock 9
+  if fresh; then
+    echo "build.sh: build/ is up to date (built meanwhile)"
+    exit 0
+  fi
 fi
 
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -34,8 +50,8 @@ export WASM_BINDGEN_BIN WASM_OPT_BIN ESBUILD_BIN
 
 # The stamp takes the time the build started: an input edited during the build is newer than it.
 # (It waits outside build/, which worker-build may recreate.)
-mkdir -p target
 rm -f "$stamp"
-touch target/.worker-build-started
+started=$(mktemp target/.worker-build-started.XXXXXX)
+trap 'rm -f "$started"' EXIT
 worker-build --release
-mv target/.worker-build-started "$stamp"
+mv "$started" "$stamp"
