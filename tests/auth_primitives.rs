@@ -152,6 +152,7 @@ fn claims(now: DateTime<Utc>) -> AccessClaims {
         lid: Some("01960000-0000-7000-8000-000000000501".into()),
         pv: 7,
         scope: Scope::Full,
+        vis: None,
         iat: now,
         exp: now + Duration::minutes(10),
     }

@@ -53,6 +53,7 @@ fn access_tokens_sign_and_verify() {
         lid: Some("l".into()),
         pv: 1,
         scope: Scope::Full,
+        vis: None,
         iat: Utc.timestamp_opt(now.timestamp(), 0).unwrap(),
         exp: Utc.timestamp_opt(now.timestamp() + 600, 0).unwrap(),
     };

@@ -148,13 +148,18 @@ pub async fn change_password<P: Ports>(
     let t = now.timestamp();
     let out = ports
         .db()
-        .batch(vec![
+        .batch(
+            vec![
             bearer.check_stmt(now),
             select_settings(),
             Stmt::new(SELECT_CREDENTIALS).bind(bearer.claims.sub.as_str()),
             select_user(&bearer.claims.sub),
-        ])
+        ]
+        .into_iter()
+        .chain(super::link_facts::facts_stmts_for(bearer.claims.lid.as_deref()))
+        .collect())
         .await?;
+    let scope = super::link_facts::token_scope(out.get(4..).unwrap_or_default())?;
     let me: Principal = bearer.full_principal(out.first())?;
     let (settings, _) = settings_from(out.get(1).and_then(|o| o.rows.first().cloned()))?;
     let creds: CredentialRow = decode(out.get(2).and_then(|o| o.rows.first().cloned()).ok_or(ApiError::Unauthenticated)?)?;
@@ -177,7 +182,8 @@ pub async fn change_password<P: Ports>(
         return Err(ApiError::WeakPassword { field: "new_password".into(), rule: "unchanged".into(), message: "Choose a password different from the current one.".into() });
     }
     let hash = credentials::hash_password(ports, &input.new_password)?;
-    let opening = Opening::new(ports, now, me.scope, me.link_id.clone(), me.policy_version)?;
+    let mut opening = Opening::new(ports, now, me.scope, me.link_id.clone(), me.policy_version)?;
+    opening.vis = scope.map(|(_, vis)| vis);
     let n = super::ids::nonce(ports)?;
     let mut stmts = vec![Stmt::new(CHANGE_PASSWORD).bind(me.user_id.as_str()).bind(hash).bind(t).bind(step).bind(n.as_str())];
     let end = if input.sign_out_other_sessions {

@@ -4,6 +4,7 @@
 use super::audit::{ActorKind, Event, Guard};
 use super::credentials;
 use super::ids::{new_id, nonce};
+use super::link_facts::{facts_stmts_for, token_scope};
 use super::session::{Issued, Opening, Scope, SessionGuard, SessionUser, Transport};
 use super::settings::{select_settings, settings_from};
 use super::{ApiError, Ports};
@@ -137,12 +138,19 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
         .target("invitation", &inv.id)
         .details(json!({"password_reset": inv.has_password == 1, "session_id": opening.session_id}));
     stmts.push(event.insert_if(&new_id(ports, now)?, client, t, Guard::InvitationNonce).bind(inv.id.as_str()).bind(n.as_str()));
+    let facts_at = stmts.len();
+    stmts.extend(facts_stmts_for(inv.link_id.as_deref()));
     let out = ports.db().batch(stmts).await?;
     if out.first().map_or(0, |o| o.changes) != 1 {
         // Someone else consumed it between our read and our write: answer as it now stands.
         let (_, again) = find(ports, &input.token).await?;
         again.usable(t)?;
         return Err(gone("invitation_used", "This invitation has already been used."));
+    }
+    let mut opening = opening;
+    if let Some((pv, vis)) = token_scope(out.get(facts_at..).unwrap_or_default())? {
+        opening.policy_version = pv;
+        opening.vis = Some(vis);
     }
     let user = SessionUser { id: inv.user_id, kind: inv.kind, login: inv.login, first_name: inv.first_name, last_name: inv.last_name };
     opening.issue(config, &settings, user, now, input.refresh_transport.unwrap_or_default())

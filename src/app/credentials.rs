@@ -19,6 +19,8 @@ pub struct TokenClaims {
     pub lid: Option<String>,
     pub pv: i64,
     pub scope: String,
+    /// The client's visible scope (`access::visibility::VisibleScope` as JSON), fixed at issue time.
+    pub vis: Option<serde_json::Value>,
     pub iat: i64,
     pub exp: i64,
 }
@@ -34,6 +36,7 @@ pub fn sign_access(config: &Config, claims: &TokenClaims, _now: DateTime<Utc>) -
         lid: claims.lid.clone(),
         pv: claims.pv,
         scope,
+        vis: claims.vis.clone(),
         iat: at(claims.iat)?,
         exp: at(claims.exp)?,
     };
@@ -53,6 +56,7 @@ pub fn verify_access(config: &Config, token: &str, now: DateTime<Utc>) -> Result
                 jwt::Scope::Full => "full".into(),
                 jwt::Scope::MfaEnroll => "mfa_enroll".into(),
             },
+            vis: c.vis,
             iat: c.iat.timestamp(),
             exp: c.exp.timestamp(),
         }),

@@ -12,7 +12,7 @@ use crate::access::decision::{decide, Action, Decision, Object};
 use crate::access::effective::{effective_policy, Effective, Evaluation};
 use crate::access::facts::{DocumentFacts, LinkFacts, RequestFacts};
 use crate::access::visibility::visible_scope;
-use crate::access::{Level, Step};
+use crate::access::{Level, Step, Verdict};
 use crate::domain::policy::Permission;
 use crate::store::{decode, decode_all, sql::flag, Sql, Stmt};
 use chrono::{DateTime, Utc};
@@ -60,6 +60,17 @@ impl ObjectRef {
         }
     }
 
+    /// An object of this kind, for `Action::applies_to` (which only looks at the kind).
+    fn placeholder(self) -> Object {
+        let id = self.id();
+        match self {
+            ObjectRef::Request(_) => Object::Request(RequestFacts { id, company_id: id, pipeline_id: id }),
+            ObjectRef::Document(_) => Object::Document(DocumentFacts { id, company_id: id, contact_id: None, published: false }),
+            ObjectRef::Pipeline(_) => Object::Pipeline { company_id: id, pipeline_id: id },
+            ObjectRef::Company(_) => Object::Company(id),
+        }
+    }
+
     fn label(self) -> String {
         format!("{}:{}", self.kind(), self.id())
     }
@@ -93,6 +104,11 @@ impl DiagnosticsQuery {
                 })
             })
             .transpose()?;
+        if let (Some(object), Some(action)) = (object, action) {
+            if !action.applies_to(&object.placeholder()) {
+                return Err(ApiError::invalid("action", format!("the action {action} does not apply to a {}", object.kind())));
+            }
+        }
         if object.is_none() && action.is_some_and(|a| !matches!(a, Action::View | Action::GeneralChat | Action::Calls | Action::Telegram | Action::Widget)) {
             return Err(ApiError::invalid("object", "this action is on an object: give object=<kind>:<id>"));
         }
@@ -152,6 +168,9 @@ pub async fn diagnose<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, 
     let facts = &read.facts;
     let sees = |company: Uuid| read.gov.sees_company(&company.to_string());
     let action = query.action.unwrap_or(Action::View);
+    if query.company.is_some_and(|c| !sees(c)) {
+        return Err(ApiError::NotFound);
+    }
     let Some(object_ref) = query.object else {
         return Ok(whole_link(facts, action, query.company, &sees));
     };
@@ -169,9 +188,6 @@ pub async fn diagnose<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, 
         }),
         ObjectRef::Company(id) => Some(Object::Company(id)),
     };
-    if !action.applies_to(&object.unwrap_or(Object::Company(Uuid::nil()))) && object.is_some() {
-        return Err(ApiError::invalid("action", format!("the action {action} does not apply to a {}", object_ref.kind())));
-    }
     let Some(object) = object else {
         return Ok(no_such_object(facts, object_ref, action));
     };
@@ -203,47 +219,35 @@ fn no_such_object(facts: &LinkFacts, object: ObjectRef, action: Action) -> Diagn
     let evaluation = Evaluation::new(facts, facts.link.default_company_id);
     let mut chain: Vec<Step> = evaluation.scope().steps.iter().filter(|s| s.level < Level::Company).cloned().collect();
     chain.push(Step::fail(Level::Object, format!("{} {}", object.kind(), object.id()), format!("no such {}", object.kind())));
-    let decision = Decision { verdict: crate::access::Verdict::NotVisible, chain };
+    let decision = Decision { verdict: Verdict::NotVisible, chain };
     diagnosis(facts, Some(object.label()), action, None, decision, None)
 }
 
 /// No object: for each company of the link, the whole-link checks and every policy check down to
-/// the effective policy (or, with a company-level action, `decide` on the company). The top-level
-/// chain is the asked company's, else the default company's.
+/// the effective policy (with a company-level action: `decide` on the company). The verdict is
+/// always `decide`'s. The top-level chain is the asked company's, else the default company's.
 fn whole_link(facts: &LinkFacts, action: Action, company: Option<Uuid>, sees: &dyn Fn(Uuid) -> bool) -> Diagnosis {
-    let mut companies = Vec::new();
-    for c in facts.companies.iter().filter(|c| sees(c.id) && company.is_none_or(|id| id == c.id)) {
-        let (chain, verdict) = if action == Action::View {
-            let chain = policy_chain(facts, c.id);
-            let denied = effective_policy(facts, c.id).is_denied_as_a_whole();
-            (chain, if denied { "not_visible" } else { "allow" })
+    let explain = |id: Uuid| -> Decision {
+        let decision = decide(facts, action, &Object::Company(id));
+        if action == Action::View {
+            Decision { verdict: decision.verdict, chain: policy_chain(facts, id) }
         } else {
-            let d = decide(facts, action, &Object::Company(c.id));
-            (d.chain, d.verdict.as_str())
-        };
-        companies.push(CompanyDiagnosis { company_id: c.id, company_name: c.name.clone(), verdict, chain, effective: effective_policy(facts, c.id) });
-    }
+            decision
+        }
+    };
+    let companies: Vec<CompanyDiagnosis> = facts
+        .companies
+        .iter()
+        .filter(|c| sees(c.id) && company.is_none_or(|id| id == c.id))
+        .map(|c| {
+            let d = explain(c.id);
+            CompanyDiagnosis { company_id: c.id, company_name: c.name.clone(), verdict: d.verdict.as_str(), chain: d.chain, effective: effective_policy(facts, c.id) }
+        })
+        .collect();
     let main = company
         .or_else(|| companies.iter().find(|c| c.company_id == facts.link.default_company_id).map(|c| c.company_id))
         .or_else(|| companies.first().map(|c| c.company_id));
-    let decision = match main {
-        // A company asked for but not on the link: decide explains that.
-        Some(id) if !companies.iter().any(|c| c.company_id == id) => decide(facts, action, &Object::Company(id)),
-        Some(id) => {
-            let c = companies.iter().find(|c| c.company_id == id);
-            Decision {
-                verdict: if c.is_some_and(|c| c.verdict == "allow") {
-                    crate::access::Verdict::Allow
-                } else if action == Action::View || c.is_some_and(|c| c.verdict == "not_visible") {
-                    crate::access::Verdict::NotVisible
-                } else {
-                    decide(facts, action, &Object::Company(id)).verdict
-                },
-                chain: c.map(|c| c.chain.clone()).unwrap_or_default(),
-            }
-        }
-        None => Decision { verdict: crate::access::Verdict::NotVisible, chain: Vec::new() },
-    };
+    let decision = main.map_or_else(|| Decision { verdict: Verdict::NotVisible, chain: Vec::new() }, explain);
     diagnosis(facts, None, action, main, decision, Some(companies))
 }
 
@@ -267,10 +271,9 @@ fn policy_chain(facts: &LinkFacts, company_id: Uuid) -> Vec<Step> {
 // ---------------------------------------------------------------------------------------------
 // What the link sees
 
-const SELECT_VISIBLE_PIPELINES: &str = "SELECT p.id, p.name, p.fields, \
-     (SELECT json_group_array(json_object('id', s.id, 'name', s.name, 'is_final', json(CASE s.is_final WHEN 1 THEN 'true' ELSE 'false' END))) \
-       FROM (SELECT * FROM pipeline_stages WHERE pipeline_id = p.id ORDER BY position) s) AS stages \
-     FROM pipelines p WHERE p.id IN (SELECT value FROM json_each(?1)) AND p.archived = 0 ORDER BY p.position, p.name, p.id";
+const SELECT_VISIBLE_PIPELINES: &str = "SELECT p.id, p.name, p.fields FROM pipelines p WHERE p.id IN (SELECT value FROM json_each(?1)) AND p.archived = 0 ORDER BY p.position, p.name, p.id";
+const SELECT_VISIBLE_STAGES: &str = "SELECT pipeline_id, id, name, is_final FROM pipeline_stages \
+     WHERE pipeline_id IN (SELECT value FROM json_each(?1)) ORDER BY pipeline_id, position";
 const SELECT_VISIBLE_REQUESTS: &str = "SELECT r.id, r.title, r.pipeline_id, r.stage_id, s.name AS stage_name, s.is_final, \
      r.created_at, r.updated_at FROM requests r JOIN pipeline_stages s ON s.pipeline_id = r.pipeline_id AND s.id = r.stage_id \
      WHERE r.company_id = ?1 AND r.pipeline_id IN (SELECT value FROM json_each(?2)) ORDER BY r.created_at DESC, r.id DESC LIMIT 50";
@@ -278,21 +281,28 @@ const SELECT_VISIBLE_DOCUMENTS: &str = "SELECT id, title, contact_id, content_ty
      published_at, created_at FROM documents WHERE company_id = ?1 AND status = 'published' AND (contact_id IS NULL OR contact_id = ?2) \
      ORDER BY COALESCE(published_at, created_at) DESC, id DESC LIMIT 50";
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct VisiblePipeline {
-    pub id: Uuid,
-    pub name: String,
-    #[serde(skip_serializing)]
+#[derive(Debug, Deserialize)]
+struct PipelineRow {
+    id: Uuid,
+    name: String,
     fields: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StageView {
     #[serde(skip_serializing)]
-    stages: String,
+    pipeline_id: Uuid,
+    pub id: String,
+    pub name: String,
+    #[serde(with = "flag")]
+    pub is_final: bool,
 }
 
 #[derive(Debug, Serialize)]
 pub struct PipelineView {
     pub id: Uuid,
     pub name: String,
-    pub stages: serde_json::Value,
+    pub stages: Vec<StageView>,
     pub fields: serde_json::Value,
 }
 
@@ -370,11 +380,23 @@ pub struct VisibleView {
     pub companies: Vec<CompanyView>,
 }
 
+/// Statements per company in the second batch: pipelines, stages, requests, documents.
+const PER_COMPANY: usize = 4;
+
+fn take_stages(stages: &mut Vec<StageView>, pipeline: Uuid) -> Vec<StageView> {
+    let (mine, rest): (Vec<StageView>, Vec<StageView>) = std::mem::take(stages).into_iter().partition(|s| s.pipeline_id == pipeline);
+    *stages = rest;
+    mine
+}
+
 pub async fn visible<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, link_id: Uuid, company: Option<Uuid>) -> Result<VisibleView, ApiError> {
     let read = read_link(ports, bearer, now, link_id, Vec::new()).await?;
     let facts = &read.facts;
     if let Some(id) = company {
-        if facts.company(id).is_none() || !read.gov.sees_company(&id.to_string()) {
+        if !read.gov.sees_company(&id.to_string()) {
+            return Err(ApiError::NotFound);
+        }
+        if facts.company(id).is_none() {
             return Err(ApiError::invalid("company", "the company is not on this link"));
         }
     }
@@ -392,6 +414,7 @@ pub async fn visible<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, l
         // A company outside the scope lists nothing: the same filters the client's lists use.
         let company_param = if scope.company(c.id).is_some() { Some(id) } else { None };
         stmts.push(Stmt::new(SELECT_VISIBLE_PIPELINES).bind(pipelines.as_str()));
+        stmts.push(Stmt::new(SELECT_VISIBLE_STAGES).bind(pipelines.as_str()));
         stmts.push(Stmt::new(SELECT_VISIBLE_REQUESTS).bind(company_param.clone()).bind(pipelines.as_str()));
         stmts.push(Stmt::new(SELECT_VISIBLE_DOCUMENTS).bind(company_param).bind(contact.as_str()));
     }
@@ -399,16 +422,17 @@ pub async fn visible<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, l
     let mut companies = Vec::new();
     for (i, c) in shown.iter().enumerate() {
         let effective = effective_policy(facts, c.id);
-        let pipelines = decode_all::<VisiblePipeline>(rows(&out, 3 * i))?
+        let mut stages: Vec<StageView> = decode_all(rows(&out, PER_COMPANY * i + 1))?;
+        let pipelines = decode_all::<PipelineRow>(rows(&out, PER_COMPANY * i))?
             .into_iter()
             .map(|p| PipelineView {
                 id: p.id,
                 name: p.name,
-                stages: serde_json::from_str(&p.stages).unwrap_or_default(),
+                stages: take_stages(&mut stages, p.id),
                 fields: serde_json::from_str(&p.fields).unwrap_or_default(),
             })
             .collect();
-        let requests = decode_all::<RequestListRow>(rows(&out, 3 * i + 1))?
+        let requests = decode_all::<RequestListRow>(rows(&out, PER_COMPANY * i + 2))?
             .into_iter()
             .map(|r| RequestView {
                 id: r.id,
@@ -421,7 +445,7 @@ pub async fn visible<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, l
                 updated_at: rfc3339(r.updated_at),
             })
             .collect();
-        let documents = decode_all::<DocumentListRow>(rows(&out, 3 * i + 2))?
+        let documents = decode_all::<DocumentListRow>(rows(&out, PER_COMPANY * i + 3))?
             .into_iter()
             .filter(|d| scope.shows_document(&DocumentFacts { id: d.id, company_id: c.id, contact_id: d.contact_id, published: true }))
             .map(|d| DocumentView {

@@ -150,3 +150,22 @@ pub fn decode_facts(outcomes: &[Outcome]) -> Result<Option<(LinkRow, LinkFacts)>
     };
     Ok(Some((link, facts)))
 }
+
+/// Statements for the facts of a link that may not exist (employees have none): none at all.
+pub fn facts_stmts_for(link_id: Option<&str>) -> Vec<Stmt> {
+    link_id.map(facts_stmts).unwrap_or_default()
+}
+
+/// The visible scope to put in an access token, from the outcomes of [`facts_stmts_for`]; None
+/// for employees (no link). The policy version is the link row's, read in the same batch.
+pub fn token_scope(outcomes: &[Outcome]) -> Result<Option<(i64, serde_json::Value)>, ApiError> {
+    if outcomes.is_empty() {
+        return Ok(None);
+    }
+    let Some((link, facts)) = decode_facts(outcomes)? else {
+        return Ok(None);
+    };
+    let scope = crate::access::visibility::visible_scope(&facts);
+    let json = serde_json::to_value(scope).map_err(|e| ApiError::internal(format!("scope: {e}")))?;
+    Ok(Some((link.policy_version, json)))
+}

@@ -4,6 +4,7 @@
 use super::audit::{ActorKind, Event, Guard};
 use super::credentials;
 use super::ids::{new_id, nonce};
+use super::link_facts::{facts_stmts_for, token_scope};
 use super::session::{Issued, Opening, Scope, SessionGuard, SessionUser, Transport};
 use super::settings::{select_settings, settings_from};
 use super::{ApiError, Ports};
@@ -173,11 +174,18 @@ pub async fn login<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, no
         .target("session", &opening.session_id)
         .details(json!({"mfa": step.is_some(), "scope": scope.as_str()}));
     stmts.push(event.insert_if(&new_id(ports, now)?, client, t, Guard::UserLoginNonce).bind(account.id.as_str()).bind(login_nonce.as_str()));
+    let facts_at = stmts.len();
+    stmts.extend(facts_stmts_for(account.link_id.as_deref()));
     let out = ports.db().batch(stmts).await?;
     if out.first().map_or(0, |o| o.changes) != 1 {
         // Another login took this TOTP step first (or the user was blocked meanwhile).
         write_events(ports, client, now, vec![user_event(fail("totp_reused"))]).await?;
         return Err(ApiError::InvalidCredentials);
+    }
+    let mut opening = opening;
+    if let Some((pv, vis)) = token_scope(out.get(facts_at..).unwrap_or_default())? {
+        opening.policy_version = pv;
+        opening.vis = Some(vis);
     }
     let user = SessionUser { id: account.id, kind: account.kind, login: account.login, first_name: account.first_name, last_name: account.last_name };
     opening.issue(config, &settings, user, now, input.refresh_transport.unwrap_or_default())

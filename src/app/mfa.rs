@@ -82,11 +82,17 @@ pub struct Confirmed {
 pub async fn confirm<P: Ports>(ports: &P, config: &Config, bearer: &Bearer, client: &ClientMeta, now: DateTime<Utc>, input: ConfirmInput) -> Result<Confirmed, ApiError> {
     let out = ports
         .db()
-        .batch(vec![bearer.check_stmt(now), Stmt::new(SELECT_TOTP).bind(bearer.claims.sub.as_str()), super::settings::select_settings()])
+        .batch(
+            [bearer.check_stmt(now), Stmt::new(SELECT_TOTP).bind(bearer.claims.sub.as_str()), super::settings::select_settings()]
+                .into_iter()
+                .chain(super::link_facts::facts_stmts_for(bearer.claims.lid.as_deref()))
+                .collect(),
+        )
         .await?;
     let me = bearer.principal(out.first())?;
     let row: TotpRow = decode(out.get(1).and_then(|o| o.rows.first().cloned()).ok_or(ApiError::Unauthenticated)?)?;
     let (settings, _) = super::settings::settings_from(out.get(2).and_then(|o| o.rows.first().cloned()))?;
+    let vis = super::link_facts::token_scope(out.get(3..).unwrap_or_default())?.map(|(_, vis)| vis);
     let pending = row.totp_pending_secret.ok_or_else(|| ApiError::conflict("no_pending_enrolment", "Start the enrolment first."))?;
     let t = now.timestamp();
     let step = credentials::totp_verify(&pending, input.code.trim(), t, None)
@@ -113,6 +119,7 @@ pub async fn confirm<P: Ports>(ports: &P, config: &Config, bearer: &Bearer, clie
         lid: me.link_id,
         pv: me.policy_version,
         scope: Scope::Full.as_str().to_owned(),
+        vis,
         iat: t,
         exp: t + ttl,
     };

@@ -5,6 +5,7 @@
 use super::audit::{ActorKind, Event};
 use super::credentials;
 use super::ids::{new_id, secret_bytes};
+use super::link_facts::{facts_stmts_for, token_scope};
 use super::login::write_events;
 use super::session::{Issued, Opening, Scope, SessionUser, Transport};
 use super::settings::{select_settings, settings_from};
@@ -108,24 +109,29 @@ pub async fn refresh<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, 
     let bind_common = |sql: &'static str| {
         Stmt::new(sql).bind(presented_hash.as_str()).bind(t).bind(new_hash.as_str()).bind(row.session_id.as_str())
     };
-    let out = ports
-        .db()
-        .batch(vec![
-            Stmt::new(ROTATE).bind(presented_hash.as_str()).bind(t).bind(new_hash.as_str()),
-            bind_common(INSERT_SUCCESSOR),
-            bind_common(TOUCH_SESSION).bind(ttl).bind(client.ip.clone()).bind(client.country.clone()).bind(client.user_agent.clone()),
-        ])
-        .await?;
+    let mut stmts = vec![
+        Stmt::new(ROTATE).bind(presented_hash.as_str()).bind(t).bind(new_hash.as_str()),
+        bind_common(INSERT_SUCCESSOR),
+        bind_common(TOUCH_SESSION).bind(ttl).bind(client.ip.clone()).bind(client.country.clone()).bind(client.user_agent.clone()),
+    ];
+    stmts.extend(facts_stmts_for(row.link_id.as_deref()));
+    let out = ports.db().batch(stmts).await?;
     if out.first().map_or(0, |o| o.changes) != 1 {
         return Err(ApiError::conflict("refresh_conflict", "This session was refreshed a moment ago by another request."));
     }
+    // Refreshing is how a client picks up a changed policy: recompute what it may see.
+    let (policy_version, vis) = match token_scope(out.get(3..).unwrap_or_default())? {
+        Some((pv, vis)) => (pv, Some(vis)),
+        None => (row.policy_version.unwrap_or(0), None),
+    };
     let opening = Opening {
         session_id: row.session_id,
         refresh_token: new_token,
         refresh_hash: new_hash,
         scope: row.scope,
         link_id: row.link_id,
-        policy_version: row.policy_version.unwrap_or(0),
+        policy_version,
+        vis,
     };
     let user = SessionUser { id: row.user_id, kind: row.kind, login: row.login, first_name: row.first_name, last_name: row.last_name };
     opening.issue(config, &settings, user, now, transport)

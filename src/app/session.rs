@@ -144,6 +144,8 @@ pub struct Opening {
     pub scope: Scope,
     pub link_id: Option<String>,
     pub policy_version: i64,
+    /// The client's visible scope for the access token (set from the link's facts).
+    pub vis: Option<serde_json::Value>,
 }
 
 impl Opening {
@@ -151,7 +153,7 @@ impl Opening {
         let session_id = new_id(ports, now)?;
         let secret: [u8; 32] = secret_bytes(ports)?;
         let (refresh_token, refresh_hash) = credentials::new_refresh_token(&session_id, secret)?;
-        Ok(Opening { session_id, refresh_token, refresh_hash, scope, link_id, policy_version })
+        Ok(Opening { session_id, refresh_token, refresh_hash, scope, link_id, policy_version, vis: None })
     }
 
     /// INSERT session and first refresh token, each only WHERE the given guard holds.
@@ -192,6 +194,7 @@ impl Opening {
             lid: self.link_id.clone(),
             pv: self.policy_version,
             scope: self.scope.as_str().to_owned(),
+            vis: self.vis.clone(),
             iat: now.timestamp(),
             exp: now.timestamp() + ttl,
         };

@@ -41,6 +41,10 @@ pub struct AccessClaims {
     /// The link's policy version when the token was issued (compared on every gated request).
     pub pv: i64,
     pub scope: Scope,
+    /// What the link's client may see, computed when the token was issued (companies and their
+    /// allowed pipelines), so a list read filters by it in the same batch as the version check.
+    /// Valid exactly as long as `pv` matches the link's policy version.
+    pub vis: Option<serde_json::Value>,
     pub iat: DateTime<Utc>,
     pub exp: DateTime<Utc>,
 }
@@ -56,6 +60,8 @@ struct Wire {
     lid: Option<String>,
     pv: i64,
     scope: Scope,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    vis: Option<serde_json::Value>,
 }
 
 /// Why a token was refused. Only [`TokenError::Expired`] is worth a refresh (API code
@@ -119,6 +125,7 @@ pub fn issue(keys: &KeyRing, claims: &AccessClaims) -> Result<String, IssueError
         lid: claims.lid.clone(),
         pv: claims.pv,
         scope: claims.scope,
+        vis: claims.vis.clone(),
     });
     jwt_claims.issued_at = Some(claims.iat);
     jwt_claims.expiration = Some(claims.exp);
@@ -171,6 +178,7 @@ pub fn verify(
         lid: wire.lid,
         pv: wire.pv,
         scope: wire.scope,
+        vis: wire.vis,
         iat,
         exp,
     })
