@@ -56,11 +56,13 @@ const UPDATE_COMPANY: &str = concat!(
     "UPDATE companies SET name = ?2, crm_ref = ?3, status = COALESCE(?4, status), updated_at = ?5 WHERE id = ?1 AND ",
     crm_or_admin!(6, 5)
 );
-// ?1 scope (NULL: all), ?2 LIKE pattern, ?3 status, ?4/?5 cursor (name, id), ?6 limit.
-const LIST_COMPANIES: &str = "SELECT id, name, crm_ref, status, created_at, updated_at FROM companies \
-     WHERE (?1 IS NULL OR id IN (SELECT value FROM json_each(?1))) \
-     AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\' OR crm_ref LIKE ?2 ESCAPE '\\') AND (?3 IS NULL OR status = ?3) \
-     AND (?4 IS NULL OR (name, id) > (?4, ?5)) ORDER BY name, id LIMIT ?6";
+// ?1 the acting employee (scope), ?2 LIKE pattern, ?3 status, ?4/?5 cursor (name, id), ?6 limit.
+const LIST_COMPANIES: &str = concat!(
+    "SELECT id, name, crm_ref, status, created_at, updated_at FROM companies WHERE ",
+    in_scope!("id", 1),
+    " AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\' OR crm_ref LIKE ?2 ESCAPE '\\') AND (?3 IS NULL OR status = ?3) \
+     AND (?4 IS NULL OR (name, id) > (?4, ?5)) ORDER BY name, id LIMIT ?6"
+);
 
 #[derive(Debug, Deserialize)]
 pub struct CompanyInput {
@@ -137,51 +139,39 @@ pub async fn upsert_company<P: Ports>(ports: &P, caller: &Caller, client: &Clien
 
 /// `GET /api/admin/companies?q=&status=`: admins see all, managers their own companies.
 pub async fn list_companies<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, query: ListQuery) -> Result<Page<CompanyView>, ApiError> {
-    let cursor = decode_cursor(query.cursor.as_deref(), 2)?;
-    let status = match query.status.as_deref() {
-        None => None,
-        Some(s @ ("active" | "archived")) => Some(s.to_owned()),
-        Some(_) => return Err(ApiError::invalid("status", "status must be active or archived.")),
-    };
-    let (c1, c2) = split2(cursor);
-    let list = |scope: Option<String>| {
-        Stmt::new(LIST_COMPANIES).bind(scope).bind(like_pattern(query.q.as_deref())).bind(status.clone()).bind(c1.clone()).bind(c2.clone()).bind(query.limit + 1)
-    };
-    // The scope is only known after the check; admins and managers differ in one parameter, so
-    // the manager's filtered list rides in the same batch and the admin's is the unfiltered one.
-    let (gov, out) = employee_reads(ports, bearer, now, vec![list(None), list(Some(manager_scope_of_session()))]).await?;
-    let _ = gov;
-    let picked = if gov_is_admin(&out) { 0 } else { 1 };
-    let items: Vec<CompanyView> = decode_all::<CompanyRow>(rows(&out, picked))?.into_iter().map(CompanyView::from).collect();
+    let status = query.enum_filter("status", &["active", "archived"])?;
+    let cursor = decode_cursor(query.cursor.as_deref(), 2)?.unwrap_or_default();
+    let list = Stmt::new(LIST_COMPANIES)
+        .bind(bearer.claims.sub.as_str())
+        .bind(like_pattern(query.q.as_deref()))
+        .bind(status)
+        .bind(cursor.first().cloned())
+        .bind(cursor.get(1).cloned())
+        .bind(query.limit + 1);
+    let (_, out) = employee_reads(ports, bearer, now, vec![list]).await?;
+    let items: Vec<CompanyView> = decode_all::<CompanyRow>(rows(&out, 0))?.into_iter().map(CompanyView::from).collect();
     Ok(Page::of(items, query.limit, |c| encode_cursor(&[&c.name, &c.id])))
 }
 
-fn split2(cursor: Option<Vec<String>>) -> (Option<String>, Option<String>) {
-    match cursor {
-        Some(mut v) if v.len() == 2 => {
-            let b = v.pop();
-            let a = v.pop();
-            (a, b)
-        }
-        _ => (None, None),
-    }
-}
-
-// Placeholders replaced below (kept private; see `list_scoped`).
-fn manager_scope_of_session() -> String {
-    String::new()
-}
-fn gov_is_admin(_out: &[crate::store::Outcome]) -> bool {
-    true
-}
-
-/// Query options shared by the lists.
+/// Query options shared by the lists: `?q=`, one enum filter (`status`, `state`, `archived`,
+/// `kind`), `?cursor=` and `?limit=`.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub q: Option<String>,
-    pub status: Option<String>,
+    pub filter: Option<String>,
     pub cursor: Option<String>,
     pub limit: u32,
+}
+
+impl ListQuery {
+    /// The filter's value when it is one of `allowed`; otherwise 400 naming `field`.
+    pub fn enum_filter(&self, field: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+        match self.filter.as_deref() {
+            None => Ok(None),
+            Some(v) if allowed.contains(&v) => Ok(Some(v.to_owned())),
+            Some(_) => Err(ApiError::invalid(field, format!("{field} must be one of: {}.", allowed.join(", ")))),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,16 +213,16 @@ const INSERT_CONTACT_COMPANIES: &str = concat!(
     crm_or_admin!(3, 4),
     " ON CONFLICT DO NOTHING"
 );
-// ?1 scope, ?2 LIKE pattern, ?3 state, ?4/?5/?6 cursor (last, first, id), ?7 limit.
-const LIST_CONTACTS: &str = "SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.state, c.duplicate_of, c.created_at, c.updated_at, \
-     (SELECT json_group_array(company_id) FROM (SELECT company_id FROM contact_companies WHERE contact_id = c.id \
-       AND (?1 IS NULL OR company_id IN (SELECT value FROM json_each(?1))) ORDER BY company_id)) AS company_ids \
-     FROM contacts c WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM contact_companies cc WHERE cc.contact_id = c.id \
-       AND cc.company_id IN (SELECT value FROM json_each(?1)))) \
-     AND (?2 IS NULL OR (c.first_name || ' ' || c.last_name) LIKE ?2 ESCAPE '\\' OR c.email LIKE ?2 ESCAPE '\\' OR c.phone LIKE ?2 ESCAPE '\\') \
-     AND (?3 IS NULL OR c.state = ?3) AND (?4 IS NULL OR (c.last_name, c.first_name, c.id) > (?4, ?5, ?6)) \
-     ORDER BY c.last_name, c.first_name, c.id LIMIT ?7";
-
+// ?1 the acting employee (scope), ?2 LIKE pattern, ?3 state, ?4/?5/?6 cursor (last, first, id), ?7 limit.
+// A manager sees the contacts related to their companies, and only those companies' ids.
+const LIST_CONTACTS: &str = concat!(
+    "SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.state, c.duplicate_of, c.created_at, c.updated_at, \
+     (SELECT json_group_array(company_id) FROM (SELECT company_id FROM contact_companies WHERE contact_id = c.id AND ",
+    in_scope!("company_id", 1),
+    " ORDER BY company_id)) AS company_ids FROM contacts c WHERE EXISTS (SELECT 1 FROM contact_companies cc WHERE cc.contact_id = c.id AND ",
+    in_scope!("cc.company_id", 1),
+    ") OR (", is_admin!(1), ")",
+);
 #[derive(Debug, Deserialize)]
 pub struct ContactInput {
     pub first_name: String,

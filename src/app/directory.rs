@@ -37,6 +37,27 @@ macro_rules! crm_or_admin {
 }
 pub(crate) use crm_or_admin;
 
+/// The acting employee in `?$user` is an admin (read afresh, inside the statement).
+macro_rules! is_admin {
+    ($user:literal) => {
+        concat!("EXISTS (SELECT 1 FROM users su WHERE su.id = ?", $user, " AND su.role = 'admin' AND su.status = 'active')")
+    };
+}
+pub(crate) use is_admin;
+
+/// `$col` (a company id) is within the scope of the employee in `?$user`: every company for an
+/// admin, the assigned ones for a manager. Lists filter with it in the same batch as the session
+/// check (which verifies `?$user` is the token's live user), so scope costs no extra round trip.
+macro_rules! in_scope {
+    ($col:literal, $user:literal) => {
+        concat!(
+            "(", $crate::app::directory::is_admin!($user), " OR ", $col,
+            " IN (SELECT sec.company_id FROM employee_companies sec WHERE sec.user_id = ?", $user, "))"
+        )
+    };
+}
+pub(crate) use in_scope;
+
 /// The audit insert of [`Event::insert`], written only when the guard holds (?14 session or NULL
 /// for the CRM; ?2 is the event's time, which is the request's `now`).
 pub const AUDIT_IF_CRM_OR_ADMIN: &str = concat!(

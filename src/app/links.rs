@@ -66,11 +66,6 @@ macro_rules! link_in_scope {
 }
 pub(crate) use link_in_scope;
 
-/// The guard's companion: a later statement of the batch runs only when the guard event exists.
-pub fn after_event_sql_note() -> &'static str {
-    "EXISTS (SELECT 1 FROM audit_events WHERE id = ?N)"
-}
-
 // ---------------------------------------------------------------------------------------------
 // The wizard's input
 // ---------------------------------------------------------------------------------------------

@@ -6,10 +6,13 @@ pub mod audit;
 pub mod bootstrap;
 pub mod credentials;
 pub mod error;
+pub mod client_gate;
 pub mod governance;
 // [directory modules]
 // [links modules]
 // [policies modules]
+// [requests modules]
+// [documents modules]
 pub mod ids;
 pub mod link_facts;
 pub mod login;

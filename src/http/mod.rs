@@ -86,6 +86,8 @@ async fn dispatch<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError
         // [directory dispatch]
         // [links dispatch]
         // [policies dispatch]
+        // [requests dispatch]
+        // [documents dispatch]
     }
 }
 

@@ -42,6 +42,8 @@ pub enum RouteId {
     // [directory routes]
     // [links routes]
     // [policies routes]
+    // [requests routes]
+    // [documents routes]
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +89,8 @@ pub static ROUTES: &[Route] = &[
     // [directory table]
     // [links table]
     // [policies table]
+    // [requests table]
+    // [documents table]
 ];
 
 /// What the router found for a method and path.

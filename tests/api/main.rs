@@ -7,3 +7,5 @@ mod support;
 // [directory tests]
 // [links tests]
 // [policies tests]
+// [requests tests]
+// [documents tests]

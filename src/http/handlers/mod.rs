@@ -6,3 +6,5 @@ pub mod health;
 // [directory handlers]
 // [links handlers]
 // [policies handlers]
+// [requests handlers]
+// [documents handlers]
