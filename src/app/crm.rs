@@ -14,8 +14,8 @@
 
 use super::activation::rfc3339;
 use super::directory::{
-    changes, crm_or_admin, crm_or_admin_reads, decode_cursor, dedup, employee_reads, encode_cursor, is_foreign_key_failure, json_list,
-    like_pattern, optional_text, required_text, rows, wire, Caller, Page,
+    changes, crm_or_admin, crm_or_admin_reads, decode_cursor, dedup, employee_reads, encode_cursor, in_scope, is_admin, is_foreign_key_failure,
+    json_list, like_pattern, optional_text, required_text, rows, wire, Caller, Page,
 };
 use super::ids::new_id;
 use super::session::Bearer;
@@ -219,9 +219,13 @@ const LIST_CONTACTS: &str = concat!(
     "SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.state, c.duplicate_of, c.created_at, c.updated_at, \
      (SELECT json_group_array(company_id) FROM (SELECT company_id FROM contact_companies WHERE contact_id = c.id AND ",
     in_scope!("company_id", 1),
-    " ORDER BY company_id)) AS company_ids FROM contacts c WHERE EXISTS (SELECT 1 FROM contact_companies cc WHERE cc.contact_id = c.id AND ",
-    in_scope!("cc.company_id", 1),
-    ") OR (", is_admin!(1), ")",
+    " ORDER BY company_id)) AS company_ids FROM contacts c WHERE (",
+    is_admin!(1),
+    " OR EXISTS (SELECT 1 FROM contact_companies cc WHERE cc.contact_id = c.id AND cc.company_id IN \
+       (SELECT sec.company_id FROM employee_companies sec WHERE sec.user_id = ?1))) \
+     AND (?2 IS NULL OR (c.first_name || ' ' || c.last_name) LIKE ?2 ESCAPE '\\' OR c.email LIKE ?2 ESCAPE '\\' OR c.phone LIKE ?2 ESCAPE '\\') \
+     AND (?3 IS NULL OR c.state = ?3) AND (?4 IS NULL OR (c.last_name, c.first_name, c.id) > (?4, ?5, ?6)) \
+     ORDER BY c.last_name, c.first_name, c.id LIMIT ?7"
 );
 #[derive(Debug, Deserialize)]
 pub struct ContactInput {
@@ -362,6 +366,24 @@ pub async fn upsert_contact<P: Ports>(ports: &P, caller: &Caller, client: &Clien
     }
     let row: ContactRow = decode(rows(&out, 6).into_iter().next().ok_or_else(|| ApiError::internal("contact vanished after upsert"))?)?;
     Ok(Upserted { created: changes(&out, 1) == 1, view: row.try_into()? })
+}
+
+/// `GET /api/admin/contacts?q=&state=`: admins see all, managers the contacts related to their
+/// companies (with only those companies listed).
+pub async fn list_contacts<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, query: ListQuery) -> Result<Page<ContactView>, ApiError> {
+    let state = query.enum_filter("state", &["active", "draft", "duplicate"])?;
+    let cursor = decode_cursor(query.cursor.as_deref(), 3)?.unwrap_or_default();
+    let list = Stmt::new(LIST_CONTACTS)
+        .bind(bearer.claims.sub.as_str())
+        .bind(like_pattern(query.q.as_deref()))
+        .bind(state)
+        .bind(cursor.first().cloned())
+        .bind(cursor.get(1).cloned())
+        .bind(cursor.get(2).cloned())
+        .bind(query.limit + 1);
+    let (_, out) = employee_reads(ports, bearer, now, vec![list]).await?;
+    let items = decode_all::<ContactRow>(rows(&out, 0))?.into_iter().map(ContactView::try_from).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::of(items, query.limit, |c| encode_cursor(&[&c.last_name, &c.first_name, &c.id])))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,6 +629,21 @@ pub async fn upsert_pipeline<P: Ports>(ports: &P, caller: &Caller, client: &Clie
     }
     let view = pipeline_view(rows(&out, 6).into_iter().next())?.ok_or_else(|| ApiError::internal("pipeline vanished after upsert"))?;
     Ok(Upserted { created: changes(&out, 1) == 1, view })
+}
+
+/// `GET /api/admin/pipelines?q=&archived=`: pipelines are global, every employee sees them all.
+pub async fn list_pipelines<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, query: ListQuery) -> Result<Page<PipelineView>, ApiError> {
+    let archived = query.enum_filter("archived", &["true", "false"])?.map(|v| i64::from(v == "true"));
+    let cursor = decode_cursor(query.cursor.as_deref(), 2)?.unwrap_or_default();
+    let list = Stmt::new(LIST_PIPELINES)
+        .bind(like_pattern(query.q.as_deref()))
+        .bind(archived)
+        .bind(cursor.first().cloned())
+        .bind(cursor.get(1).cloned())
+        .bind(query.limit + 1);
+    let (_, out) = employee_reads(ports, bearer, now, vec![list]).await?;
+    let items = rows(&out, 0).into_iter().map(|r| pipeline_view(Some(r))).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
+    Ok(Page::of(items, query.limit, |p: &PipelineView| encode_cursor(&[&p.name, &p.id])))
 }
 
 fn stage_in_use(which: &str) -> ApiError {

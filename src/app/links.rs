@@ -679,7 +679,7 @@ pub async fn confirm<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, 
     if out.first().map_or(0, |o| o.changes) != 1 {
         return recheck(ports, bearer, now, wizard).await;
     }
-    let detail = decode_detail(out.get(first_read..).unwrap_or_default(), t)?.ok_or_else(|| ApiError::internal("new link not readable"))?;
+    let detail = decode_detail(out.get(first_read..).unwrap_or_default())?.ok_or_else(|| ApiError::internal("new link not readable"))?;
     Ok(Confirmed::Created(Box::new(detail)))
 }
 
@@ -803,7 +803,7 @@ pub struct DetailFacts {
 }
 
 /// The detail from the outcomes of [`detail_stmts`]; None when the link does not exist.
-pub fn decode_detail(out: &[Outcome], _now: i64) -> Result<Option<LinkDetail>, ApiError> {
+pub fn decode_detail(out: &[Outcome]) -> Result<Option<LinkDetail>, ApiError> {
     let Some(row) = rows(out, 0).into_iter().next() else {
         return Ok(None);
     };
@@ -859,7 +859,7 @@ pub async fn get<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, link_
     stmts.extend(detail_stmts(&link_id.to_string(), now.timestamp()));
     let out = ports.db().batch(stmts).await?;
     let gov = Governor::from_check(bearer, out.first())?;
-    let detail = decode_detail(out.get(1..).unwrap_or_default(), now.timestamp())?.ok_or(ApiError::NotFound)?;
+    let detail = decode_detail(out.get(1..).unwrap_or_default())?.ok_or(ApiError::NotFound)?;
     if !gov.sees_all(detail.facts.company_ids.iter().map(String::as_str)) {
         return Err(ApiError::NotFound);
     }
@@ -1196,7 +1196,7 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
     stmts.push(Stmt::new(SELECT_PATCH_COMPANIES).bind(ids_json(&asked)).bind(id.as_str()));
     let out = ports.db().batch(stmts).await?;
     let gov = Governor::from_check(bearer, out.first())?;
-    let detail = decode_detail(out.get(1..1 + DETAIL_STMT_COUNT).unwrap_or_default(), t)?.ok_or(ApiError::NotFound)?;
+    let detail = decode_detail(out.get(1..1 + DETAIL_STMT_COUNT).unwrap_or_default())?.ok_or(ApiError::NotFound)?;
     let asked_rows: Vec<PatchCompanyRow> = decode_all(rows(&out, 1 + DETAIL_STMT_COUNT))?;
     let before = LinkState {
         status: detail.status,
@@ -1264,7 +1264,7 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
     if out.first().map_or(0, |o| o.changes) != 1 {
         return Err(ApiError::conflict("link_changed", "The link changed meanwhile: reload it and try again."));
     }
-    decode_detail(out.get(first_read..).unwrap_or_default(), t)?.ok_or(ApiError::NotFound)
+    decode_detail(out.get(first_read..).unwrap_or_default())?.ok_or(ApiError::NotFound)
 }
 
 #[cfg(test)]

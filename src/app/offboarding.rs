@@ -127,8 +127,6 @@ pub struct OpenRequest {
     pub status: String,
     pub status_name: String,
     pub company_id: Uuid,
-    #[serde(skip_serializing)]
-    created_at: i64,
 }
 
 #[derive(Debug, Serialize)]

@@ -493,6 +493,17 @@ fn not_saved() -> ApiError {
 // ---------------------------------------------------------------------------------------------
 // Contact policy
 
+/// Reads a contact policy body. A rule that is not a string is named here: serde_json reports a
+/// non-string enum as a syntax error, which would only name the body.
+pub fn parse_contact_policy(body: &serde_json::Value) -> Result<ContactPolicy, ApiError> {
+    for p in Permission::ALL {
+        if body.get(p.as_str()).is_some_and(|v| !v.is_string()) {
+            return Err(ApiError::invalid(p.as_str(), format!("{p} must be \"inherit\", \"allow\" or \"deny\"")));
+        }
+    }
+    crate::http::input::parse_json(body.to_string().as_bytes())
+}
+
 /// The contact, its policy row, its companies; 404 when it does not exist or, for a manager, is
 /// related to none of their companies.
 struct ContactRead {

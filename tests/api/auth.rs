@@ -370,3 +370,15 @@ fn me_shows_the_link_contact_and_effective_policy_per_company() {
     let calls = eff["denials"].as_array().unwrap().iter().find(|d| d["field"] == "calls").unwrap().clone();
     assert_eq!(calls["level"], "company_policy");
 }
+
+#[test]
+fn login_rehashes_a_password_stored_with_older_parameters() {
+    let app = TestApp::new().with_emily_active();
+    // argon2-cffi at m=8192, t=1 (see tests/auth_primitives.rs): weaker than today's parameters.
+    let old = "$argon2id$v=19$m=8192,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$E00YDK579zCFKHdylDWWbt4Db/32fqyFEYPCGpqFXXw";
+    app.exec(&format!("UPDATE users SET password_hash = '{old}' WHERE id = '{EMILY_USER}'"));
+    app.login_ok(EMILY_LOGIN, "correct horse battery staple");
+    let upgraded = app.sql_count(&format!("SELECT count(*) FROM users WHERE id = '{EMILY_USER}' AND password_hash LIKE '$argon2id$v=19$m=19456,t=2,p=1$%'"));
+    assert_eq!(upgraded, 1, "the hash was upgraded to the current parameters");
+    app.login_ok(EMILY_LOGIN, "correct horse battery staple");
+}

@@ -4,7 +4,12 @@ pub mod account;
 pub mod auth;
 pub mod health;
 // [directory handlers]
+pub mod directory;
 // [links handlers]
+pub mod links;
 // [policies handlers]
+pub mod governance;
 // [requests handlers]
+pub mod requests;
 // [documents handlers]
+pub mod documents;

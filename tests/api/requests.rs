@@ -1,0 +1,1 @@
+//! Requests, chats, calls and request attachments over HTTP, client and team sides.
