@@ -3,10 +3,10 @@
 //! the client lists the calls of the threads it can see, the team lists its companies' calls.
 
 use super::activation::rfc3339;
-use super::client_gate::{gate_stmts, token_scope, GATE_STMT_COUNT};
+use super::client_gate::{gate_stmts, GATE_STMT_COUNT};
 use super::governance::Governor;
 use super::ids::{new_id, secret_bytes};
-use super::requests::{changes, client_alive, client_of, company_or_default, first_row, newest_first_bound, rows, visible_request, ListOptions, Page, SELECT_REQUEST};
+use super::requests::{changes, client_alive, client_of, company_or_default, first_row, newest_first_bound, rows, scope_or_empty, visible_request, ListOptions, Page, SELECT_REQUEST};
 use super::session::Bearer;
 use super::team_requests::team_scope;
 use super::{ApiError, Ports};
@@ -115,11 +115,12 @@ pub async fn create<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, ur
     let client = client_of(bearer, &out)?;
     match input.request_id {
         Some(_) => {
-            let request = visible_request(&client, first_row(&out, GATE_STMT_COUNT), Action::Calls)?;
+            let request = visible_request(&client, first_row(&out, GATE_STMT_COUNT), Action::View)?;
             // A request of another company is not a thread of this one.
             if request.company_id != input.company_id {
                 return Err(ApiError::NotFound);
             }
+            client.check(Action::Calls, &request.object())?;
         }
         None => client.check(Action::Calls, &Object::Company(input.company_id))?,
     }
@@ -153,7 +154,7 @@ pub async fn create<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, ur
 /// The calls of the threads the client sees at a company (default: the link's default company);
 /// listing needs `calls` there.
 pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, company: Option<Uuid>, list: &ListOptions) -> Result<Page<CallView>, ApiError> {
-    let pairs = token_scope(bearer)?.request_pairs_json();
+    let pairs = scope_or_empty(bearer).request_pairs_json();
     let (at, id) = newest_first_bound(list.cursor.clone());
     let mut stmts = gate_stmts(bearer, now);
     stmts.push(

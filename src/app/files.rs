@@ -287,6 +287,87 @@ pub fn content_disposition(filename: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
+/// One part of a `multipart/form-data` body, borrowing its bytes from the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part<'a> {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub data: &'a [u8],
+}
+
+impl Part<'_> {
+    /// The part as text (a form field), or 400 naming it.
+    pub fn text(&self) -> Result<String, ApiError> {
+        String::from_utf8(self.data.to_vec()).map_err(|_| ApiError::invalid(self.name.as_str(), format!("{} must be UTF-8 text", self.name)))
+    }
+}
+
+const MAX_PARTS: usize = 20;
+const MAX_PART_HEADERS: usize = 8 * 1024;
+
+/// Splits a `multipart/form-data` body (RFC 7578) into its parts. `content_type` is the
+/// request's header, which carries the boundary. A malformed body answers 400 naming `body`.
+pub fn parse_multipart<'a>(content_type: &str, body: &'a [u8]) -> Result<Vec<Part<'a>>, ApiError> {
+    let bad = |why: &str| ApiError::invalid("body", format!("The multipart body is malformed: {why}."));
+    let boundary = content_type
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
+        .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+        .filter(|b| !b.is_empty() && b.len() <= 70)
+        .ok_or_else(|| bad("no boundary in the content type"))?;
+    let opening = format!("--{boundary}");
+    let delimiter = format!("\r\n--{boundary}");
+    let mut at = find(body, opening.as_bytes(), 0).ok_or_else(|| bad("no opening boundary"))? + opening.len();
+    let mut parts = Vec::new();
+    loop {
+        let rest = body.get(at..).unwrap_or_default();
+        if rest.starts_with(b"--") {
+            return Ok(parts);
+        }
+        if !rest.starts_with(b"\r\n") {
+            return Err(bad("a boundary is not followed by a line break"));
+        }
+        if parts.len() == MAX_PARTS {
+            return Err(bad("too many parts"));
+        }
+        let head_start = at + 2;
+        let head_end = find(body, b"\r\n\r\n", head_start).filter(|e| e - head_start <= MAX_PART_HEADERS).ok_or_else(|| bad("a part has no header end"))?;
+        let head = std::str::from_utf8(body.get(head_start..head_end).unwrap_or_default()).map_err(|_| bad("part headers are not text"))?;
+        let data_start = head_end + 4;
+        let data_end = find(body, delimiter.as_bytes(), data_start).ok_or_else(|| bad("a part is not closed"))?;
+        let mut part = Part { name: String::new(), filename: None, content_type: None, data: body.get(data_start..data_end).unwrap_or_default() };
+        for line in head.split("\r\n") {
+            let Some((key, value)) = line.split_once(':') else { continue };
+            if key.trim().eq_ignore_ascii_case("content-disposition") {
+                for param in value.split(';').skip(1) {
+                    if let Some((k, v)) = param.split_once('=') {
+                        let v = v.trim().trim_matches('"').to_owned();
+                        match k.trim().to_ascii_lowercase().as_str() {
+                            "name" => part.name = v,
+                            "filename" => part.filename = Some(v),
+                            _ => {}
+                        }
+                    }
+                }
+            } else if key.trim().eq_ignore_ascii_case("content-type") {
+                part.content_type = Some(value.trim().to_owned());
+            }
+        }
+        if part.name.is_empty() {
+            return Err(bad("a part has no name"));
+        }
+        parts.push(part);
+        at = data_end + delimiter.len();
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    haystack.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|i| i + from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,5 +420,20 @@ mod tests {
     fn disposition_is_an_attachment_with_an_ascii_fallback() {
         let d = content_disposition("Vertrag Müller.pdf");
         assert_eq!(d, "attachment; filename=\"Vertrag M_ller.pdf\"; filename*=UTF-8''Vertrag%20M%C3%BCller.pdf");
+    }
+
+    #[test]
+    fn multipart_parts_keep_their_bytes() {
+        let body = b"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nOffer\r\n--XyZ\r\n\
+Content-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1\r\n\x00\xff\r\n--XyZ--\r\n";
+        let parts = parse_multipart("multipart/form-data; boundary=\"XyZ\"", body).unwrap_or_default();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].name, "title");
+        assert_eq!(parts[0].data, b"Offer");
+        assert_eq!(parts[1].filename.as_deref(), Some("a.pdf"));
+        assert_eq!(parts[1].content_type.as_deref(), Some("application/pdf"));
+        assert_eq!(parts[1].data, b"%PDF-1\r\n\x00\xff");
+        assert!(parse_multipart("multipart/form-data", body).is_err());
+        assert!(parse_multipart("multipart/form-data; boundary=XyZ", b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunclosed").is_err());
     }
 }

@@ -11,6 +11,7 @@ use super::session::Bearer;
 use super::{ApiError, Ports};
 use crate::access::decision::{Action, Object};
 use crate::access::facts::RequestFacts;
+use crate::access::visibility::VisibleScope;
 use crate::store::{decode, decode_all, sql::flag, Outcome, Row, Sql, Stmt};
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -149,6 +150,13 @@ pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, Api
 /// The gate's outcome for a client: the client, or the error the API answers.
 pub fn client_of(bearer: &Bearer, out: &[Outcome]) -> Result<Client, ApiError> {
     Client::from_outcomes(bearer, out)
+}
+
+/// The visible scope the token carries, or an empty one when it carries none (an employee's
+/// token): the session check in the same batch then answers for the caller, so a dead session
+/// still hears 401 and an employee 403.
+pub fn scope_or_empty(bearer: &Bearer) -> VisibleScope {
+    token_scope(bearer).unwrap_or(VisibleScope { contact_id: Uuid::nil(), companies: Vec::new() })
 }
 
 /// The company a client route works on: `?company=`, else the link's default company.
@@ -291,7 +299,7 @@ fn parse_pipeline(row: Row) -> Result<(Uuid, String, Vec<Stage>, Vec<RequestFiel
 }
 
 pub async fn pipelines<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, company: Option<Uuid>) -> Result<PipelineList, ApiError> {
-    let scope = token_scope(bearer)?;
+    let scope = scope_or_empty(bearer);
     let all: Vec<Uuid> = scope.companies.iter().flat_map(|c| c.pipeline_ids.iter().copied()).collect();
     let all_json = serde_json::to_string(&all).map_err(|e| ApiError::internal(format!("pipelines: {e}")))?;
     let mut stmts = gate_stmts(bearer, now);
@@ -337,7 +345,8 @@ pub struct RequestFilter {
 }
 
 pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &RequestFilter) -> Result<Page<RequestView>, ApiError> {
-    let scope = token_scope(bearer)?;
+    let carried = token_scope(bearer);
+    let scope = scope_or_empty(bearer);
     // A company that is not visible answers 404, after the session check (so a stale token
     // still hears token_stale first).
     let hidden_company = f.company.is_some_and(|c| scope.company(c).is_none());
@@ -363,6 +372,7 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &
     if principal.employee {
         return Err(ApiError::Forbidden);
     }
+    carried?;
     if hidden_company {
         return Err(ApiError::NotFound);
     }

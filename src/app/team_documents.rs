@@ -16,7 +16,7 @@
 use super::activation::rfc3339;
 use super::audit::{ActorKind, Event};
 use super::documents::{doc_columns, document_at, page, select_document, ClientAction, DocStatus, DocumentRow, ListPage, Page, RequiredAction};
-use super::files::{self, Download, Upload};
+use super::files::{self, Download, Part, Upload};
 use super::governance::{employee_alive, Governor};
 use super::ids::new_id;
 use super::session::Bearer;
@@ -113,6 +113,53 @@ pub struct UploadInput {
     pub content_base64: String,
 }
 
+/// An upload, from JSON (base64 content) or a multipart form (raw bytes); the content is decoded
+/// and checked by the use case, after the employee check.
+#[derive(Debug, Clone)]
+pub struct UploadRequest {
+    pub company_id: Uuid,
+    pub contact_id: Option<Uuid>,
+    pub title: String,
+    pub content_type: String,
+    pub content: Content,
+}
+
+#[derive(Debug, Clone)]
+pub enum Content {
+    Base64(String),
+    Bytes(Vec<u8>),
+}
+
+impl From<UploadInput> for UploadRequest {
+    fn from(i: UploadInput) -> Self {
+        UploadRequest { company_id: i.company_id, contact_id: i.contact_id, title: i.title, content_type: i.content_type, content: Content::Base64(i.content_base64) }
+    }
+}
+
+impl UploadRequest {
+    /// From `multipart/form-data` parts: fields `company_id`, `contact_id` (optional), `title`
+    /// (defaults to the file's name) and `content_type` (defaults to the file part's own type), and
+    /// the file in the part named `file`. Errors name the field.
+    pub fn from_parts(parts: &[Part<'_>]) -> Result<UploadRequest, ApiError> {
+        let part = |name: &str| parts.iter().find(|p| p.name == name);
+        let text = |name: &str| part(name).map(Part::text).transpose().map(|t| t.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()));
+        let uuid = |name: &'static str| -> Result<Option<Uuid>, ApiError> {
+            text(name)?.map(|t| Uuid::parse_str(&t).map_err(|_| ApiError::invalid(name, format!("{name} must be a UUID")))).transpose()
+        };
+        let file = part("file").ok_or_else(|| ApiError::invalid("file", "Send the file in a part named file."))?;
+        let company_id = uuid("company_id")?.ok_or_else(|| ApiError::invalid("company_id", "company_id is required"))?;
+        let title = match text("title")? {
+            Some(t) => t,
+            None => file.filename.clone().unwrap_or_default(),
+        };
+        let content_type = match text("content_type")? {
+            Some(t) => t,
+            None => file.content_type.clone().ok_or_else(|| ApiError::invalid("content_type", "content_type is required"))?,
+        };
+        Ok(UploadRequest { company_id, contact_id: uuid("contact_id")?, title, content_type, content: Content::Bytes(file.data.to_vec()) })
+    }
+}
+
 /// A title: trimmed, single-spaced, 1 to 200 printable characters.
 pub fn parse_title(raw: &str) -> Result<String, ApiError> {
     let title = raw.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -149,7 +196,7 @@ const INSERT_DOCUMENT: &str = "INSERT INTO documents (id, company_id, contact_id
 /// `POST /api/admin/documents`: a draft for a company (and optionally one of its contacts). The
 /// bytes go to KV first under a fresh key; the row (metadata, SHA-256, size) follows in one
 /// guarded batch, and the KV key is dropped if the row was not written.
-pub async fn upload<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, input: UploadInput) -> Result<TeamDocumentView, ApiError> {
+pub async fn upload<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, input: UploadRequest) -> Result<TeamDocumentView, ApiError> {
     let t = now.timestamp();
     let company = input.company_id.to_string();
     let contact = input.contact_id.map(|c| c.to_string());
@@ -170,7 +217,10 @@ pub async fn upload<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now
         return Err(ApiError::invalid("contact_id", "contact_id must be a contact of the company"));
     }
     let title = parse_title(&input.title)?;
-    let upload = Upload::from_base64("content_type", &input.content_type, "content_base64", &input.content_base64)?;
+    let upload = match input.content {
+        Content::Base64(text) => Upload::from_base64("content_type", &input.content_type, "content_base64", &text)?,
+        Content::Bytes(bytes) => Upload::new("file", files::parse_content_type("content_type", &input.content_type)?, bytes)?,
+    };
     let file_type = upload.file_type;
 
     let stored = files::store(ports, "doc", upload.bytes, now).await?;

@@ -364,7 +364,7 @@ macro_rules! employee_write {
             "(", admin_session!($s, $now),
             " AND NOT EXISTS (SELECT 1 FROM users ek WHERE ek.id = ?", $t, " AND ek.kind <> 'employee')",
             " AND NOT EXISTS (SELECT 1 FROM users la WHERE la.id = ?", $t, " AND la.role = 'admin' AND la.status = 'active' AND (?", $r,
-            " <> 'admin' OR COALESCE(?", $st, ", la.status) = 'blocked') AND 0 AND NOT EXISTS (SELECT 1 FROM users oa WHERE oa.role = 'admin' \
+            " <> 'admin' OR COALESCE(?", $st, ", la.status) = 'blocked') AND NOT EXISTS (SELECT 1 FROM users oa WHERE oa.role = 'admin' \
              AND oa.status = 'active' AND oa.id <> ?", $t, ")))"
         )
     };

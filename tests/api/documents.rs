@@ -527,3 +527,57 @@ fn lists_page_newest_first() {
     assert!(team["next_cursor"].as_str().is_some());
     assert_eq!(field(&w.app.get_auth("/api/admin/documents?status=lost", &w.admin)), "status");
 }
+
+/// A form part: name, file name, content type, bytes.
+type FormPart<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+fn multipart(w: &World, parts: &[FormPart<'_>]) -> Resp {
+    let mut body = Vec::new();
+    for (name, filename, content_type, data) in parts {
+        body.extend_from_slice(b"--b0undary\r\n");
+        let filename = filename.map(|f| format!("; filename=\"{f}\"")).unwrap_or_default();
+        body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"{filename}\r\n").as_bytes());
+        if let Some(ct) = content_type {
+            body.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--b0undary--\r\n");
+    let mut req = raw_request("POST", "/api/admin/documents", "multipart/form-data; boundary=b0undary", body);
+    req.headers_mut().insert("authorization", format!("Bearer {}", w.admin).parse().unwrap());
+    w.app.call(req)
+}
+
+#[test]
+fn multipart_uploads_carry_files_up_to_10_mib() {
+    let w = world();
+    // Nearly 10 MiB: more than a JSON body could carry as base64.
+    let mut big = PDF.to_vec();
+    big.resize(10 * 1024 * 1024 - 4096, b'x');
+    let resp = multipart(&w, &[("company_id", None, None, NORTHERN_LIGHT.as_bytes()), ("file", Some("Big offer.pdf"), Some("application/pdf"), &big)]);
+    assert_eq!(resp.status(), 201, "{}", body_text(&resp));
+    let doc = json(&resp);
+    assert_eq!(doc["title"], "Big offer.pdf");
+    assert_eq!(doc["content_type"], "application/pdf");
+    assert_eq!(doc["sha256"], extranet::auth::refresh::sha256_hex(&big).as_str());
+    let file = w.app.get_auth(&format!("/api/admin/documents/{}/file", doc["id"].as_str().unwrap()), &w.admin);
+    assert_eq!(file.body().len(), big.len());
+    assert!(file.body().as_slice() == big.as_slice());
+
+    let fields = [("company_id", None, None, NORTHERN_LIGHT.as_bytes()), ("title", None, None, b"Notes".as_slice())];
+    let no_file = multipart(&w, &fields);
+    assert_eq!((no_file.status().as_u16(), field(&no_file)), (400, "file".to_owned()));
+    let html = multipart(&w, &[fields[0], fields[1], ("file", Some("x.html"), Some("text/html"), b"<script>alert(1)</script>".as_slice())]);
+    assert_eq!((html.status().as_u16(), field(&html)), (400, "content_type".to_owned()));
+    let no_company = multipart(&w, &[fields[1], ("file", Some("a.pdf"), Some("application/pdf"), PDF)]);
+    assert_eq!((no_company.status().as_u16(), field(&no_company)), (400, "company_id".to_owned()));
+    let mut too_big = big.clone();
+    too_big.resize(10 * 1024 * 1024 + 1, b'x');
+    assert_eq!(multipart(&w, &[fields[0], ("file", Some("a.pdf"), Some("application/pdf"), &too_big)]).status(), 413);
+    let mut broken = raw_request("POST", "/api/admin/documents", "multipart/form-data; boundary=b0undary", b"--b0undary\r\nno end".to_vec());
+    broken.headers_mut().insert("authorization", format!("Bearer {}", w.admin).parse().unwrap());
+    let broken = w.app.call(broken);
+    assert_eq!((broken.status().as_u16(), field(&broken)), (400, "body".to_owned()));
+}

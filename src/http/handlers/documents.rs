@@ -4,7 +4,8 @@
 use crate::app::documents::{self, ActionInput, DocStatus, ListPage};
 use crate::app::files::Download;
 use crate::app::session::Bearer;
-use crate::app::team_documents::{self, Change, PublishInput, TeamFilter, UploadInput};
+use crate::app::files::parse_multipart;
+use crate::app::team_documents::{self, Change, PublishInput, TeamFilter, UploadInput, UploadRequest};
 use crate::app::Ports;
 use crate::http::input::{json_body, optional_json_body, path_uuid, Query};
 use crate::http::transport::bearer;
@@ -50,7 +51,12 @@ pub async fn act_on_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Res
 
 pub async fn upload_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = caller(cx, req)?;
-    let input: UploadInput = json_body(req)?;
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let input = if content_type.trim_start().to_ascii_lowercase().starts_with("multipart/form-data") {
+        UploadRequest::from_parts(&parse_multipart(content_type, req.body())?)?
+    } else {
+        UploadRequest::from(json_body::<UploadInput>(req)?)
+    };
     reply::created(&team_documents::upload(cx.ports, &b, &cx.client, cx.now, input).await?)
 }
 

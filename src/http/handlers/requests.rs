@@ -47,7 +47,7 @@ pub fn file_response(file: FileOut) -> Result<Resp, ApiError> {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || " ._-()[]+,".contains(c) { c } else { '_' })
         .collect();
-    let encoded: String = form_urlencoded::byte_serialize(file.file_name.as_bytes()).collect::<String>().replace('+', "%20");
+    let encoded: String = form_urlencoded::byte_serialize(file.file_name.as_bytes()).collect::<String>().replace('+', "%20").replace('*', "%2A");
     let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
     let mut resp = Response::new(file.bytes);
     *resp.status_mut() = StatusCode::OK;
