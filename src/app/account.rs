@@ -164,13 +164,13 @@ pub async fn change_password<P: Ports>(
     let (settings, _) = settings_from(out.get(1).and_then(|o| o.rows.first().cloned()))?;
     let creds: CredentialRow = decode(out.get(2).and_then(|o| o.rows.first().cloned()).ok_or(ApiError::Unauthenticated)?)?;
     let user = user_view(out.get(3).and_then(|o| o.rows.first().cloned()))?;
-    if !credentials::verify_password(&input.current_password, creds.password_hash.as_deref()).ok {
+    if let Err(err) = super::step_up::verify_step_up(ports, &me.user_id, &me.session_id, &input.current_password, creds.password_hash.as_deref(), "current_password", now).await {
         let event = Event::new("password.change_failed", ActorKind::of_user_kind(&user.kind), Some(&me.user_id))
             .target("user", &me.user_id)
             .failed()
-            .details(json!({"reason": "wrong_password"}));
+            .details(json!({"reason": err.code()}));
         super::login::write_events(ports, client, now, vec![event]).await?;
-        return Err(ApiError::invalid("current_password", "The current password is incorrect."));
+        return Err(err);
     }
     let mut step = None;
     if let Some(secret) = creds.totp_secret.as_deref() {

@@ -9,6 +9,7 @@
 //! step and the audit event are written only WHERE EXISTS that nonce. So of any number of
 //! concurrent attempts exactly one completes, and only it leaves evidence.
 
+use super::step_up;
 use super::activation::rfc3339;
 use super::audit::{ActorKind, Event};
 use super::audit_query::{decode_cursor, encode_cursor};
@@ -493,7 +494,7 @@ fn not_expected(doc: &DocumentRow, action: ClientAction) -> ApiError {
 /// required action and records who acted, with evidence (the file's SHA-256, time, ip, country,
 /// user agent, session and link). Signing needs the typed name and the current password (and a
 /// TOTP code where enrolled); a wrong password answers 400 naming `password` and counts toward
-/// no lockout.
+/// the account's lockout, like a failed login (see `step_up`).
 pub async fn act<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, id: &Uuid, input: ActionInput) -> Result<ActionDone, ApiError> {
     let t = now.timestamp();
     let signer_stmt = Stmt::new(SELECT_SIGNER).bind(bearer.claims.sub.as_str());
@@ -505,14 +506,15 @@ pub async fn act<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: D
     let signer: SignerRow = decode(out.get(GATE_STMT_COUNT + 1).and_then(|o| o.rows.first().cloned()).ok_or(ApiError::Unauthenticated)?)?;
     let mut step = None;
     if let Some(sig) = &valid.signature {
-        if !credentials::verify_password(&sig.password, signer.password_hash.as_deref()).ok {
+        let session = client.principal.session_id.clone();
+        if let Err(err) = step_up::verify_step_up(ports, client.user_id(), &session, &sig.password, signer.password_hash.as_deref(), "password", now).await {
             let event = Event::new("document.sign_failed", ActorKind::External, Some(client.user_id()))
                 .target("document", &doc.id)
                 .companies(vec![doc.company_id.clone()])
                 .failed()
-                .details(json!({"reason": "wrong_password"}));
+                .details(json!({"reason": err.code()}));
             ports.db().execute(event.insert(&new_id(ports, now)?, meta, t)).await?;
-            return Err(ApiError::invalid("password", "The password is incorrect."));
+            return Err(err);
         }
         if let Some(secret) = signer.totp_secret.as_deref() {
             let code = sig.totp.as_deref().ok_or_else(|| ApiError::invalid("totp", "Enter the code from your authenticator app."))?;

@@ -41,6 +41,7 @@ pub mod mfa;
 pub mod refresh;
 pub mod security_settings;
 pub mod session;
+pub mod step_up;
 pub mod settings;
 pub mod maintenance;
 pub mod ports;

@@ -29,12 +29,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let message = inner.to_string();
-        let field = if path == "." || path == "?" || path.is_empty() || inner.is_syntax() || inner.is_eof() {
-            missing_field_name(&message).unwrap_or_else(|| "body".to_owned())
-        } else {
-            path
-        };
-        let message = if inner.is_syntax() || inner.is_eof() {
+        // serde_json reports a non-string where an enum is expected as a syntax error, but the
+        // path still names the field: prefer the path whenever there is one.
+        let has_path = !(path == "." || path == "?" || path.is_empty());
+        let field = if has_path { path } else { missing_field_name(&message).unwrap_or_else(|| "body".to_owned()) };
+        let message = if !has_path && (inner.is_syntax() || inner.is_eof()) {
             format!("The body is not valid JSON: {message}")
         } else {
             format!("{field}: {}", strip_position(&message))
@@ -137,5 +136,35 @@ mod tests {
     #[test]
     fn unknown_fields_are_ignored() {
         assert!(parse_json::<Login>(br#"{"login":"a","password":"b","extra":1}"#).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod enum_field_tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[allow(dead_code)]
+    enum Mode {
+        Disable,
+        Revoke,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Offboard {
+        mode: Mode,
+    }
+
+    #[test]
+    fn a_wrong_type_or_unknown_value_for_an_enum_names_the_field() {
+        for body in [r#"{"mode": true}"#, r#"{"mode": 3}"#, r#"{"mode": "explode"}"#, r#"{"mode": {"a": 1}}"#] {
+            match parse_json::<Offboard>(body.as_bytes()) {
+                Err(ApiError::InvalidInput { field, .. }) => assert_eq!(field, "mode", "{body}"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
     }
 }

@@ -176,7 +176,7 @@ fn the_full_signing_flow_leaves_evidence_of_the_exact_file() {
 }
 
 #[test]
-fn a_wrong_password_is_refused_and_counts_toward_nothing() {
+fn a_wrong_password_is_refused_and_counts_toward_the_lockout() {
     let w = world();
     let id = w.published(None, "sign");
     let resp = w.sign(&id, "not my password at all");
@@ -185,10 +185,24 @@ fn a_wrong_password_is_refused_and_counts_toward_nothing() {
     assert_eq!(field(&resp), "password");
     assert_eq!(w.app.sql_count(&format!("SELECT COUNT(*) FROM document_actions WHERE document_id = '{id}'")), 0);
     assert_eq!(json(&w.app.get_auth(&format!("/api/documents/{id}"), &w.emily))["completed_action"], Value::Null);
-    assert_eq!(w.app.sql_count(&format!("SELECT failed_logins FROM users WHERE id = '{EMILY_USER}'")), 0);
+    assert_eq!(w.app.sql_count(&format!("SELECT failed_logins FROM users WHERE id = '{EMILY_USER}'")), 1, "a step-up guess counts like a login guess");
     assert_eq!(w.app.sql_count("SELECT COUNT(*) FROM audit_events WHERE action = 'document.sign_failed' AND outcome = 'failure'"), 1);
-    // Still expected: the right password signs.
+    // Still expected: the right password signs, and a complete success resets the counter.
     assert_eq!(w.sign(&id, EMILY_PASSWORD).status(), 200);
+    assert_eq!(w.app.sql_count(&format!("SELECT failed_logins FROM users WHERE id = '{EMILY_USER}'")), 0);
+}
+
+#[test]
+fn a_stolen_token_cannot_guess_the_password_through_signing() {
+    let w = world();
+    let id = w.published(None, "sign");
+    for i in 0..5 {
+        assert_eq!(w.sign(&id, &format!("guess number {i}")).status(), 400);
+    }
+    let locked = w.sign(&id, EMILY_PASSWORD);
+    assert_eq!(locked.status(), 429, "after five wrong step-ups even the right password waits");
+    assert_eq!(w.app.login(EMILY_LOGIN, EMILY_PASSWORD).status(), 401, "and the account is locked for login too");
+    assert_eq!(w.app.sql_count(&format!("SELECT COUNT(*) FROM document_actions WHERE document_id = '{id}'")), 0);
 }
 
 #[test]
