@@ -1,7 +1,11 @@
 //! The scheduled maintenance run (cron): expire invitations, purge dead sessions and codes, mark
-//! links whose review date has passed. Each step is one guarded statement, safe to repeat.
+//! links whose review date has passed, purge old webhook dedupe rows; then deliver the Telegram
+//! notifications that are due (bounded retries with backoff: `app::notify`). Each step is one
+//! guarded statement, safe to repeat.
 
+use crate::app::notify::{self, Bot, DeliveryReport};
 use crate::app::Ports;
+use crate::config::Config;
 use crate::store::{Sql, Stmt, StoreError};
 use chrono::{DateTime, Utc};
 
@@ -13,6 +17,7 @@ pub struct MaintenanceReport {
     pub refresh_tokens_purged: u64,
     pub channel_codes_purged: u64,
     pub links_marked_review_due: u64,
+    pub webhook_events_purged: u64,
 }
 
 const EXPIRE_INVITATIONS: &str =
@@ -26,7 +31,12 @@ const PURGE_CHANNEL_CODES: &str = "DELETE FROM channel_link_codes WHERE expires_
 const MARK_REVIEW_DUE: &str =
     "UPDATE links SET review_due = 1 WHERE status != 'revoked' AND review_at <= ?1 AND review_due = 0";
 
+// Telegram retries an update for about a day and a widget signature is stale after 300 s, so a
+// week of dedupe rows is plenty.
+const PURGE_WEBHOOK_EVENTS: &str = "DELETE FROM webhook_events WHERE received_at <= ?1";
+
 pub const SESSION_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
+pub const WEBHOOK_EVENT_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
 
 pub async fn run_maintenance<P: Ports>(ports: &P, now: DateTime<Utc>) -> Result<MaintenanceReport, StoreError> {
     let now_s = now.timestamp();
@@ -39,6 +49,7 @@ pub async fn run_maintenance<P: Ports>(ports: &P, now: DateTime<Utc>) -> Result<
             Stmt::new(PURGE_SESSIONS).bind(purge_before),
             Stmt::new(PURGE_CHANNEL_CODES).bind(now_s),
             Stmt::new(MARK_REVIEW_DUE).bind(now_s),
+            Stmt::new(PURGE_WEBHOOK_EVENTS).bind(now_s - WEBHOOK_EVENT_RETENTION_SECONDS),
         ])
         .await?;
     let changes = |i: usize| out.get(i).map_or(0, |o| o.changes);
@@ -48,5 +59,32 @@ pub async fn run_maintenance<P: Ports>(ports: &P, now: DateTime<Utc>) -> Result<
         sessions_purged: changes(2),
         channel_codes_purged: changes(3),
         links_marked_review_due: changes(4),
+        webhook_events_purged: changes(5),
     })
+}
+
+/// What one cron run did, for the log.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CronReport {
+    pub maintenance: Option<MaintenanceReport>,
+    /// None when no bot token is configured (notifications wait in the outbox).
+    pub notifications: Option<DeliveryReport>,
+    pub errors: Vec<String>,
+}
+
+/// The whole cron: maintenance, then one delivery run of due notifications. A failing step is
+/// reported and does not stop the other.
+pub async fn run_cron<P: Ports>(ports: &P, config: Option<&Config>, now: DateTime<Utc>) -> CronReport {
+    let mut report = CronReport::default();
+    match run_maintenance(ports, now).await {
+        Ok(m) => report.maintenance = Some(m),
+        Err(e) => report.errors.push(format!("maintenance: {e}")),
+    }
+    if let Some(bot) = config.and_then(Bot::from_config) {
+        match notify::deliver_due(ports, &bot, now, notify::DELIVERY_BATCH).await {
+            Ok(d) => report.notifications = Some(d),
+            Err(e) => report.errors.push(format!("notifications: {e:?}")),
+        }
+    }
+    report
 }

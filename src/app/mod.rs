@@ -33,6 +33,10 @@ pub mod team_requests;
 pub mod documents;
 pub mod files;
 pub mod team_documents;
+// [channels modules]
+pub mod channels;
+pub mod notify;
+pub mod webhooks;
 pub mod ids;
 pub mod link_facts;
 pub mod login;
@@ -46,7 +50,7 @@ pub mod settings;
 pub mod maintenance;
 pub mod ports;
 
-pub use ports::{random_array, Ports, QueryStats, RandomUnavailable};
+pub use ports::{random_array, OutboundError, Ports, QueryStats, RandomUnavailable};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;

@@ -1,7 +1,8 @@
 //! Native adapters for the ports (tests, benchmarks, tools): SQLite with the real migrations, an
-//! in-memory KV, a seeded or OS random source, a countable throttle and a captured log.
+//! in-memory KV, a seeded or OS random source, a countable throttle, a captured log and a
+//! recording fake of outbound HTTP (answering like the Telegram Bot API).
 
-use super::ports::{Ports, QueryStats, RandomUnavailable};
+use super::ports::{OutboundError, Ports, QueryStats, RandomUnavailable};
 use crate::store::sqlite::SqliteDb;
 use crate::store::{MemoryKv, Outcome, Sql, Stmt, StoreError};
 use std::cell::{Cell, RefCell};
@@ -20,6 +21,11 @@ pub struct NativePorts {
     /// How many more attempts the throttle lets through (None: unlimited).
     pub throttle_budget: Cell<Option<u32>>,
     pub logs: RefCell<Vec<String>>,
+    /// Every outbound call made, as (url, body), in order.
+    pub outbound: RefCell<Vec<(String, String)>>,
+    /// The status outbound calls answer with (0: no answer at all, a network failure). A 2xx
+    /// answers like sendMessage, `{"ok": true, "result": {"message_id": <100 + call number>}}`.
+    pub outbound_status: Cell<u16>,
     started: Instant,
 }
 
@@ -36,6 +42,8 @@ impl NativePorts {
             random,
             throttle_budget: Cell::new(None),
             logs: RefCell::new(Vec::new()),
+            outbound: RefCell::new(Vec::new()),
+            outbound_status: Cell::new(200),
             started: Instant::now(),
         }
     }
@@ -126,5 +134,18 @@ impl Ports for NativePorts {
 
     fn db_stats(&self) -> &QueryStats {
         &self.db.stats
+    }
+
+    async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError> {
+        let n = {
+            let mut calls = self.outbound.borrow_mut();
+            calls.push((url.to_owned(), body.to_owned()));
+            calls.len()
+        };
+        match self.outbound_status.get() {
+            0 => Err(OutboundError("connection refused (fake)".into())),
+            status @ 200..=299 => Ok((status, format!(r#"{{"ok":true,"result":{{"message_id":{}}}}}"#, 100 + n))),
+            status => Ok((status, format!(r#"{{"ok":false,"error_code":{status},"description":"fake failure"}}"#))),
+        }
     }
 }

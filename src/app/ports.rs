@@ -1,5 +1,5 @@
 //! The ports a use case may call besides the database and KV: randomness, the login throttle,
-//! the log and a clock for measuring. Each adapter set (wasm, native, tests) implements them.
+//! the log, a clock for measuring and outbound HTTP. Each adapter set (wasm, native, tests) implements them.
 
 use crate::store::{Kv, Sql};
 use std::cell::Cell;
@@ -29,6 +29,11 @@ impl QueryStats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RandomUnavailable;
 
+/// An outbound HTTP call that got no answer (network failure, timeout). The text never holds the
+/// URL, which may carry a credential (the Bot API puts the bot token in the path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundError(pub String);
+
 pub trait Ports {
     type Db: Sql;
     type Kv: Kv;
@@ -50,6 +55,10 @@ pub trait Ports {
 
     /// Round trips made so far through `db()`, for `Server-Timing`.
     fn db_stats(&self) -> &QueryStats;
+
+    /// POSTs a JSON body to `url` (the Telegram Bot API) and returns the answer's status and body.
+    /// Never log `url`: it carries the bot token.
+    async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError>;
 }
 
 /// Draws `N` random bytes from the port.

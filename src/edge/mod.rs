@@ -4,8 +4,8 @@
 mod d1;
 mod kv;
 
-use crate::app::maintenance::run_maintenance;
-use crate::app::{Ports, QueryStats, RandomUnavailable};
+use crate::app::maintenance::run_cron;
+use crate::app::{OutboundError, Ports, QueryStats, RandomUnavailable};
 use crate::config::{Config, ConfigError};
 use crate::http::routes::UPLOAD_LIMIT;
 use crate::http::{self, ApiError};
@@ -54,7 +54,25 @@ impl Ports for EdgePorts {
     fn db_stats(&self) -> &QueryStats {
         self.db.stats()
     }
+
+    async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError> {
+        // Error texts may quote the URL, which holds the bot token: it never leaves this function.
+        let fail = |e: worker::Error| OutboundError(e.to_string().replace(url, "<url>"));
+        let headers = worker::Headers::new();
+        headers.set("content-type", "application/json").map_err(fail)?;
+        let mut init = worker::RequestInit::new();
+        init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(wasm_bindgen::JsValue::from_str(body)));
+        let request = worker::Request::new_with_init(url, &init).map_err(fail)?;
+        let signal = worker::AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(OUTBOUND_TIMEOUT_MS));
+        let mut response = worker::Fetch::Request(request).send_with_signal(&signal).await.map_err(fail)?;
+        let status = response.status_code();
+        let text = response.text().await.map_err(fail)?;
+        Ok((status, text))
+    }
 }
+
+/// An outbound call (the Bot API) that has not answered by then is abandoned and retried later.
+const OUTBOUND_TIMEOUT_MS: u32 = 5_000;
 
 thread_local! {
     // Read once per isolate: secrets and vars only change with a new deployment.
@@ -141,8 +159,8 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             return;
         }
     };
-    match run_maintenance(&ports, chrono::Utc::now()).await {
-        Ok(report) => ports.log(&serde_json::json!({"level": "info", "cron": "maintenance", "report": report}).to_string()),
-        Err(e) => ports.log(&serde_json::json!({"level": "error", "cron": "maintenance", "error": e.to_string()}).to_string()),
-    }
+    let config = config(&env).ok();
+    let report = run_cron(&ports, config.as_ref(), chrono::Utc::now()).await;
+    let level = if report.errors.is_empty() { "info" } else { "error" };
+    ports.log(&serde_json::json!({"level": level, "cron": "maintenance", "report": report}).to_string());
 }

@@ -158,6 +158,14 @@ async fn dispatch<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError
         RouteId::GetDocument => handlers::documents::get_document(cx, req).await,
         RouteId::DocumentFile => handlers::documents::document_file(cx, req).await,
         RouteId::ActOnDocument => handlers::documents::act_on_document(cx, req).await,
+        // [channels dispatch]
+        RouteId::ListChannels => handlers::channels::list_channels(cx, req).await,
+        RouteId::CreateTelegramLink => handlers::channels::create_telegram_link(cx, req).await,
+        RouteId::CreateWidget => handlers::channels::create_widget(cx, req).await,
+        RouteId::RotateWidget => handlers::channels::rotate_widget(cx, req).await,
+        RouteId::RevokeChannel => handlers::channels::revoke_channel(cx, req).await,
+        RouteId::TelegramWebhook => handlers::channels::telegram_webhook(cx, req).await,
+        RouteId::WidgetWebhook => handlers::channels::widget_webhook(cx, req).await,
     }
 }
 

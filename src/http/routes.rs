@@ -6,6 +6,9 @@ use http::Method;
 /// Default body limit (API.md: 1 MiB; document uploads 10 MiB).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 pub const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
+/// Webhook bodies: a Telegram update (with the message it replies to, escaped) or a widget event
+/// stays far below this.
+pub const WEBHOOK_LIMIT: usize = 256 * 1024;
 
 /// Who may call a route; checked by the dispatcher before the handler runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +117,14 @@ pub enum RouteId {
     GetDocument,
     DocumentFile,
     ActOnDocument,
+    // [channels routes]
+    ListChannels,
+    CreateTelegramLink,
+    CreateWidget,
+    RotateWidget,
+    RevokeChannel,
+    TelegramWebhook,
+    WidgetWebhook,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +242,14 @@ pub static ROUTES: &[Route] = &[
     route(Method::GET, "/api/documents/{id}", RouteId::GetDocument, Guard::Session, "documents", "A document: metadata, required action and the client action status"),
     route(Method::GET, "/api/documents/{id}/file", RouteId::DocumentFile, Guard::Session, "documents", "Download a document's file (attachment, nosniff, sandbox CSP)"),
     route(Method::POST, "/api/documents/{id}/actions", RouteId::ActOnDocument, Guard::Session, "documents", "Act on a document: reviewed, approved, rejected (comment) or signed (name, password, TOTP)"),
+    // [channels table]
+    route(Method::GET, "/api/channels", RouteId::ListChannels, Guard::Session, "channels", "Own channel links (Telegram chats, widget connections), newest first, with their status under the current policy"),
+    route(Method::POST, "/api/channels/telegram", RouteId::CreateTelegramLink, Guard::Session, "channels", "A Telegram deep link `{company_id}` -> `{deep_link, expires_at}` with a single-use code valid 10 minutes (telegram)"),
+    route(Method::POST, "/api/channels/widget", RouteId::CreateWidget, Guard::Session, "channels", "Connect a website widget `{company_id}` -> 201 `{id, signing_secret}`; the secret is shown only here (widget)"),
+    route(Method::POST, "/api/channels/{id}/rotate", RouteId::RotateWidget, Guard::Session, "channels", "A new widget signing secret, shown once; the previous one stays valid 24 h"),
+    route(Method::DELETE, "/api/channels/{id}", RouteId::RevokeChannel, Guard::Session, "channels", "Revoke one of own channel links"),
+    Route { method: Method::POST, path: "/webhooks/telegram", id: RouteId::TelegramWebhook, guard: Guard::Webhook, summary: "Telegram updates (X-Telegram-Bot-Api-Secret-Token); 200 once authenticated, deduped on update_id", tag: "webhooks", body_limit: WEBHOOK_LIMIT, server_timing: false },
+    Route { method: Method::POST, path: "/webhooks/widget/{id}", id: RouteId::WidgetWebhook, guard: Guard::Webhook, summary: "A widget event `{id, type, text, request_id?}` signed `v1=` HMAC-SHA256 -> `{accepted, reason?}`; 401 for any bad signature or unknown connection", tag: "webhooks", body_limit: WEBHOOK_LIMIT, server_timing: false },
 ];
 
 /// What the router found for a method and path.

@@ -16,3 +16,4 @@ mod policies;
 mod requests;
 // [documents tests]
 mod documents;
+// [channels tests]

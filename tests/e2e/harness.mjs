@@ -2,7 +2,19 @@
 // loopback ports, with its own fresh D1/KV directory and its own secrets, so test files can run side
 // by side and never touch the developer's local data. Needs a build/ (`make build`); it never builds.
 import { spawn, execFile } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  cpSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -11,6 +23,7 @@ import { promisify } from "node:util";
 import { formatDevVars, generateSecrets } from "../../scripts/gen-dev-vars.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const MIGRATIONS = join(ROOT, "migrations");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 const LOG_DIR = join(ROOT, "tests", "e2e", ".out");
 const START_TIMEOUT_MS = 60_000;
@@ -24,17 +37,55 @@ const ENV = {
   SKIP_WORKER_BUILD: "1",
 };
 
-/** A port nothing listens on right now (the OS picks it). */
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
+/** `count` distinct ports nothing listens on right now (the OS picks them; all are held until each is known). */
+async function freePorts(count) {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise((resolve, reject) => {
+        const server = createServer();
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => resolve(server));
+      }),
+    ),
+  );
+  const ports = servers.map((server) => server.address().port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+/**
+ * A local D1/KV state directory with every migration applied, made once per set of migrations and
+ * copied for each worker: applying them is a wrangler run of its own, seconds per test file.
+ * Test files run in separate processes, so the one that builds it publishes it with an atomic rename.
+ */
+async function migratedState() {
+  const hash = createHash("sha256");
+  for (const name of readdirSync(MIGRATIONS).sort()) {
+    hash.update(name).update("\0").update(readFileSync(join(MIGRATIONS, name))).update("\0");
+  }
+  const prefix = "d1-migrated-";
+  const ready = join(LOG_DIR, prefix + hash.digest("hex").slice(0, 16));
+  if (existsSync(ready)) return ready;
+
+  mkdirSync(LOG_DIR, { recursive: true });
+  const fresh = mkdtempSync(join(LOG_DIR, "d1-migrating-"));
+  try {
+    await promisify(execFile)(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", fresh], {
+      cwd: ROOT,
+      env: ENV,
     });
-  });
+    renameSync(fresh, ready);
+  } catch (err) {
+    rmSync(fresh, { recursive: true, force: true });
+    // Another test file published the same state first: use it.
+    if (!existsSync(ready)) throw err;
+  }
+  for (const old of readdirSync(LOG_DIR)) {
+    if (old.startsWith(prefix) && join(LOG_DIR, old) !== ready) {
+      rmSync(join(LOG_DIR, old), { recursive: true, force: true });
+    }
+  }
+  return ready;
 }
 
 /**
@@ -45,19 +96,16 @@ async function freePort() {
  */
 export async function startWorker({ vars = {}, secrets = {}, label } = {}) {
   const name = label ?? basename(process.argv[1] ?? "e2e").replace(/\.m?js$/, "");
+  const migrated = await migratedState();
   const dir = mkdtempSync(join(tmpdir(), "extranet-e2e-"));
   const persistDir = join(dir, "state");
   const envFile = join(dir, "dev.vars");
   const allSecrets = { ...generateSecrets(), ...secrets };
   writeFileSync(envFile, formatDevVars({ ...vars, ...allSecrets }), { mode: 0o600 });
 
-  await promisify(execFile)(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], {
-    cwd: ROOT,
-    env: ENV,
-  });
+  cpSync(migrated, persistDir, { recursive: true });
 
-  const [port, inspectorPort] = [await freePort(), await freePort()];
-  mkdirSync(LOG_DIR, { recursive: true });
+  const [port, inspectorPort] = await freePorts(2);
   const logFile = join(LOG_DIR, `${name}.log`);
   const log = createWriteStream(logFile);
   // A new process group (detached), so stop() can end workerd along with wrangler.

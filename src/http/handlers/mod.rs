@@ -13,3 +13,5 @@ pub mod governance;
 pub mod requests;
 // [documents handlers]
 pub mod documents;
+// [channels handlers]
+pub mod channels;

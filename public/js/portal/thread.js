@@ -1,0 +1,66 @@
+// A chat thread (request chat or general chat): messages oldest first in a live log, and a send
+// form when the policy allows sending.
+import { empty, failure, fullName, h, loading, mount, time, toast } from "../lib/dom.js";
+import { field, formAlert, onSubmit } from "../lib/forms.js";
+
+const AUTHOR = { client: "", employee: "Team", telegram: "via Telegram", widget: "via widget" };
+
+function message(m, me) {
+  const mine = m.author_kind === "client" && m.author_name === fullName(me.user);
+  const who = mine ? "You" : m.author_name || AUTHOR[m.author_kind] || m.author_kind;
+  const tag = !mine && AUTHOR[m.author_kind] ? ` · ${AUTHOR[m.author_kind]}` : "";
+  return h(
+    "li",
+    { class: mine ? "msg mine" : "msg" },
+    h("div", { class: "meta" }, h("strong", {}, who), tag, " · ", time(m.created_at)),
+    h("div", { class: "body" }, m.body),
+  );
+}
+
+/**
+ * `load()` resolves to {items}; `send(body)` posts one (null when sending is not allowed).
+ * `label` names the thread for screen readers.
+ */
+export function chatThread({ me, label, load, send }) {
+  const log = h("ol", { class: "thread", role: "log", "aria-label": label });
+  const status = h("div");
+  const root = h("div", {}, status, log);
+
+  async function refresh() {
+    mount(status, log.childElementCount ? null : loading("Loading messages…"));
+    try {
+      const page = await load();
+      mount(log, page.items.map((m) => message(m, me)));
+      mount(status, page.items.length ? null : empty("No messages yet. Write the first one."));
+      log.scrollTop = log.scrollHeight;
+    } catch (err) {
+      if (err.status !== 401) mount(status, failure(err, refresh));
+    }
+  }
+
+  const actions = h("div", { class: "actions" });
+  if (send) {
+    const text = field({ label: "Message", name: "body", kind: "textarea", rows: 3, required: true });
+    const form = h("form", { "aria-label": `Write in ${label}` }, formAlert(), text);
+    actions.append(h("button", { type: "submit", class: "primary" }, "Send"));
+    form.append(actions);
+    onSubmit(form, async (data) => {
+      const body = String(data.get("body")).trim();
+      const sent = await send(body);
+      text.control.value = "";
+      if (sent) {
+        status.replaceChildren();
+        log.append(message(sent, me));
+        log.scrollTop = log.scrollHeight;
+      }
+      toast("Message sent.");
+      text.control.focus();
+    });
+    root.append(form);
+  } else {
+    root.append(h("p", { class: "muted small" }, "You can read this conversation; writing in it is not enabled for your account."), actions);
+  }
+  actions.append(h("button", { type: "button", onclick: refresh }, "Refresh messages"));
+  refresh();
+  return root;
+}
