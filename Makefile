@@ -14,7 +14,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 WRANGLER := node_modules/.bin/wrangler
 DEV_PORT ?= 8787
 
-.PHONY: setup build migrate seed dev test test-native test-wasm test-e2e bench
+.PHONY: setup build migrate seed dev test test-native test-wasm test-e2e bench test-schema fuzz
 
 setup:
 	bash scripts/setup.sh
@@ -38,7 +38,7 @@ seed: migrate
 dev: setup .dev.vars build migrate seed
 	$(WRANGLER) dev --ip 127.0.0.1 --port $(DEV_PORT)
 
-test: setup .dev.vars test-native test-wasm test-e2e
+test: setup .dev.vars test-native test-wasm test-e2e test-schema test-browser
 
 test-native: setup
 	cargo test
@@ -52,3 +52,19 @@ test-e2e: build
 
 bench: setup .dev.vars build
 	bash scripts/bench.sh
+
+# schemathesis (PyPI, pinned; installed into target/ when missing) against /openapi.json of the
+# release build under wrangler dev: no 5xx, no response off the schema (scripts/schemathesis.sh).
+test-schema: build
+	bash scripts/schemathesis.sh
+
+# cargo-fuzz targets for the parsers that face the internet, each for a bounded time
+# (FUZZ_SECONDS, default 60); not part of `make test` (scripts/fuzz.sh).
+fuzz:
+	bash scripts/fuzz.sh
+
+# The pages in a real browser (Debian's Chromium, driven by playwright-core) against wrangler dev:
+# the seed's walkthrough, axe-core on every page, screenshots in tests/browser/.out/.
+test-browser: build
+	bash scripts/setup-browser.sh
+	node --test tests/browser/

@@ -11,7 +11,9 @@
 //! only the Telegram permission is checked at send time. A failed send never touches the request
 //! that caused it: the row records the error and is retried with backoff, then marked failed.
 
+use super::governance::Governor;
 use super::ids::new_id;
+use super::session::Bearer;
 use super::link_facts::{decode_facts, facts_stmts, FACTS_STMT_COUNT};
 use super::{ApiError, Ports};
 use crate::access::decision::{decide, Action, Object};
@@ -289,6 +291,16 @@ pub async fn deliver_due<P: Ports>(ports: &P, bot: &Bot, now: DateTime<Utc>, lim
     }
     ports.db().batch(writes).await?;
     Ok(report)
+}
+
+/// `POST /api/admin/notifications/deliver` (admins): one delivery run now, as the cron does. For
+/// operations (after fixing the bot token) and for local runs, where `wrangler dev` cannot fire
+/// the cron of a worker that serves static assets.
+pub async fn deliver_now<P: Ports>(ports: &P, config: &Config, bearer: &Bearer, now: DateTime<Utc>) -> Result<DeliveryReport, ApiError> {
+    let out = ports.db().batch(vec![Governor::check_stmt(bearer, now)]).await?;
+    Governor::from_check(bearer, out.first())?.require_admin()?;
+    let bot = Bot::from_config(config).ok_or_else(|| ApiError::Unavailable { what: "Telegram delivery (TELEGRAM_BOT_TOKEN is not set)".into() })?;
+    deliver_due(ports, &bot, now, DELIVERY_BATCH).await
 }
 
 /// Wait before the next attempt after `attempts` tries: 1, 2, 4, 8 minutes...

@@ -166,6 +166,7 @@ async fn dispatch<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError
         RouteId::RevokeChannel => handlers::channels::revoke_channel(cx, req).await,
         RouteId::TelegramWebhook => handlers::channels::telegram_webhook(cx, req).await,
         RouteId::WidgetWebhook => handlers::channels::widget_webhook(cx, req).await,
+        RouteId::DeliverNotifications => handlers::channels::deliver_notifications(cx, req).await,
     }
 }
 

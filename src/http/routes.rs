@@ -125,6 +125,7 @@ pub enum RouteId {
     RevokeChannel,
     TelegramWebhook,
     WidgetWebhook,
+    DeliverNotifications,
 }
 
 #[derive(Debug, Clone)]
@@ -250,6 +251,7 @@ pub static ROUTES: &[Route] = &[
     route(Method::DELETE, "/api/channels/{id}", RouteId::RevokeChannel, Guard::Session, "channels", "Revoke one of own channel links"),
     Route { method: Method::POST, path: "/webhooks/telegram", id: RouteId::TelegramWebhook, guard: Guard::Webhook, summary: "Telegram updates (X-Telegram-Bot-Api-Secret-Token); 200 once authenticated, deduped on update_id", tag: "webhooks", body_limit: WEBHOOK_LIMIT, server_timing: false },
     Route { method: Method::POST, path: "/webhooks/widget/{id}", id: RouteId::WidgetWebhook, guard: Guard::Webhook, summary: "A widget event `{id, type, text, request_id?}` signed `v1=` HMAC-SHA256 -> `{accepted, reason?}`; 401 for any bad signature or unknown connection", tag: "webhooks", body_limit: WEBHOOK_LIMIT, server_timing: false },
+    route(Method::POST, "/api/admin/notifications/deliver", RouteId::DeliverNotifications, Guard::Employee, "governance", "Deliver due Telegram notifications now, as the cron does (admins) -> `{claimed, sent, retried, failed, dropped}`"),
 ];
 
 /// What the router found for a method and path.

@@ -17,3 +17,4 @@ mod requests;
 // [documents tests]
 mod documents;
 // [channels tests]
+mod channels;

@@ -3,7 +3,7 @@
 // log and offboarding. Views are addressed by the fragment (#links, #permissions/<link id>, ...);
 // the sections about one link work on the selected link.
 import * as api from "../lib/api.js";
-import { focusHeading, fullName, h, loading, mount, statusBadge } from "../lib/dom.js";
+import { focusHeading, fullName, h, loading, mount } from "../lib/dom.js";
 import { loginCard } from "../lib/login.js";
 import { totpEnrolment } from "../lib/totp.js";
 import { renderAudit } from "./audit.js";
@@ -146,34 +146,17 @@ function renderFrame() {
   route(false);
 }
 
-/** The bar naming the selected link, shown above the per-link sections. */
-export function linkBar(link) {
-  if (!link) return null;
-  return h(
-    "div",
-    { class: "linkbar", role: "region", "aria-label": "Selected link" },
-    h(
-      "span",
-      { class: "what" },
-      h("strong", {}, fullName(link.user)),
-      ` (${link.user.login}) · contact ${link.contact.name || fullName(link.contact)} · `,
-      (link.companies || []).map((c) => c.name).join(", "),
-      " ",
-      statusBadge(link.status),
-    ),
-    h("a", { href: `#links/${link.id}` }, "Link details"),
-    h("a", { href: "#links" }, "Choose another link"),
-  );
-}
-
 async function route(focus = true) {
   if (!state.me || !content) return;
   const [id, ...rest] = location.hash.replace(/^#/, "").split("/");
   const section = SECTIONS.find((s) => s.id === id) || SECTIONS[0];
   const param = rest.join("/");
   for (const a of nav.querySelectorAll("a")) {
-    if (a.dataset.section === section.id) a.setAttribute("aria-current", "page");
-    else a.removeAttribute("aria-current");
+    if (a.dataset.section === section.id) {
+      a.setAttribute("aria-current", "page");
+      // On phones the navigation is a scrolling strip: keep the current section in sight.
+      if (nav.scrollWidth > nav.clientWidth) nav.scrollLeft = Math.max(0, a.offsetLeft - 16);
+    } else a.removeAttribute("aria-current");
   }
   document.title = `${section.label} · Extranet Governance`;
   const view = h("div");

@@ -25,8 +25,10 @@ function darken(hex, f) {
 export function applyColor(hex) {
   if (luminance(hex) === null) return;
   let color = hex;
-  // Darken until white text on it (and it as text on white) reaches 4.5:1.
-  for (let i = 0; i < 12 && contrast(luminance(color), 1) < 4.5; i++) color = darken(color, 0.85);
+  // Darken until white text on it, and it as link text on the page's light grey canvas
+  // (#f5f7fa), both reach 4.5:1.
+  const canvas = luminance("#f5f7fa");
+  for (let i = 0; i < 12 && contrast(luminance(color), canvas) < 4.5; i++) color = darken(color, 0.9);
   document.documentElement.style.setProperty("--primary", color);
   document.documentElement.style.setProperty("--on-primary", "#ffffff");
 }

@@ -93,7 +93,7 @@ export function toast(text) {
   }
   const t = h("div", { class: "toast" }, text);
   toastRegion.append(t);
-  setTimeout(() => t.remove(), 5000);
+  setTimeout(() => t.remove(), 4000);
 }
 
 /** A modal confirmation (native <dialog>: focus is trapped and Escape cancels). Resolves true/false. */

@@ -15,14 +15,15 @@ export async function channelsAvailable() {
   }
 }
 
-function secretPanel(title, secret, id) {
+function secretPanel(title, secret, webhookPath, previousUntil) {
   return h(
     "div",
     { class: "alert warn", role: "status" },
     h("h3", { tabindex: "-1" }, title),
     h("p", {}, h("strong", {}, "This secret is shown only once."), " Copy it now to your server, where the widget signs its events. Never put it in a web page or share it in chat."),
     secretBox("Signing secret", secret),
-    id ? secretBox("Webhook address", `${location.origin}/webhooks/widget/${id}`) : null,
+    webhookPath ? secretBox("Webhook address", `${location.origin}${webhookPath}`) : null,
+    previousUntil ? h("p", {}, "The previous secret keeps working until ", time(previousUntil), ": update your server before then.") : null,
     h("p", { class: "small" }, "Sign each event as v1=hex(HMAC-SHA256(secret, timestamp + \".\" + body)) in the X-Extranet-Signature header, with X-Extranet-Timestamp (unix seconds)."),
   );
 }
@@ -30,7 +31,7 @@ function secretPanel(title, secret, id) {
 export async function renderChannels(ctx, el) {
   const p = ctx.policy;
   const company = ctx.company;
-  const out = h("div");
+  const out = h("div", { class: "spaced" });
   const list = h("div");
 
   const telegram = h("button", { type: "button", class: "primary" }, "Connect Telegram");
@@ -62,7 +63,7 @@ export async function renderChannels(ctx, el) {
     widget.disabled = true;
     try {
       const res = await post("/api/channels/widget", { company_id: company.id });
-      mount(out, secretPanel("Widget connection created", res.signing_secret, res.id));
+      mount(out, secretPanel("Widget connection created", res.signing_secret, res.webhook_path || `/webhooks/widget/${res.id}`));
       out.querySelector("h3").focus();
       refresh();
     } catch (err) {
@@ -89,7 +90,8 @@ export async function renderChannels(ctx, el) {
     if (!ok) return;
     try {
       const res = await post(`/api/channels/${c.id}/rotate`, {});
-      mount(out, secretPanel("New widget secret", res.signing_secret, c.id));
+      mount(out, secretPanel("New widget secret", res.signing_secret, res.webhook_path || `/webhooks/widget/${c.id}`, res.previous_secret_valid_until));
+      refresh();
       out.querySelector("h3").focus();
     } catch (err) {
       if (err.status !== 401) toast(err.message);
@@ -109,7 +111,14 @@ export async function renderChannels(ctx, el) {
             "li",
             {},
             h("div", { class: "item-head" }, h("span", { class: "title" }, c.kind === "telegram" ? "Telegram" : "Website widget", c.external_label ? ` · ${c.external_label}` : ""), statusBadge(c.status)),
-            h("div", { class: "small muted" }, "Connected ", time(c.created_at), c.kind === "telegram" && c.external_label ? " · check that this is your account" : ""),
+            h(
+              "div",
+              { class: "small muted" },
+              "Connected ", time(c.created_at),
+              c.kind === "telegram" && c.external_label ? " · check that this is your account" : "",
+              c.status === "suspended" ? " · suspended: your access policy does not allow this channel now" : "",
+              c.previous_secret_valid_until ? [" · previous secret valid until ", time(c.previous_secret_valid_until)] : null,
+            ),
             c.status !== "revoked"
               ? h(
                   "div",

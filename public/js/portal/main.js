@@ -139,7 +139,7 @@ async function signOut() {
 function companySwitcher() {
   const companies = state.me.companies || [];
   if (companies.length <= 1) {
-    return companies.length ? h("span", { class: "who" }, companies[0].name) : null;
+    return companies.length ? h("span", { class: "who hide-phone" }, companies[0].name) : null;
   }
   const select = h(
     "select",
@@ -184,8 +184,11 @@ function route(focus = true) {
   const allowed = SECTIONS.filter((s) => s.allowed(p));
   const section = allowed.find((s) => s.id === id) || allowed[0];
   for (const a of nav.querySelectorAll("a")) {
-    if (a.dataset.section === section.id) a.setAttribute("aria-current", "page");
-    else a.removeAttribute("aria-current");
+    if (a.dataset.section === section.id) {
+      a.setAttribute("aria-current", "page");
+      // On phones the navigation is a scrolling strip: keep the current section in sight.
+      if (nav.scrollWidth > nav.clientWidth) nav.scrollLeft = Math.max(0, a.offsetLeft - 16);
+    } else a.removeAttribute("aria-current");
   }
   const c = company();
   document.title = `${section.label} · ${state.brand.portal_name}`;

@@ -22,9 +22,11 @@ function message(m, me) {
  * `label` names the thread for screen readers.
  */
 export function chatThread({ me, label, load, send }) {
-  const log = h("ol", { class: "thread", role: "log", "aria-label": label });
+  // The log scrolls; it takes focus so keyboard users can scroll it too.
+  const log = h("ol", { class: "thread-list" });
+  const scroller = h("div", { class: "thread", role: "log", "aria-label": label, tabindex: "0" }, log);
   const status = h("div");
-  const root = h("div", {}, status, log);
+  const root = h("div", {}, status, scroller);
 
   async function refresh() {
     mount(status, log.childElementCount ? null : loading("Loading messages…"));
@@ -32,7 +34,7 @@ export function chatThread({ me, label, load, send }) {
       const page = await load();
       mount(log, page.items.map((m) => message(m, me)));
       mount(status, page.items.length ? null : empty("No messages yet. Write the first one."));
-      log.scrollTop = log.scrollHeight;
+      scroller.scrollTop = scroller.scrollHeight;
     } catch (err) {
       if (err.status !== 401) mount(status, failure(err, refresh));
     }
@@ -51,7 +53,7 @@ export function chatThread({ me, label, load, send }) {
       if (sent) {
         status.replaceChildren();
         log.append(message(sent, me));
-        log.scrollTop = log.scrollHeight;
+        scroller.scrollTop = scroller.scrollHeight;
       }
       toast("Message sent.");
       text.control.focus();

@@ -2,6 +2,7 @@
 //! revocation) and the two webhooks, which authenticate themselves (secret header, signature).
 
 use crate::app::channels::{self, ChannelInput};
+use crate::app::notify;
 use crate::app::requests::{decode_cursor, ListOptions};
 use crate::app::session::Bearer;
 use crate::app::webhooks::{self, SignedRequest};
@@ -67,4 +68,9 @@ pub async fn widget_webhook<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp
         body: req.body(),
     };
     reply::ok(&webhooks::widget(cx.ports, cx.now, signed).await?)
+}
+
+pub async fn deliver_notifications<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
+    let b = caller(cx, req)?;
+    reply::ok(&notify::deliver_now(cx.ports, cx.config, &b, cx.now).await?)
 }

@@ -1,0 +1,453 @@
+// The seed's example, through the pages alone, in a real browser (Debian's Chromium) against
+// `wrangler dev`: the admin links Emily Carter of Northern Light with the wizard, applies the
+// recommended minimum and issues an invitation; Emily activates it, signs in, creates a request,
+// chats and signs a document; the admin disables the link and Emily's open page loses access at
+// its next action. Each page passes axe-core (no serious or critical violations) at desktop and
+// phone sizes, with its screenshots written to tests/browser/.out/.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac, randomUUID } from "node:crypto";
+import { startWorker } from "../e2e/harness.mjs";
+import { capture, describe, launch, openPage, problems } from "./support.mjs";
+
+const ADMIN = { login: "vector-admin", password: "ledger winter copper 42" };
+const EMILY_PASSWORD = "northern lights over the fjords";
+const ids = { northernLight: randomUUID(), blueHarbor: randomUUID(), emily: randomUUID(), support: randomUUID() };
+
+let worker;
+let browser;
+let admin; // the admin's page (its own browser context)
+let emily; // Emily's page (another context: its own refresh cookie)
+let activationUrl;
+let replacedUrl; // the first invitation, revoked when the second was issued
+let adminToken;
+
+const api = async (method, path, body, token) => {
+  const res = await worker.fetch(path, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  assert.ok(res.status < 300, `${method} ${path} -> ${res.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+};
+
+/** The RFC 6238 code of a base32 secret for the 30-second step `offset` steps from now. */
+function totp(secret, offset = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of secret.replace(/[\s=]/g, "").toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const at = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
+/** Screenshots at both sizes and the accessibility check; fails on serious or critical issues. */
+async function check(page, name) {
+  const violations = await capture(page, name);
+  assert.deepEqual(violations, [], `axe on ${name}:\n${describe(violations)}`);
+}
+
+before(async () => {
+  worker = await startWorker({ label: "browser-walkthrough", vars: { TELEGRAM_BOT_USERNAME: "vector_portal_bot" } });
+  // Seed through the API, as the CRM and the bootstrap would: the first admin, two companies,
+  // Emily's contact and a pipeline with a required field.
+  await api("POST", "/api/admin/bootstrap", { token: worker.secrets.BOOTSTRAP_TOKEN, ...ADMIN, first_name: "Vera", last_name: "Vector" });
+  adminToken = (await api("POST", "/api/auth/login", { ...ADMIN, refresh_transport: "body" })).access_token;
+  const crm = worker.secrets.CRM_SYNC_TOKEN;
+  await api("PUT", `/api/admin/companies/${ids.northernLight}`, { name: "Northern Light" }, crm);
+  await api("PUT", `/api/admin/companies/${ids.blueHarbor}`, { name: "Blue Harbor" }, crm);
+  await api("PUT", `/api/admin/contacts/${ids.emily}`, { first_name: "Emily", last_name: "Carter", email: "emily.carter@northernlight.example", company_ids: [ids.northernLight] }, crm);
+  await api("PUT", `/api/admin/pipelines/${ids.support}`, {
+    name: "Support",
+    stages: [{ id: "new", name: "New", is_final: false }, { id: "in_progress", name: "In progress", is_final: false }, { id: "done", name: "Done", is_final: true }],
+    fields: [{ key: "priority", label: "Priority", type: "choice", required: true, choices: ["low", "normal", "urgent"] }],
+  }, crm);
+  browser = await launch();
+  admin = await openPage(browser, worker.url);
+  emily = await openPage(browser, worker.url);
+});
+
+after(async () => {
+  await browser?.close();
+  await worker?.stop();
+});
+
+test("the admin signs in to the governance console", async () => {
+  await admin.goto("/extranet-governance");
+  await admin.getByLabel("Login").waitFor();
+  await check(admin, "governance-login");
+  await admin.getByLabel("Login").fill(ADMIN.login);
+  await admin.getByLabel("Password").fill("not the password at all");
+  await admin.getByRole("button", { name: "Sign in" }).click();
+  await admin.getByRole("alert").filter({ hasText: "The login or password is incorrect." }).waitFor();
+  await admin.getByLabel("Password").fill(ADMIN.password);
+  await admin.getByRole("button", { name: "Sign in" }).click();
+  await admin.getByRole("heading", { name: "Client links" }).waitFor();
+  await admin.getByText("No client links yet").waitFor();
+  await check(admin, "governance-links-empty");
+});
+
+test("the admin links Emily Carter with Northern Light through the four-step wizard", async () => {
+  await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Link wizard" }).click();
+  await admin.getByRole("heading", { name: "Step 1 of 4: User" }).waitFor();
+  await admin.getByLabel("First name").fill("Emily");
+  await admin.getByLabel("Last name").fill("Carter");
+  await admin.getByLabel("Email").fill("emily.carter@northernlight.example");
+  assert.equal(await admin.getByLabel("Login").inputValue(), "emily.carter@northernlight.example", "the login follows the email");
+  await check(admin, "governance-wizard-user");
+  await admin.getByRole("button", { name: "Next: contact and companies" }).click();
+
+  await admin.getByRole("heading", { name: "Step 2 of 4: Contact and companies" }).waitFor();
+  await admin.getByLabel(/Emily Carter · emily\.carter@northernlight\.example/).check();
+  const northern = admin.getByRole("checkbox", { name: /Northern Light/ });
+  await northern.waitFor();
+  assert.equal(await northern.isChecked(), true, "the contact's CRM company is proposed");
+  assert.equal(await admin.getByRole("checkbox", { name: /Blue Harbor/ }).isChecked(), false);
+  await admin.getByText("Default company: Northern Light").waitFor();
+  await check(admin, "governance-wizard-contact");
+  await admin.getByRole("button", { name: "Next: review" }).click();
+
+  await admin.getByRole("heading", { name: "Step 3 of 4: Review" }).waitFor();
+  await admin.getByText("No blocking problems.").waitFor();
+  await admin.getByText(/Northern Light has no access policy yet/).waitFor();
+  await admin.getByText(/The new user has no password/).waitFor();
+  await check(admin, "governance-wizard-review");
+  await admin.getByRole("button", { name: "Confirm and save the link" }).click();
+
+  await admin.getByRole("heading", { name: "Step 4 of 4: Confirmation" }).waitFor();
+  await admin.getByText("The link for Emily Carter is saved (Northern Light).").waitFor();
+  await check(admin, "governance-wizard-done");
+});
+
+test("the admin applies the recommended minimum and sees the three policies side by side", async () => {
+  await admin.getByRole("link", { name: "Check permissions" }).click();
+  await admin.getByRole("heading", { name: "Permissions" }).waitFor();
+  const table = admin.getByRole("table", { name: /Policies at Northern Light/ });
+  await table.waitFor();
+  const createRow = table.getByRole("row", { name: /Request creation/ });
+  await createRow.getByText("✗ Denied").first().waitFor();
+  await createRow.getByText(/Company policy: /).waitFor();
+
+  await admin.getByRole("button", { name: "Apply recommended minimum" }).click();
+  const dialog = admin.getByRole("dialog", { name: /Apply the recommended minimum to Northern Light/ });
+  await dialog.waitFor();
+  assert.equal(await dialog.getByLabel("Working pipeline").inputValue(), ids.support);
+  await dialog.getByRole("button", { name: "Apply recommended minimum" }).click();
+  await table.getByRole("row", { name: /Request creation/ }).getByText("✓ Allowed").nth(1).waitFor();
+  const effectiveCalls = table.getByRole("row", { name: /^Calls/ }).getByRole("cell").nth(2);
+  assert.match(await effectiveCalls.innerText(), /Denied[\s\S]*Company policy: /, "a denial names its level and reason");
+  assert.match(await table.getByRole("row", { name: /Allowed pipelines/ }).innerText(), /Support/);
+  await admin.getByRole("button", { name: "Check what the client sees" }).click();
+  await admin.getByText("Request creation, Request chat reading, Request chat sending").waitFor();
+  await check(admin, "governance-permissions");
+});
+
+test("the admin issues an invitation and copies the activation link", async () => {
+  await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Invitations" }).click();
+  await admin.getByRole("heading", { name: "Invite Emily Carter" }).waitFor();
+  await admin.getByText(/valid for 72 hours/).waitFor();
+  await admin.getByRole("button", { name: "Issue invitation" }).click();
+  const box = admin.getByLabel("Activation link");
+  await box.waitFor();
+  replacedUrl = await box.inputValue();
+  // A second invitation replaces the first (as when the first one was not activated in time).
+  await admin.getByRole("button", { name: "Issue invitation" }).click();
+  await admin.waitForFunction((old) => document.querySelector(".secret input")?.value !== old, replacedUrl);
+  activationUrl = await box.inputValue();
+  await admin.getByRole("list", { name: "Invitations" }).getByText("revoked", { exact: true }).waitFor();
+  assert.match(activationUrl, /\/activate#[A-Za-z0-9_-]{43}$/);
+  await admin.getByRole("button", { name: "Copy" }).click();
+  assert.equal(await admin.evaluate(() => navigator.clipboard.readText()), activationUrl, "Copy puts the link on the clipboard");
+  await admin.getByRole("list", { name: "Invitations" }).getByText("pending").waitFor();
+  await check(admin, "governance-invitations");
+});
+
+test("Emily activates the invitation with the password rules shown as she types", async () => {
+  await emily.goto(activationUrl.replace(/^https?:\/\/[^/]+/, ""));
+  await emily.getByRole("heading", { name: "Welcome, Emily" }).waitFor();
+  assert.equal(new URL(emily.url()).hash, "", "the token leaves the address bar");
+  await emily.getByText("emily.carter@northernlight.example").waitFor();
+  await emily.getByLabel("New password").fill("short");
+  await emily.getByText("2 of 3 password rules met.").waitFor();
+  assert.equal(await emily.locator(".rules li.met").count(), 2, "“short” misses only the minimum length");
+  await check(emily, "activate-form");
+  await emily.getByLabel("Repeat the password").fill("short");
+  await emily.getByRole("button", { name: "Activate and sign in" }).click();
+  const pw = emily.getByLabel("New password");
+  assert.equal(await pw.getAttribute("aria-invalid"), "true");
+  await emily.getByText(/does not meet a rule: at least 12 characters/).waitFor();
+
+  await pw.fill(EMILY_PASSWORD);
+  await emily.getByText("3 of 3 password rules met.").waitFor();
+  await emily.getByLabel("Repeat the password").fill(EMILY_PASSWORD);
+  await emily.getByRole("button", { name: "Activate and sign in" }).click();
+  await emily.waitForURL(`${worker.url}/`);
+  await emily.getByRole("heading", { name: "Requests · Northern Light" }).waitFor();
+  const nav = emily.getByRole("navigation", { name: "Portal sections" });
+  assert.deepEqual(await nav.getByRole("link").allInnerTexts(), ["Requests", "Documents", "Profile"], "only what the effective policy allows: no chat or calls");
+});
+
+test("a used, revoked or unknown invitation link shows a clear page", async () => {
+  const page = await openPage(browser, worker.url);
+  await page.goto(activationUrl.replace(/^https?:\/\/[^/]+/, ""));
+  await page.getByRole("heading", { name: "This invitation has already been used" }).waitFor();
+  await check(page, "activate-used");
+  await page.goto("/");
+  await page.goto(replacedUrl.replace(/^https?:\/\/[^/]+/, ""));
+  await page.getByRole("heading", { name: "This invitation was revoked" }).waitFor();
+  await check(page, "activate-revoked");
+  // The fragment is dropped from the address bar, so a reload has no token left.
+  await page.reload();
+  await page.getByRole("heading", { name: "Open the link from your invitation" }).waitFor();
+  await page.goto("/404-first-so-the-next-load-is-a-new-document");
+  await page.goto("/activate#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+  await page.getByRole("heading", { name: "We do not recognise this invitation link" }).waitFor();
+  await check(page, "activate-unknown");
+  assert.deepEqual(await problems(page), []);
+  await page.context().close();
+});
+
+test("Emily signs out and signs in again with the portal's login form", async () => {
+  await emily.getByRole("button", { name: "Sign out" }).click();
+  await emily.getByRole("heading", { name: "Sign in" }).waitFor();
+  await emily.getByText("You have signed out.").waitFor();
+  await check(emily, "portal-login");
+  await emily.getByLabel("Login").fill("emily.carter@northernlight.example");
+  await emily.getByLabel("Password").fill(EMILY_PASSWORD);
+  await emily.getByRole("button", { name: "Sign in" }).click();
+  await emily.getByRole("heading", { name: "Requests · Northern Light" }).waitFor();
+  await emily.getByText("No requests yet.", { exact: false }).waitFor();
+  await check(emily, "portal-requests-empty");
+});
+
+test("Emily creates a request with its declared field and chats on it", async () => {
+  await emily.getByRole("link", { name: "New request" }).click();
+  await emily.getByRole("heading", { name: "New request · Northern Light" }).waitFor();
+  await emily.getByLabel("Title").fill("Invoice 1042 shows the wrong address");
+  await emily.getByLabel("Description").fill("The March invoice still has our old office address.\nPlease reissue it.");
+  await emily.getByRole("button", { name: "Create request" }).click();
+  const priority = emily.getByLabel("Priority");
+  assert.equal(await priority.getAttribute("aria-invalid"), "true", "the missing field is marked");
+  await emily.getByText("Priority is required.").waitFor();
+  await check(emily, "portal-request-new");
+  await priority.selectOption("urgent");
+  await emily.getByRole("button", { name: "Create request" }).click();
+
+  await emily.getByRole("heading", { name: "Invoice 1042 shows the wrong address" }).waitFor();
+  await emily.getByText("New", { exact: true }).first().waitFor();
+  await emily.getByText("urgent").waitFor();
+  await emily.getByText("No messages yet.", { exact: false }).waitFor();
+  await emily.getByLabel("Message").fill("Hello! The new address is Harbour Street 5.");
+  await emily.getByRole("button", { name: "Send" }).click();
+  const thread = emily.getByRole("log", { name: /Conversation on Invoice 1042/ });
+  await thread.getByText("Hello! The new address is Harbour Street 5.").waitFor();
+
+  // The team answers (through the API); Emily refreshes the conversation.
+  const requestId = new URL(emily.url()).hash.split("/")[1];
+  await api("POST", `/api/admin/requests/${requestId}/messages`, { body: "Thanks Emily, we will reissue it today." }, adminToken);
+  await emily.getByRole("button", { name: "Refresh messages" }).click();
+  await thread.getByText("Thanks Emily, we will reissue it today.").waitFor();
+  await check(emily, "portal-request-detail");
+
+  await emily.getByRole("link", { name: "← All requests" }).click();
+  await emily.getByRole("link", { name: "Invoice 1042 shows the wrong address" }).waitFor();
+  await check(emily, "portal-requests");
+});
+
+test("Emily signs a document with her typed name and password", async () => {
+  const doc = await api("POST", "/api/admin/documents", {
+    company_id: ids.northernLight,
+    title: "Service agreement 2027",
+    content_type: "text/plain",
+    content_base64: Buffer.from("Service agreement between Vector and Northern Light.\n").toString("base64"),
+  }, adminToken);
+  await api("POST", `/api/admin/documents/${doc.id}/publish`, { required_action: "sign" }, adminToken);
+
+  await emily.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: "Documents" }).click();
+  await emily.getByRole("heading", { name: "Documents · Northern Light" }).waitFor();
+  await emily.getByText("1 document waiting for your action.").waitFor();
+  await check(emily, "portal-documents");
+
+  const [download] = await Promise.all([emily.waitForEvent("download"), emily.getByRole("button", { name: "Download Service agreement 2027" }).click()]);
+  assert.equal(download.suggestedFilename(), "Service agreement 2027.txt");
+
+  await emily.getByRole("button", { name: "Sign", exact: true }).click();
+  await emily.getByRole("heading", { name: "Sign “Service agreement 2027”" }).waitFor();
+  await emily.getByLabel("Your full name").fill("Emily Carter");
+  await emily.getByLabel("Your password").fill("not my password");
+  await emily.getByRole("form", { name: /Sign: Service agreement 2027/ }).getByRole("button", { name: "Sign" }).click();
+  await emily.getByText("The password is incorrect.").waitFor();
+  assert.equal(await emily.getByLabel("Your password").getAttribute("aria-invalid"), "true", "the API's field error sits next to the password");
+  await check(emily, "portal-document-sign");
+  await emily.getByLabel("Your password").fill(EMILY_PASSWORD);
+  await emily.getByRole("form", { name: /Sign: Service agreement 2027/ }).getByRole("button", { name: "Sign" }).click();
+  await emily.getByText("Signed", { exact: true }).waitFor();
+  await emily.getByText(/by Emily Carter/).waitFor();
+  assert.equal(await emily.getByRole("button", { name: "Sign", exact: true }).count(), 0, "no second signature is offered");
+});
+
+test("Emily's profile shows her account, password change, two-factor setup and sessions", async () => {
+  await emily.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: "Profile" }).click();
+  await emily.getByRole("heading", { name: "Your sessions" }).waitFor();
+  await emily.getByText("This device").waitFor();
+  await check(emily, "portal-profile");
+});
+
+test("a policy change reaches Emily's open page silently: the general chat appears and she chats", async () => {
+  await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Permissions" }).click();
+  await admin.getByText("Edit the company and contact policies").click();
+  const companyForm = admin.getByRole("form", { name: "Company policy of Northern Light" });
+  await companyForm.getByLabel("General chat").check();
+  await companyForm.getByLabel("Telegram connection").check();
+  await companyForm.getByLabel("Widget connection").check();
+  await companyForm.getByRole("button", { name: "Save company policy" }).click();
+  await admin.getByRole("table", { name: /Policies at Northern Light/ }).getByRole("row", { name: /^General chat/ }).getByText("✓ Allowed").nth(1).waitFor();
+
+  // Emily's access token now carries an old policy version: her next call answers 401
+  // token_stale, the page refreshes through the cookie, retries, and offers the chat.
+  const nav = emily.getByRole("navigation", { name: "Portal sections" });
+  await nav.getByRole("link", { name: "Documents" }).click();
+  await nav.getByRole("link", { name: "Chat" }).waitFor();
+  await emily.getByRole("heading", { name: "Documents · Northern Light" }).waitFor();
+  await nav.getByRole("link", { name: "Chat" }).click();
+  await emily.getByRole("heading", { name: "Chat · Northern Light" }).waitFor();
+  await emily.getByLabel("Message").fill("Is the office open on Friday?");
+  await emily.getByRole("button", { name: "Send" }).click();
+  await emily.getByRole("log", { name: /General chat/ }).getByText("Is the office open on Friday?").waitFor();
+  await check(emily, "portal-chat");
+});
+
+test("Emily connects a website widget (secret shown once) and Telegram, then revokes the widget", async () => {
+  const nav = emily.getByRole("navigation", { name: "Portal sections" });
+  await nav.getByRole("link", { name: "Channels" }).click();
+  await emily.getByRole("heading", { name: "Channels · Northern Light" }).waitFor();
+  await emily.getByText("No connections yet.").waitFor();
+  await emily.getByRole("button", { name: "Create a widget connection" }).click();
+  const secret = emily.getByLabel("Signing secret");
+  await secret.waitFor();
+  assert.ok((await secret.inputValue()).length >= 32, "the signing secret is shown");
+  assert.match(await emily.getByLabel("Webhook address").inputValue(), /\/webhooks\/widget\/[0-9a-f-]{36}$/);
+  await emily.getByText("This secret is shown only once.").waitFor();
+  const connections = emily.getByRole("list", { name: "Your connections" });
+  await connections.getByText("Website widget").waitFor();
+  await check(emily, "portal-channels");
+
+  await emily.getByRole("button", { name: "Connect Telegram" }).click();
+  const open = emily.getByRole("link", { name: /Open Telegram/ });
+  await open.waitFor();
+  assert.match(await open.getAttribute("href"), /^https:\/\/t\.me\/vector_portal_bot\?start=[A-Za-z0-9_-]{43}$/);
+
+  await connections.getByRole("button", { name: "Revoke" }).click();
+  await emily.getByRole("dialog", { name: /Revoke this widget connection/ }).getByRole("button", { name: "Revoke" }).click();
+  await connections.getByText("revoked").waitFor();
+  assert.equal(await connections.getByRole("button", { name: "Revoke" }).count(), 0);
+});
+
+test("Emily turns on two-factor authentication and signs in with a code", async () => {
+  await emily.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: "Profile" }).click();
+  await emily.getByRole("button", { name: "Set up authenticator" }).click();
+  const secret = await emily.getByLabel("Secret key (add by hand)").inputValue();
+  assert.match(await emily.getByLabel("Setup URI (otpauth)").inputValue(), /^otpauth:\/\/totp\//);
+  await check(emily, "portal-totp-setup");
+  await emily.getByLabel("Code from the app").fill("000000");
+  await emily.getByRole("button", { name: "Confirm and turn on" }).click();
+  await emily.getByText(/incorrect|invalid|wrong/i).first().waitFor();
+  await emily.getByLabel("Code from the app").fill(totp(secret));
+  await emily.getByRole("button", { name: "Confirm and turn on" }).click();
+  await emily.getByRole("heading", { name: /Two-factor authentication/ }).getByText("Off").waitFor({ state: "detached" });
+  await emily.getByText("A code from your authenticator app is asked at sign-in").waitFor();
+
+  await emily.getByRole("button", { name: "Sign out" }).click();
+  await emily.getByLabel("Login").fill("emily.carter@northernlight.example");
+  await emily.getByLabel("Password").fill(EMILY_PASSWORD);
+  await emily.getByRole("button", { name: "Sign in" }).click();
+  const code = emily.getByLabel("Authenticator code");
+  await code.waitFor();
+  assert.equal(await code.getAttribute("aria-invalid"), "true", "the API's mfa_required lands on the code field");
+  await check(emily, "portal-login-code");
+  // Each code works once: the next step's code (within the allowed drift) signs in.
+  await code.fill(totp(secret, 1));
+  await emily.getByRole("button", { name: "Verify and sign in" }).click();
+  // Signed in again where she was: the profile, now with two-factor on.
+  await emily.getByRole("heading", { name: "Profile" }).waitFor();
+  await emily.getByRole("button", { name: "Replace authenticator" }).waitFor();
+});
+
+test("the admin disables the link and Emily's open page loses access at its next action", async () => {
+  await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Client links" }).click();
+  await admin.getByRole("link", { name: "Emily Carter" }).click();
+  await admin.getByRole("heading", { name: "Emily Carter" }).waitFor();
+  await check(admin, "governance-link-detail");
+  await admin.getByRole("button", { name: "Disable link" }).click();
+  const dialog = admin.getByRole("dialog", { name: /Disable Emily Carter's access/ });
+  await dialog.getByRole("button", { name: "Disable link" }).click();
+  await admin.getByRole("button", { name: "Enable link" }).waitFor();
+
+  // Emily's page is still open on her profile; her next action meets the ended session.
+  await emily.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: "Requests" }).click();
+  await emily.getByRole("heading", { name: "Sign in" }).waitFor();
+  await emily.getByText("Your session has ended or your access has changed.", { exact: false }).waitFor();
+  await check(emily, "portal-session-ended");
+  await emily.getByLabel("Login").fill("emily.carter@northernlight.example");
+  await emily.getByLabel("Password").fill(EMILY_PASSWORD);
+  await emily.getByRole("button", { name: "Sign in" }).click();
+  await emily.getByText("The login or password is incorrect.").waitFor();
+});
+
+test("diagnostics walks the chain and shows where it fails", async () => {
+  await admin.getByRole("link", { name: "Diagnostics" }).first().click();
+  await admin.getByRole("heading", { name: "Diagnostics" }).waitFor();
+  await admin.getByLabel("Object", { exact: true }).selectOption({ label: "Invoice 1042 shows the wrong address · Support · Northern Light" });
+  await admin.getByRole("button", { name: "Check access" }).click();
+  const chain = admin.getByRole("list", { name: "Decision chain" });
+  await chain.waitFor();
+  await admin.getByText("Denied.", { exact: false }).waitFor();
+  await chain.getByText("✗ fail").first().waitFor();
+  assert.match(await chain.locator("li.fail").first().innerText(), /Link/);
+  await check(admin, "governance-diagnostics");
+});
+
+test("the other console sections work: security (with a range error), channel links, audit log", async () => {
+  const nav = admin.getByRole("navigation", { name: "Console sections" });
+  await nav.getByRole("link", { name: "Security" }).click();
+  await admin.getByLabel("Minimum length (characters)").waitFor();
+  await admin.getByLabel("Minimum length (characters)").fill("4");
+  await admin.getByRole("button", { name: "Save security settings" }).click();
+  await admin.getByText("password.min_length must be between 8 and 128").waitFor();
+  assert.equal(await admin.getByLabel("Minimum length (characters)").getAttribute("aria-invalid"), "true");
+  await check(admin, "governance-security");
+
+  await nav.getByRole("link", { name: "Channel links" }).click();
+  const channelLinks = admin.getByRole("list", { name: "Channel links" });
+  await channelLinks.getByText("emily.carter@northernlight.example · Northern Light").waitFor();
+  await channelLinks.getByText("revoked", { exact: true }).waitFor();
+  await check(admin, "governance-channel-links");
+
+  await nav.getByRole("link", { name: "Audit log" }).click();
+  await admin.getByRole("table", { name: /Audit events/ }).getByText("link.", { exact: false }).first().waitFor();
+  await admin.getByLabel("Action").fill("document.*");
+  await admin.getByRole("button", { name: "Show events" }).click();
+  await admin.getByText("document.signed").waitFor();
+  await check(admin, "governance-audit");
+});
+
+test("offboarding revokes the link and reports open requests", async () => {
+  await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Offboarding" }).click();
+  await admin.getByRole("heading", { name: "Offboarding" }).waitFor();
+  await admin.getByLabel(/Revoke/).check();
+  await admin.getByRole("button", { name: "Offboard" }).click();
+  await admin.getByRole("dialog").getByRole("button", { name: "Revoke and offboard" }).click();
+  await admin.getByRole("heading", { name: "Offboarding report" }).waitFor();
+  await admin.getByText("Invoice 1042 shows the wrong address · New").waitFor();
+  await check(admin, "governance-offboarding");
+});
+
+test("no page broke its CSP, threw, or reached outside the worker", async () => {
+  assert.deepEqual(await problems(admin), []);
+  assert.deepEqual(await problems(emily), []);
+});
