@@ -17,8 +17,15 @@ else
     sudo="sudo"
   fi
   say "chromium: installing from apt (about 20 s)"
-  $sudo apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium
+  # Retried: a mirror hiccup or a vanished download must not fail the whole test run.
+  for attempt in 1 2 3; do
+    if $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium; then
+      break
+    fi
+    [ "$attempt" = 3 ] && { say "chromium: install failed three times" >&2; exit 1; }
+    say "chromium: install failed (attempt $attempt), retrying in 10 s"
+    sleep 10
+  done
 fi
 
 # playwright-core and axe-core are devDependencies: `scripts/setup.sh` (npm ci) installs them.

@@ -61,7 +61,8 @@ before(async () => {
   const crm = worker.secrets.CRM_SYNC_TOKEN;
   await api("PUT", `/api/admin/companies/${ids.northernLight}`, { name: "Northern Light" }, crm);
   await api("PUT", `/api/admin/companies/${ids.blueHarbor}`, { name: "Blue Harbor" }, crm);
-  await api("PUT", `/api/admin/contacts/${ids.emily}`, { first_name: "Emily", last_name: "Carter", email: "emily.carter@northernlight.example", company_ids: [ids.northernLight] }, crm);
+  // Emily works for Northern Light and, in the CRM, also for its sister company Blue Harbor.
+  await api("PUT", `/api/admin/contacts/${ids.emily}`, { first_name: "Emily", last_name: "Carter", email: "emily.carter@northernlight.example", company_ids: [ids.northernLight, ids.blueHarbor] }, crm);
   await api("PUT", `/api/admin/pipelines/${ids.support}`, {
     name: "Support",
     stages: [{ id: "new", name: "New", is_final: false }, { id: "in_progress", name: "In progress", is_final: false }, { id: "done", name: "Done", is_final: true }],
@@ -106,9 +107,9 @@ test("the admin links Emily Carter with Northern Light through the four-step wiz
   await admin.getByLabel(/Emily Carter · emily\.carter@northernlight\.example/).check();
   const northern = admin.getByRole("checkbox", { name: /Northern Light/ });
   await northern.waitFor();
-  assert.equal(await northern.isChecked(), true, "the contact's CRM company is proposed");
-  assert.equal(await admin.getByRole("checkbox", { name: /Blue Harbor/ }).isChecked(), false);
-  await admin.getByText("Default company: Northern Light").waitFor();
+  assert.equal(await northern.isChecked(), true, "the contact's CRM companies are proposed");
+  assert.equal(await admin.getByRole("checkbox", { name: /Blue Harbor/ }).isChecked(), true);
+  await admin.getByRole("group", { name: "Default company" }).getByRole("radio", { name: "Northern Light" }).check();
   await check(admin, "governance-wizard-contact");
   await admin.getByRole("button", { name: "Next: review" }).click();
 
@@ -120,7 +121,7 @@ test("the admin links Emily Carter with Northern Light through the four-step wiz
   await admin.getByRole("button", { name: "Confirm and save the link" }).click();
 
   await admin.getByRole("heading", { name: "Step 4 of 4: Confirmation" }).waitFor();
-  await admin.getByText("The link for Emily Carter is saved (Northern Light).").waitFor();
+  await admin.getByText(/The link for Emily Carter is saved \((Northern Light, Blue Harbor|Blue Harbor, Northern Light)\)\./).waitFor();
   await check(admin, "governance-wizard-done");
 });
 
@@ -133,7 +134,7 @@ test("the admin applies the recommended minimum and sees the three policies side
   await createRow.getByText("✗ Denied").first().waitFor();
   await createRow.getByText(/Company policy: /).waitFor();
 
-  await admin.getByRole("button", { name: "Apply recommended minimum" }).click();
+  await admin.getByRole("region", { name: "Northern Light (default)" }).getByRole("button", { name: "Apply recommended minimum" }).click();
   const dialog = admin.getByRole("dialog", { name: /Apply the recommended minimum to Northern Light/ });
   await dialog.waitFor();
   assert.equal(await dialog.getByLabel("Working pipeline").inputValue(), ids.support);
@@ -190,6 +191,18 @@ test("Emily activates the invitation with the password rules shown as she types"
   await emily.getByRole("heading", { name: "Requests · Northern Light" }).waitFor();
   const nav = emily.getByRole("navigation", { name: "Portal sections" });
   assert.deepEqual(await nav.getByRole("link").allInnerTexts(), ["Requests", "Documents", "Profile"], "only what the effective policy allows: no chat or calls");
+
+  // The company switcher starts at the default company; Blue Harbor has no policy yet, so
+  // nothing but documents and the profile is offered there.
+  const company = emily.getByLabel("Company");
+  assert.equal(await company.locator("option:checked").innerText(), "Northern Light (default)");
+  await company.selectOption({ label: "Blue Harbor" });
+  await emily.getByRole("heading", { name: "Documents · Blue Harbor" }).waitFor();
+  assert.deepEqual(await nav.getByRole("link").allInnerTexts(), ["Documents", "Profile"]);
+  await emily.getByText("No documents yet.").waitFor();
+  await check(emily, "portal-company-switch");
+  await company.selectOption({ label: "Northern Light (default)" });
+  await emily.getByRole("heading", { name: "Requests · Northern Light" }).waitFor();
 });
 
 test("a used, revoked or unknown invitation link shows a clear page", async () => {
@@ -300,7 +313,7 @@ test("Emily's profile shows her account, password change, two-factor setup and s
 
 test("a policy change reaches Emily's open page silently: the general chat appears and she chats", async () => {
   await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Permissions" }).click();
-  await admin.getByText("Edit the company and contact policies").click();
+  await admin.getByRole("region", { name: "Northern Light (default)" }).getByText("Edit the company and contact policies").click();
   const companyForm = admin.getByRole("form", { name: "Company policy of Northern Light" });
   await companyForm.getByLabel("General chat").check();
   await companyForm.getByLabel("Telegram connection").check();

@@ -240,6 +240,8 @@ export async function renderPermissions(ctx, el) {
     try {
       const [pol, pipelines] = await Promise.all([get(`/api/admin/links/${link.id}/policy`), ctx.cached("pipelines", "/api/admin/pipelines")]);
       mount(notice, message || null);
+      // The default company first: it is where the client starts.
+      pol.companies.sort((a, b) => Number(b.is_default_company) - Number(a.is_default_company));
       const after = (msg) => draw(msg);
       mount(
         body,
