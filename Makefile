@@ -14,7 +14,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 WRANGLER := node_modules/.bin/wrangler
 DEV_PORT ?= 8787
 
-.PHONY: setup build migrate seed dev test test-native test-wasm test-e2e bench test-schema fuzz test-schema test-browser fuzz
+.PHONY: setup build migrate seed dev test test-native test-wasm test-e2e test-schema test-browser bench fuzz
 
 setup:
 	bash scripts/setup.sh
