@@ -8,7 +8,7 @@
 // query: the floor of any database read), the D1 round trips per request (from Server-Timing), the
 // request list at 1,000, 10,000 and 100,000 requests in the database, login against a bare argon2id
 // verify, the wasm instantiation time, and the budgets of DESIGN.md held or missed.
-//   node scripts/bench.mjs [--duration S] [--sizes 1000,10000,100000] [--native-verify-ms X]
+//   node scripts/bench.mjs [--duration S] [--rounds N] [--sizes 1000,10000,100000] [--native-verify-ms X]
 //     [--wasm-verify-ms Y] [--upload "<wrangler's Total Upload line>"] [--readme]
 // --readme replaces the "## Performance" section of README.md with the results.
 import { spawn, execFile } from "node:child_process";
@@ -25,7 +25,8 @@ const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 const run = promisify(execFile);
 
 const args = parseArgs(process.argv.slice(2));
-const DURATION = Number(args.duration ?? 8);
+const DURATION = Number(args.duration ?? 5);
+const ROUNDS = Number(args.rounds ?? 3);
 const SIZES = String(args.sizes ?? "1000,10000,100000").split(",").map(Number);
 const CONCURRENCY = [1, 16];
 const CLIENTS = 16;
@@ -398,9 +399,9 @@ async function wasmInstantiation() {
 // ---------------------------------------------------------------------------------------------
 
 const results = [];
-const record = (route, rows, c, r, queries) => {
-  results.push({ route, rows, c, queries, ...r });
-  log(`${route}${rows ? ` (${rows} requests)` : ""} c=${c}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.rps.toFixed(0)} req/s, ${r.errors} errors`);
+const record = (route, rows, c, round, r, queries) => {
+  results.push({ route, rows, c, round, queries, ...r });
+  log(`${route}${rows ? ` (${rows} requests)` : ""} c=${c} round ${round + 1}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.rps.toFixed(0)} req/s, ${r.errors} errors`);
 };
 
 const started = new Date();
@@ -419,35 +420,42 @@ try {
   const health = { method: "GET", path: "/health" };
   const deep = { method: "GET", path: "/health?deep=1" };
   const requestsSpec = (headers) => ({ method: "GET", path: "/api/requests", headers });
+  // Each round runs the baselines and the routes one after the other, and the ratios are taken
+  // within a round: a neighbour's burst of load then moves both sides of a ratio, not one.
+  const rounds = async (c, rows, routes) => {
+    for (let round = 0; round < ROUNDS; round++) {
+      if (rows === null) record("GET /health", null, c, round, await wrk(health, c), await d1RoundTrips(health));
+      record("GET /health?deep=1", rows, c, round, await wrk(deep, c), await d1RoundTrips(deep));
+      for (const [name, make] of routes) {
+        // Access tokens live 10 minutes: a fresh one per route and round.
+        const spec = make(await bearer());
+        record(name, rows, c, round, await wrk(spec, c), await d1RoundTrips(spec));
+      }
+    }
+  };
 
   // A short warm-up, so the first measured route does not pay for V8's tier-up.
   await wrk(deep, 16, 2);
   for (const c of CONCURRENCY) {
-    record("GET /health", null, c, await wrk(health, c), await d1RoundTrips(health));
-    record("GET /health?deep=1", null, c, await wrk(deep, c), await d1RoundTrips(deep));
-    // Access tokens live 10 minutes: a fresh one per route.
-    const me = { method: "GET", path: "/api/me", headers: await bearer() };
-    record("GET /api/me", null, c, await wrk(me, c), await d1RoundTrips(me));
-    const list = requestsSpec(await bearer());
-    record("GET /api/requests", SIZES[0], c, await wrk(list, c), await d1RoundTrips(list));
+    await rounds(c, null, [
+      ["GET /api/me", (headers) => ({ method: "GET", path: "/api/me", headers })],
+      ["GET /api/requests", requestsSpec],
+    ]);
     const tokens = [];
     for (let i = 0; i < CLIENTS; i++) {
       tokens.push((await call("POST", "/api/auth/login", { login: clients[i].login, password: clients[i].password, refresh_transport: "body" })).refresh_token);
     }
-    record("POST /api/auth/refresh", null, c, await wrk({ method: "POST", path: "/api/auth/refresh", mode: "refresh", items: tokens }, c), null);
+    record("POST /api/auth/refresh", null, c, 0, await wrk({ method: "POST", path: "/api/auth/refresh", mode: "refresh", items: tokens }, c), null);
     const accounts = clients.map((x) => [x.login, x.password]);
-    record("POST /api/auth/login", null, c, await wrk({ method: "POST", path: "/api/auth/login", mode: "login", items: accounts }, c), null);
+    record("POST /api/auth/login", null, c, 0, await wrk({ method: "POST", path: "/api/auth/login", mode: "login", items: accounts }, c), null);
   }
+  // The first size's list ran in the rounds above (with rows = null for its floor): label it.
+  for (const r of results) if (r.route === "GET /api/requests") r.rows = SIZES[0];
   for (const size of SIZES.slice(1)) {
     await seedRequestsTo(size);
     await wrk(deep, 16, 2);
-    for (const c of CONCURRENCY) {
-      const list = requestsSpec(await bearer());
-      record("GET /api/requests", size, c, await wrk(list, c), await d1RoundTrips(list));
-    }
+    for (const c of CONCURRENCY) await rounds(c, size, [["GET /api/requests", requestsSpec]]);
   }
-  // The floor again with the biggest database: it should not move.
-  for (const c of CONCURRENCY) record("GET /health?deep=1", SIZES.at(-1), c, await wrk(deep, c), await d1RoundTrips(deep));
 } catch (err) {
   failure = err;
 } finally {
@@ -466,37 +474,58 @@ rmSync(runDir, { recursive: true, force: true });
 // ---------------------------------------------------------------------------------------------
 
 const fmt = (x, d = 1) => (x == null || Number.isNaN(x) ? "-" : x.toFixed(d));
-const base = (name, c) => results.find((r) => r.route === name && r.c === c && r.rows === null);
-const table = [
-  "| route | requests in DB | c | p50 ms | p99 ms | req/s | req/s ÷ /health | p50 ÷ /health | req/s ÷ deep | p50 ÷ deep | D1 round trips | errors |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|",
-];
+const median = (xs) => {
+  const v = xs.filter((x) => x != null && !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+// The floor a row is compared with: the same concurrency and round, the same database size when
+// the floor was measured there (the later sizes), else the first size's.
+const floorOf = (name, r) =>
+  results.find((x) => x.route === name && x.c === r.c && x.round === r.round && x.rows === r.rows && r.rows !== null && name !== "GET /health") ??
+  results.find((x) => x.route === name && x.c === r.c && x.round === r.round && x.rows === null) ??
+  results.find((x) => x.route === name && x.c === r.c && x.rows === null);
+const rows = [];
 for (const r of results) {
-  const h = base("GET /health", r.c);
-  const d = base("GET /health?deep=1", r.c);
+  const key = `${r.route}|${r.rows}|${r.c}`;
+  let row = rows.find((x) => x.key === key);
+  if (!row) rows.push((row = { key, route: r.route, rows: r.rows, c: r.c, runs: [] }));
+  const h = floorOf("GET /health", r);
+  const d = floorOf("GET /health?deep=1", r);
+  row.runs.push({ ...r, rpsH: r.rps / h.rps, p50H: r.p50 / h.p50, rpsD: r.rps / d.rps, p50D: r.p50 / d.p50 });
+}
+for (const row of rows) {
+  for (const k of ["p50", "p99", "rps", "rpsH", "p50H", "rpsD", "p50D"]) row[k] = median(row.runs.map((x) => x[k]));
+  row.errors = row.runs.reduce((n, x) => n + x.errors, 0);
+  row.queries = row.runs[0].queries;
+  row.n = row.runs.length;
+}
+const table = [
+  "| route | requests in DB | c | rounds | p50 ms | p99 ms | req/s | req/s ÷ /health | p50 ÷ /health | req/s ÷ deep | p50 ÷ deep | D1 round trips | errors |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+];
+for (const r of rows) {
   table.push(
-    `| ${r.route} | ${r.rows ?? ""} | ${r.c} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.rps, 0)} | ${fmt(r.rps / h.rps, 2)} | ${fmt(r.p50 / h.p50, 2)} | ` +
-      `${fmt(r.rps / d.rps, 2)} | ${fmt(r.p50 / d.p50, 2)} | ${r.queries ?? "hidden"} | ${r.errors} |`,
+    `| ${r.route} | ${r.rows ?? ""} | ${r.c} | ${r.n} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.rps, 0)} | ${fmt(r.rpsH, 2)} | ${fmt(r.p50H, 2)} | ` +
+      `${fmt(r.rpsD, 2)} | ${fmt(r.p50D, 2)} | ${r.queries ?? "hidden"} | ${r.errors} |`,
   );
 }
 
 const budgets = [];
 const judge = (what, ok, detail) => budgets.push(`- ${ok ? "held" : "MISSED"}: ${what}: ${detail}`);
 for (const c of CONCURRENCY) {
-  const d = base("GET /health?deep=1", c);
-  for (const r of results.filter((x) => x.c === c && (x.route === "GET /api/me" || x.route === "GET /api/requests"))) {
-    const rps = r.rps / d.rps;
-    const p50 = r.p50 / d.p50;
-    judge(`${r.route}${r.rows ? ` (${r.rows} requests)` : ""} at c=${c} keeps >= 0.85x the floor's req/s and <= 1.2x its p50`, rps >= 0.85 && p50 <= 1.2,
-      `${fmt(rps, 2)}x req/s, ${fmt(p50, 2)}x p50`);
+  for (const r of rows.filter((x) => x.c === c && (x.route === "GET /api/me" || x.route === "GET /api/requests"))) {
+    judge(`${r.route}${r.rows ? ` (${r.rows} requests)` : ""} at c=${c} keeps >= 0.85x the floor's req/s and <= 1.2x its p50`, r.rpsD >= 0.85 && r.p50D <= 1.2,
+      `${fmt(r.rpsD, 2)}x req/s, ${fmt(r.p50D, 2)}x p50 (median of ${r.n} rounds)`);
   }
-  const lists = results.filter((x) => x.c === c && x.route === "GET /api/requests");
+  const lists = rows.filter((x) => x.c === c && x.route === "GET /api/requests");
   if (lists.length > 1) {
     const flat = lists.at(-1).rps / lists[0].rps;
     judge(`GET /api/requests at c=${c} stays flat from ${lists[0].rows} to ${lists.at(-1).rows} requests (>= 0.85x req/s)`, flat >= 0.85, `${fmt(flat, 2)}x`);
   }
 }
-const login1 = results.find((r) => r.route === "POST /api/auth/login" && r.c === 1);
+const login1 = rows.find((r) => r.route === "POST /api/auth/login" && r.c === 1);
 if (wasmVerify && login1) {
   judge("login p50 at c=1 within 1.2x one argon2id verify in wasm", login1.p50 / wasmVerify <= 1.2,
     `${fmt(login1.p50, 1)} ms vs ${fmt(wasmVerify, 1)} ms = ${fmt(login1.p50 / wasmVerify, 2)}x (native verify ${fmt(nativeVerify, 1)} ms)`);
@@ -509,7 +538,8 @@ judge("wasm instantiation under 50 ms", wasm.startup < 50,
 const cpu = (await run("sh", ["-c", "nproc; grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; cut -d' ' -f1-3 /proc/loadavg"])).stdout.trim().split("\n");
 const lines = [
   `Measured ${started.toISOString()} on ${cpu[0]} cores (${(cpu[1] ?? "").trim()}; load average before the report ${cpu[2] ?? "?"}), ` +
-    `release build under \`wrangler dev\` (workerd, local D1 on disk), wrk closed loop for ${DURATION} s per row (c connections, ${threadsFor(16)} threads at c=16).`,
+    `release build under \`wrangler dev\` (workerd, local D1 on disk), wrk closed loop for ${DURATION} s per run (c connections, ${threadsFor(16)} threads at c=16); ` +
+    `/health, the floor and the routes ran ${ROUNDS} interleaved rounds; each figure is the median over rounds and each ratio the median of the same round's ratios.`,
   `GET /api/me and GET /api/requests as a client whose link holds the company with all the requests (a page of 50, newest first).`,
   `Refresh: 16 sessions, one rotation per token at a time. Login: 16 accounts, one per in-flight request, a new client address per request.`,
   `"D1 round trips" comes from Server-Timing (a batch counts once); auth routes send none, by design.`,

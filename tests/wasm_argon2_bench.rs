@@ -1,9 +1,12 @@
-//! A measurement, not a test of behaviour: the cost of one argon2id verify at the production
-//! parameters inside WebAssembly (V8, as in workerd). `make bench` runs it in release mode with
+//! Measurements, not tests of behaviour: the cost of one argon2id verify at the production
+//! parameters inside WebAssembly (V8, as in workerd), and of one access-token verify. `make bench` runs them in release mode with
 //! `--nocapture` and reads the `BENCH` line; under `make test` it is not run.
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use chrono::{Duration, TimeZone, Utc};
+use extranet::auth::jwt::{self, AccessClaims, Scope};
+use extranet::auth::keys::{format_entry, KeyRing};
 use extranet::auth::password_hash::{hash_password, verify_password};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
 
@@ -18,4 +21,34 @@ fn argon2_verify_cost_in_wasm() {
     }
     samples.sort_by(|a, b| a.total_cmp(b));
     console_log!("BENCH wasm_argon2_verify_ms p50={:.1} min={:.1} max={:.1} n={}", samples[samples.len() / 2], samples[0], samples[samples.len() - 1], samples.len());
+}
+
+/// The per-request CPU of an authenticated read: verifying the Ed25519 access token.
+#[wasm_bindgen_test]
+fn jwt_verify_cost_in_wasm() {
+    let keys = KeyRing::parse(&format_entry("k1", [9u8; 32])).unwrap();
+    let now = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+    let claims = AccessClaims {
+        iss: "https://portal.example".into(),
+        aud: "extranet".into(),
+        sub: "01960000-0000-7000-8000-000000000401".into(),
+        sid: "01960000-0000-7000-8000-000000000501".into(),
+        lid: Some("01960000-0000-7000-8000-000000000601".into()),
+        pv: 3,
+        scope: Scope::Full,
+        vis: Some(serde_json::json!({"01960000-0000-7000-8000-000000000101": ["01960000-0000-7000-8000-000000000301"]})),
+        iat: now,
+        exp: now + Duration::minutes(10),
+    };
+    let token = jwt::issue(&keys, &claims).unwrap();
+    let mut samples = Vec::new();
+    for _ in 0..200 {
+        let t = js_sys::Date::now();
+        for _ in 0..10 {
+            jwt::verify(&keys, &token, now, "https://portal.example", "extranet").unwrap();
+        }
+        samples.push((js_sys::Date::now() - t) / 10.0);
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    console_log!("BENCH wasm_jwt_verify_ms p50={:.3} min={:.3} max={:.3} n={}", samples[samples.len() / 2], samples[0], samples[samples.len() - 1], samples.len());
 }
