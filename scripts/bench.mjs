@@ -32,6 +32,7 @@ const CONCURRENCY = [1, 16];
 const CLIENTS = 16;
 const nativeVerify = Number(args["native-verify-ms"]) || null;
 const wasmVerify = Number(args["wasm-verify-ms"]) || null;
+const jwtVerify = Number(args["jwt-verify-ms"]) || null;
 const upload = args.upload ?? null;
 
 function parseArgs(argv) {
@@ -548,6 +549,7 @@ const lines = [
   "",
   `- argon2id verify (m=19456 KiB, t=2, p=1), p50: wasm ${fmt(wasmVerify, 1)} ms (V8 under node, wasm-bindgen-test), native ${fmt(nativeVerify, 1)} ms` +
     (wasmVerify && nativeVerify ? ` (wasm/native ${fmt(wasmVerify / nativeVerify, 2)}x)` : ""),
+  jwtVerify ? `- access-token (Ed25519 JWT) verify in wasm, p50: ${fmt(jwtVerify, 2)} ms: the per-request crypto of an authenticated read` : "",
   login1 ? `- login p50 at c=1: ${fmt(login1.p50, 1)} ms = ${wasmVerify ? fmt(login1.p50 / wasmVerify, 2) : "-"}x the wasm verify` : "",
   `- upload (\`wrangler deploy --dry-run --outdir dist\`): ${upload ?? "not measured"}`,
   `- wasm instantiation: ${fmt(wasm.startup, 1)} ms: what build/index_bg.wasm (${(wasm.bytes / 1024).toFixed(0)} KiB) adds to a \`workerd test\` run ` +

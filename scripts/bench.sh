@@ -28,8 +28,13 @@ echo "bench: argon2id verify, native (release, opt-level 3)"
 measure env CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_TARGET_DIR=target/bench-native cargo run --quiet --release --bin bench_argon2
 native=$(sed -n 's/^BENCH native_argon2_verify_ms p50=\([0-9.]*\).*/\1/p' "$log")
 echo "bench: argon2id verify, wasm (release, V8 under node)"
-measure cargo test --release --target wasm32-unknown-unknown --test wasm_argon2_bench -- --nocapture
+# Tests need panic=unwind; with the release profile's "abort" cargo builds the library twice in one
+# run and the test sees two copies of chrono and serde_json. Its own target dir keeps the worker's
+# release build untouched.
+measure env CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=target/bench-wasm \
+  cargo test --release --target wasm32-unknown-unknown --test wasm_argon2_bench -- --nocapture
 wasm=$(sed -n 's/.*BENCH wasm_argon2_verify_ms p50=\([0-9.]*\).*/\1/p' "$log" | head -1)
+jwt=$(sed -n 's/.*BENCH wasm_jwt_verify_ms p50=\([0-9.]*\).*/\1/p' "$log" | head -1)
 echo "bench: argon2id verify p50: native ${native:-?} ms, wasm ${wasm:-?} ms"
 
 echo "bench: upload size (wrangler deploy --dry-run --outdir dist)"
@@ -38,4 +43,4 @@ echo "bench: upload ${size:-?}"
 
 readme=(--readme)
 [ "${BENCH_README:-1}" = 0 ] && readme=()
-node scripts/bench.mjs --native-verify-ms "${native:-0}" --wasm-verify-ms "${wasm:-0}" --upload "${size:-unknown}" "${readme[@]}" "$@"
+node scripts/bench.mjs --native-verify-ms "${native:-0}" --wasm-verify-ms "${wasm:-0}" --jwt-verify-ms "${jwt:-0}" --upload "${size:-unknown}" "${readme[@]}" "$@"

@@ -116,17 +116,20 @@ fn id_prefix<P: Ports>(ports: &P, now: DateTime<Utc>) -> Result<String, ApiError
 
 /// For a team message's batch, after the message's INSERT: notifies the request's company.
 pub fn team_message_stmt<P: Ports>(ports: &P, now: DateTime<Utc>, message_id: &str) -> Result<Stmt, ApiError> {
+    ports.outbox_queued();
     Ok(Stmt::new(TEAM_MESSAGE).bind(id_prefix(ports, now)?).bind(now.timestamp()).bind(message_id))
 }
 
 /// For a status change's batch, after the UPDATE (the row then holds the new stage).
 pub fn status_change_stmt<P: Ports>(ports: &P, now: DateTime<Utc>, request_id: &str, event_id: &str) -> Result<Stmt, ApiError> {
+    ports.outbox_queued();
     Ok(Stmt::new(STATUS_CHANGE).bind(id_prefix(ports, now)?).bind(now.timestamp()).bind(request_id).bind(event_id))
 }
 
 /// For a document change's batch, after the UPDATE: writes rows only when the document now awaits
 /// the client (published with a required action), so it may ride in every change's batch.
 pub fn document_stmt<P: Ports>(ports: &P, now: DateTime<Utc>, document_id: &str, event_id: &str) -> Result<Stmt, ApiError> {
+    ports.outbox_queued();
     Ok(Stmt::new(DOCUMENT).bind(id_prefix(ports, now)?).bind(now.timestamp()).bind(document_id).bind(event_id))
 }
 

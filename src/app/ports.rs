@@ -59,6 +59,10 @@ pub trait Ports {
     /// POSTs a JSON body to `url` (the Telegram Bot API) and returns the answer's status and body.
     /// Never log `url`: it carries the bot token.
     async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError>;
+
+    /// Told when a use case puts notifications in the outbox, so the edge can deliver them right
+    /// after answering instead of at the next cron run. Where nothing delivers early, the cron does.
+    fn outbox_queued(&self) {}
 }
 
 /// Draws `N` random bytes from the port.

@@ -5,17 +5,19 @@ mod d1;
 mod kv;
 
 use crate::app::maintenance::run_cron;
+use crate::app::notify::{self, Bot};
 use crate::app::{OutboundError, Ports, QueryStats, RandomUnavailable};
 use crate::config::{Config, ConfigError};
 use crate::http::routes::UPLOAD_LIMIT;
 use crate::http::{self, ApiError};
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use worker::{event, Context, Env, ScheduleContext, ScheduledEvent};
 
 pub struct EdgePorts {
     db: d1::D1Db,
     kv: kv::WorkersKv,
     limiter: Option<worker::RateLimiter>,
+    outbox_queued: Cell<bool>,
 }
 
 impl Ports for EdgePorts {
@@ -53,6 +55,10 @@ impl Ports for EdgePorts {
 
     fn db_stats(&self) -> &QueryStats {
         self.db.stats()
+    }
+
+    fn outbox_queued(&self) {
+        self.outbox_queued.set(true);
     }
 
     async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError> {
@@ -95,6 +101,7 @@ fn ports(env: &Env) -> worker::Result<EdgePorts> {
         db: d1::D1Db::new(env.d1("DB")?),
         kv: kv::WorkersKv::new(env.kv("KV")?),
         limiter: env.rate_limiter("LOGIN_LIMITER").ok(),
+        outbox_queued: Cell::new(false),
     })
 }
 
@@ -103,7 +110,7 @@ fn is_api_path(path: &str) -> bool {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Result<worker::Response> {
     let url = req.url()?;
     if !is_api_path(url.path()) {
         return env.assets("ASSETS")?.fetch_request(req).await;
@@ -134,7 +141,26 @@ async fn fetch(mut req: worker::Request, env: Env, _ctx: Context) -> worker::Res
     };
     let ports = ports(&env)?;
     let resp = http::handle(&ports, &config, chrono::Utc::now(), native).await;
+    if ports.outbox_queued.get() && resp.status().is_success() {
+        let request_id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        deliver_after_response(&ctx, ports, &config, request_id);
+    }
     to_worker(resp)
+}
+
+/// A team write put notifications in the outbox: deliver them once the answer has gone, so a client
+/// hears of a reply in seconds rather than at the next cron run. The delivery claims rows with a
+/// lease, so a cron run or another request's pass at the same time never sends one twice; what
+/// fails here stays due and the cron retries it.
+fn deliver_after_response(ctx: &Context, ports: EdgePorts, config: &Config, request_id: String) {
+    let Some(bot) = Bot::from_config(config) else { return };
+    ctx.wait_until(async move {
+        let line = match notify::deliver_due(&ports, &bot, chrono::Utc::now(), notify::DELIVERY_BATCH).await {
+            Ok(report) => serde_json::json!({"level": "info", "request_id": request_id, "delivery": "after_response", "report": report}),
+            Err(err) => serde_json::json!({"level": "error", "request_id": request_id, "delivery": "after_response", "error": format!("{err:?}")}),
+        };
+        ports.log(&line.to_string());
+    });
 }
 
 fn to_worker(resp: http::Resp) -> worker::Result<worker::Response> {
