@@ -7,6 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
+import jsQR from "jsqr";
 import { startWorker } from "../e2e/harness.mjs";
 import { capture, describe, launch, openPage, problems } from "./support.mjs";
 
@@ -34,6 +35,23 @@ const api = async (method, path, body, token) => {
 };
 
 /** The RFC 6238 code of a base32 secret for the 30-second step `offset` steps from now. */
+/** Decodes the portal's QR code (an SVG path of 1x1 modules) with jsQR, 4 pixels per module. */
+function decodeQr(viewBox, d) {
+  const size = Number(viewBox.split(" ")[2]);
+  const scale = 4;
+  const px = size * scale;
+  const rgba = new Uint8ClampedArray(px * px * 4).fill(255);
+  for (const [, x, y] of d.matchAll(/M(\d+) (\d+)h1v1h-1z/g)) {
+    for (let dy = 0; dy < scale; dy++) {
+      for (let dx = 0; dx < scale; dx++) {
+        const i = ((Number(y) * scale + dy) * px + Number(x) * scale + dx) * 4;
+        rgba[i] = rgba[i + 1] = rgba[i + 2] = 0;
+      }
+    }
+  }
+  return jsQR(rgba, px, px)?.data ?? null;
+}
+
 function totp(secret, offset = 0) {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   let bits = "";
@@ -365,7 +383,11 @@ test("Emily turns on two-factor authentication and signs in with a code", async 
   await emily.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: "Profile" }).click();
   await emily.getByRole("button", { name: "Set up authenticator" }).click();
   const secret = await emily.getByLabel("Secret key (add by hand)").inputValue();
-  assert.match(await emily.getByLabel("Setup URI (otpauth)").inputValue(), /^otpauth:\/\/totp\//);
+  const uri = await emily.getByLabel("Setup URI (otpauth)").inputValue();
+  assert.match(uri, /^otpauth:\/\/totp\//);
+  // The QR code, read back by an independent decoder, is the setup URI.
+  const qr = emily.getByRole("img", { name: "QR code of the setup URI, for the authenticator app" });
+  assert.equal(decodeQr(await qr.getAttribute("viewBox"), await qr.locator("path").getAttribute("d")), uri);
   await check(emily, "portal-totp-setup");
   await emily.getByLabel("Code from the app").fill("000000");
   await emily.getByRole("button", { name: "Confirm and turn on" }).click();

@@ -1,8 +1,9 @@
-// TOTP enrolment (POST /api/me/mfa/totp, then /confirm with a code): shows the secret and the
-// otpauth URI, and confirms. Used after activation when MFA is required, and in the profile.
+// TOTP enrolment (POST /api/me/mfa/totp, then /confirm with a code): shows the otpauth URI as a QR
+// code, as a link and as text, the secret, and confirms. Used after activation when MFA is required, and in the profile.
 import { post, setSession } from "./api.js";
 import { h, mount, secretBox, toast } from "./dom.js";
 import { field, formAlert, onSubmit } from "./forms.js";
+import { qrSvg } from "./qr.js";
 
 /**
  * An enrolment panel. `replacing`: the user already has TOTP (a current code is needed to replace
@@ -48,9 +49,10 @@ export function totpEnrolment({ replacing = false, autoStart = false, onDone }) 
       { class: "stack" },
       h("h3", { tabindex: "-1" }, "Add the account to your authenticator app"),
       h("ol", {},
-        h("li", {}, "On the phone with the app, open the link below, or add an account by hand with the secret key."),
+        h("li", {}, "Scan the QR code with the app. On the phone itself, open the link instead, or add an account by hand with the secret key."),
         h("li", {}, "Type the code the app shows to finish."),
       ),
+      h("figure", { class: "qr-figure" }, qrSvg(enrolment.otpauth_uri, "QR code of the setup URI, for the authenticator app"), h("figcaption", {}, "Scan with your authenticator app")),
       h("p", {}, h("a", { href: enrolment.otpauth_uri }, "Open in authenticator app")),
       secretBox("Secret key (add by hand)", grouped),
       secretBox("Setup URI (otpauth)", enrolment.otpauth_uri),
