@@ -14,41 +14,16 @@ use super::ids::{new_id, secret_bytes};
 use super::requests::{changes, client_alive, client_of, first_row, oldest_first_bound, rows, visible_request, ListOptions, Page, SELECT_REQUEST};
 use super::session::Bearer;
 use super::team_requests::{governed_request, team_scope};
+use super::files;
 use super::{ApiError, Ports};
 use crate::access::decision::{Action, Object};
 use crate::auth::refresh::sha256_hex;
 use crate::store::{decode, decode_all, Kv, Row, Sql, Stmt};
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// The largest file (API.md: uploads 10 MiB).
-pub const FILE_MAX: usize = 10 * 1024 * 1024;
 const FILE_NAME_MAX: usize = 200;
-
-/// The content types a file may have: PDF, images (no SVG: it can carry script), plain text,
-/// CSV and office formats.
-pub const ALLOWED_CONTENT_TYPES: &[&str] = &[
-    "application/pdf",
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-    "text/plain",
-    "text/csv",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-];
-
-/// The allowlisted type a declared content type names (parameters dropped, case folded).
-pub fn allowed_content_type(raw: &str) -> Option<&'static str> {
-    let essence = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    ALLOWED_CONTENT_TYPES.iter().copied().find(|t| *t == essence)
-}
 
 /// A stored file name: the last path segment, control characters replaced, trimmed, 1 to 200
 /// characters.
@@ -82,21 +57,12 @@ pub struct Upload {
 }
 
 impl UploadInput {
+    /// The rules of every upload (src/app/files.rs): an allowlisted type, the size limit, and
+    /// bytes that start the way that type's files do, so a page cannot pose as a PDF.
     pub fn parse(self) -> Result<Upload, ApiError> {
         let file_name = clean_file_name(&self.file_name)?;
-        let content_type = allowed_content_type(&self.content_type)
-            .ok_or_else(|| ApiError::invalid("content_type", "This type of file is not accepted: send PDF, images, text, CSV or office documents"))?;
-        let compact: String = self.content_base64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(compact.as_bytes())
-            .map_err(|_| ApiError::invalid("content_base64", "content_base64 must be standard base64"))?;
-        if bytes.is_empty() {
-            return Err(ApiError::invalid("content_base64", "The file is empty"));
-        }
-        if bytes.len() > FILE_MAX {
-            return Err(ApiError::TooLarge { limit: FILE_MAX });
-        }
-        Ok(Upload { file_name, content_type, bytes })
+        let checked = files::Upload::from_base64("content_type", &self.content_type, "content_base64", &self.content_base64)?;
+        Ok(Upload { file_name, content_type: checked.file_type.as_str(), bytes: checked.bytes })
     }
 }
 
@@ -341,12 +307,30 @@ pub async fn team_download<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<U
 mod tests {
     use super::*;
 
+    use base64::Engine;
+
+    fn input(content_type: &str, bytes: &[u8]) -> UploadInput {
+        UploadInput { file_name: "f".into(), content_type: content_type.into(), content_base64: base64::engine::general_purpose::STANDARD.encode(bytes) }
+    }
+
+    fn field_of(result: Result<Upload, ApiError>) -> Option<String> {
+        match result {
+            Err(ApiError::InvalidInput { field, .. }) => Some(field),
+            _ => None,
+        }
+    }
+
     #[test]
-    fn content_types_come_from_the_allowlist() {
-        assert_eq!(allowed_content_type("Application/PDF"), Some("application/pdf"));
-        assert_eq!(allowed_content_type("text/plain; charset=utf-8"), Some("text/plain"));
-        assert_eq!(allowed_content_type("text/html"), None);
-        assert_eq!(allowed_content_type("image/svg+xml"), None);
+    fn uploads_follow_the_shared_file_rules() {
+        assert_eq!(input("Application/PDF", b"%PDF-1.4 x").parse().unwrap().content_type, "application/pdf");
+        assert_eq!(input("text/plain; charset=utf-8", b"hello").parse().unwrap().content_type, "text/plain");
+        for refused in ["text/html", "image/svg+xml", "application/octet-stream"] {
+            assert_eq!(field_of(input(refused, b"x").parse()), Some("content_type".into()), "{refused}");
+        }
+        // A page that claims to be a PDF or a PNG is refused by its first bytes.
+        assert_eq!(field_of(input("application/pdf", b"<html><script>alert(1)</script></html>").parse()), Some("content_base64".into()));
+        assert_eq!(field_of(input("image/png", b"<svg onload=alert(1)>").parse()), Some("content_base64".into()));
+        assert_eq!(field_of(input("application/pdf", b"").parse()), Some("content_base64".into()));
     }
 
     #[test]

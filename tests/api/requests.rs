@@ -487,7 +487,12 @@ fn bad_input_on_every_write_route_is_refused_naming_the_field() {
     assert_eq!(status_and_code(&resp), (413, "too_large".into()), "a body over 10 MiB");
     assert_eq!(app.sql_count("SELECT count(*) FROM attachments"), 0);
     assert_eq!(app.ports.kv.len(), 0, "no file left behind");
-    let fine = base64::engine::general_purpose::STANDARD.encode(vec![7u8; 6 * 1024 * 1024]);
+    let posing = base64::engine::general_purpose::STANDARD.encode(b"<html><script>alert(1)</script></html>");
+    let resp = app.send_auth("POST", &path, &token, Some(file(json!("invoice.pdf"), json!("application/pdf"), json!(posing))));
+    assert_eq!(bad_field(&resp), (400, "content_base64".into()), "a page posing as a PDF");
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.resize(6 * 1024 * 1024, 7);
+    let fine = base64::engine::general_purpose::STANDARD.encode(pdf);
     assert_eq!(app.send_auth("POST", &path, &token, Some(file(json!("ok.pdf"), json!("application/pdf"), json!(fine)))).status(), 201, "a large file under the limit");
 
     // The team's writes.

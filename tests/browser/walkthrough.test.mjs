@@ -7,6 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import jsQR from "jsqr";
 import { startWorker } from "../e2e/harness.mjs";
 import { capture, describe, launch, openPage, problems } from "./support.mjs";
@@ -283,6 +284,22 @@ test("Emily creates a request with its declared field and chats on it", async ()
   await api("POST", `/api/admin/requests/${requestId}/messages`, { body: "Thanks Emily, we will reissue it today." }, adminToken);
   await emily.getByRole("button", { name: "Refresh messages" }).click();
   await thread.getByText("Thanks Emily, we will reissue it today.").waitFor();
+
+  // She attaches the invoice; a page that only pretends to be a PDF is refused at the file field.
+  const files = emily.getByRole("region", { name: "Files" });
+  await files.getByText("No files yet.").waitFor();
+  const attach = emily.getByLabel("Attach a file");
+  await attach.setInputFiles({ name: "fake.pdf", mimeType: "application/pdf", buffer: Buffer.from("<html><script>alert(1)</script></html>") });
+  await emily.getByRole("button", { name: "Upload" }).click();
+  await emily.locator(".field-error", { hasText: /PDF|content|match/i }).waitFor();
+  assert.equal(await attach.getAttribute("aria-invalid"), "true", "the refused file is marked at its field");
+  const invoice = Buffer.from("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n");
+  await attach.setInputFiles({ name: "invoice-1042.pdf", mimeType: "application/pdf", buffer: invoice });
+  await emily.getByRole("button", { name: "Upload" }).click();
+  await files.locator(".title", { hasText: "invoice-1042.pdf" }).waitFor();
+  const [saved] = await Promise.all([emily.waitForEvent("download"), files.getByRole("button", { name: "Download invoice-1042.pdf" }).click()]);
+  assert.equal(saved.suggestedFilename(), "invoice-1042.pdf");
+  assert.deepEqual(readFileSync(await saved.path()), invoice, "the downloaded file is the uploaded one, byte for byte");
   await check(emily, "portal-request-detail");
 
   await emily.getByRole("link", { name: "← All requests" }).click();

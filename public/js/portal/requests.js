@@ -4,6 +4,7 @@ import { ApiError, get, post } from "../lib/api.js";
 import { badge, empty, failure, h, load, loading, mount, time, toast } from "../lib/dom.js";
 import { field, formAlert, onSubmit, showError } from "../lib/forms.js";
 import { callButton } from "./calls.js";
+import { attachmentsSection } from "./attachments.js";
 import { chatThread } from "./thread.js";
 
 export async function renderRequests(ctx, el, param) {
@@ -195,6 +196,7 @@ async function detailView(ctx, el, id) {
       h("p", { class: "small" }, h("a", { href: "#requests" }, "← All requests")),
       h("div", { class: "section-head" }, h("h1", {}, r.title), p.calls ? callButton(ctx, r.company_id, r.id) : null),
       h("div", { class: "card" }, facts, h("h2", {}, "Description"), h("p", { class: "prewrap" }, r.description)),
+      attachmentsSection(r, Boolean(p.create_requests || p.send_request_chat)),
       chat,
     ];
   });
