@@ -28,6 +28,14 @@ const SET_PASSWORD: &str = "UPDATE users SET password_hash = ?2, password_change
 const END_OTHER_SESSIONS: &str = "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'password_reset' \
      WHERE user_id = ?1 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM invitations WHERE id = ?3 AND used_nonce = ?4)";
 
+/// The employees' guide: "after the client's first login, the access is checked one more time".
+/// The first activation of a never-reviewed link makes it review-due at once, so it shows under the
+/// console's review-due filter until someone marks it reviewed (which moves the date on).
+const DUE_AFTER_FIRST_LOGIN: &str = "UPDATE links SET review_at = ?2, review_due = 1, updated_at = ?2 \
+     WHERE id = ?1 AND status = 'active' AND reviewed_at IS NULL \
+     AND EXISTS (SELECT 1 FROM invitations WHERE id = ?3 AND used_nonce = ?4) \
+     AND NOT EXISTS (SELECT 1 FROM invitations WHERE link_id = ?1 AND status = 'used' AND id <> ?3)";
+
 #[derive(Deserialize)]
 struct InvitationRow {
     id: String,
@@ -133,6 +141,9 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
         // A reset ends every other session: whoever knew the old password is out.
         Stmt::new(END_OTHER_SESSIONS).bind(inv.user_id.as_str()).bind(t).bind(inv.id.as_str()).bind(n.as_str()),
     ];
+    if let Some(link_id) = inv.link_id.as_deref() {
+        stmts.push(Stmt::new(DUE_AFTER_FIRST_LOGIN).bind(link_id).bind(t).bind(inv.id.as_str()).bind(n.as_str()));
+    }
     stmts.extend(opening.insert_stmts(&inv.user_id, &settings, client, t, &guard));
     let event = Event::new("invitation.activated", ActorKind::of_user_kind(&inv.kind), Some(&inv.user_id))
         .target("invitation", &inv.id)

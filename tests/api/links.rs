@@ -235,6 +235,18 @@ fn the_seed_example_vector_links_emily_with_northern_light_as_default() {
     let after = json(&app.get_auth(&format!("/api/admin/links/{link_id}"), &admin));
     assert_eq!(after["invitations"][0]["status"], "used");
     assert_eq!(after["user"]["has_password"], true);
+
+    // The guide: after the client's first login, the access is checked once more. The first
+    // activation makes the link review-due now; "reviewed" moves the date on 90 days.
+    assert_eq!((after["review_due"].as_bool(), after["review_at"].as_str()), (Some(true), Some("2026-11-23T09:00:00Z")));
+    assert_eq!(list_ids(&app, &admin, "?review_due=true"), vec![link_id.clone()]);
+    let reviewed = patched(&app, &admin, &link_id, json!({"reviewed": true}));
+    assert_eq!((reviewed["review_due"].as_bool(), reviewed["review_at"].as_str()), (Some(false), Some("2027-02-21T09:00:00Z")));
+    // A later invitation (a password reset) is not a first login: the review date stays.
+    let (_, reset) = invited(&app, &admin, &link_id);
+    assert_eq!(activate(&app, &reset, "another long passphrase for Emily").status(), 200);
+    let later = json(&app.get_auth(&format!("/api/admin/links/{link_id}"), &admin));
+    assert_eq!((later["review_due"].as_bool(), later["review_at"].as_str()), (Some(false), Some("2027-02-21T09:00:00Z")));
 }
 
 #[test]

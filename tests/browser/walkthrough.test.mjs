@@ -434,7 +434,13 @@ test("the admin disables the link and Emily's open page loses access at its next
   await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Client links" }).click();
   await admin.getByRole("link", { name: "Emily Carter" }).click();
   await admin.getByRole("heading", { name: "Emily Carter" }).waitFor();
+  // Her first sign-in made the link review-due: the guide's second check after the first login.
+  const firstLogin = admin.getByText("has signed in for the first time. Check the access once more", { exact: false });
+  await firstLogin.waitFor();
   await check(admin, "governance-link-detail");
+  await admin.getByRole("button", { name: "Mark access as reviewed" }).click();
+  await firstLogin.waitFor({ state: "detached" });
+  await admin.getByText("Access review recorded.").first().waitFor();
   await admin.getByRole("button", { name: "Disable link" }).click();
   const dialog = admin.getByRole("dialog", { name: /Disable Emily Carter's access/ });
   await dialog.getByRole("button", { name: "Disable link" }).click();

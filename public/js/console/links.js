@@ -145,6 +145,10 @@ async function detail(ctx, el, id) {
     el,
     h("p", { class: "small" }, h("a", { href: "#links" }, "← All client links")),
     h("div", { class: "section-head" }, h("h1", {}, fullName(link.user)), statusBadge(link.status), link.review_due ? badge("review due", "warn") : null),
+    // The first activation makes a never-reviewed link due: the guide's check after the first login.
+    link.review_due && !link.reviewed_at && link.user.has_password && link.status === "active"
+      ? h("div", { class: "alert warn", role: "status" }, h("p", {}, `${fullName(link.user)} has signed in for the first time. Check the access once more: the effective policy (Permissions) and what this link sees (Diagnostics), then mark the access as reviewed.`))
+      : null,
     out,
     h(
       "div",
@@ -196,7 +200,7 @@ async function detail(ctx, el, id) {
       { class: "card", "aria-labelledby": "ld-ch" },
       h("h2", { id: "ld-ch" }, "Channel links"),
       channels.length
-        ? h("ul", { class: "list" }, channels.map((c) => h("li", {}, h("div", { class: "item-head" }, h("span", { class: "title" }, `${c.kind}${c.external_label ? " · " + c.external_label : ""}`), statusBadge(c.status)), h("div", { class: "small muted" }, c.company_name || "", " · since ", time(c.created_at)))))
+        ? h("ul", { class: "list" }, channels.map((c) => h("li", {}, h("div", { class: "item-head" }, h("span", { class: "title" }, `${c.kind}${c.external_label ? " · " + c.external_label : ""}`), statusBadge(c.status)), h("div", { class: "small muted" }, c.company_name ? `${c.company_name} · since ` : "Since ", time(c.created_at)))))
         : h("p", { class: "muted" }, "No Telegram or widget connections."),
     ),
   );
