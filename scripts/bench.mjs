@@ -9,7 +9,7 @@
 // request list at 1,000, 10,000 and 100,000 requests in the database, login against a bare argon2id
 // verify, the wasm instantiation time, and the budgets of DESIGN.md held or missed.
 //   node scripts/bench.mjs [--duration S] [--rounds N] [--sizes 1000,10000,100000] [--native-verify-ms X]
-//     [--wasm-verify-ms Y] [--jwt-verify-ms Z] [--from .bench/last.json] [--upload "<wrangler's Total Upload line>"] [--readme]
+//     [--wasm-verify-ms Y] [--jwt-verify-ms Z] [--page-cpu-ms P] [--from .bench/last.json] [--upload "<wrangler's Total Upload line>"] [--readme]
 // --readme replaces the "## Performance" section of README.md with the results.
 import { spawn, execFile } from "node:child_process";
 import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -33,6 +33,7 @@ const CLIENTS = 16;
 const nativeVerify = Number(args["native-verify-ms"]) || null;
 const wasmVerify = Number(args["wasm-verify-ms"]) || null;
 const jwtVerify = Number(args["jwt-verify-ms"]) || null;
+const pageCpu = Number(args["page-cpu-ms"]) || null;
 const upload = args.upload ?? null;
 
 function parseArgs(argv) {
@@ -562,6 +563,7 @@ const lines = [
   `- argon2id verify (m=19456 KiB, t=2, p=1), p50: wasm ${fmt(wasmVerify, 1)} ms (V8 under node, wasm-bindgen-test), native ${fmt(nativeVerify, 1)} ms` +
     (wasmVerify && nativeVerify ? ` (wasm/native ${fmt(wasmVerify / nativeVerify, 2)}x)` : ""),
   jwtVerify ? `- access-token (Ed25519 JWT) verify in wasm, p50: ${fmt(jwtVerify, 2)} ms: the per-request crypto of an authenticated read` : "",
+  pageCpu ? `- one page of GET /api/requests in wasm after D1 answered (parse D1's JSON of 51 rows, decode, build the views, serialize), p50: ${fmt(pageCpu, 2)} ms` : "",
   login1 ? `- login p50 at c=1: ${fmt(login1.p50, 1)} ms = ${wasmVerify ? fmt(login1.p50 / wasmVerify, 2) : "-"}x the wasm verify` : "",
   `- upload (\`wrangler deploy --dry-run --outdir dist\`): ${upload ?? "not measured"}`,
   `- wasm instantiation: ${fmt(wasm.startup, 1)} ms: what build/index_bg.wasm (${(wasm.bytes / 1024).toFixed(0)} KiB) adds to a \`workerd test\` run ` +

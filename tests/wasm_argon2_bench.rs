@@ -1,5 +1,5 @@
 //! Measurements, not tests of behaviour: the cost of one argon2id verify at the production
-//! parameters inside WebAssembly (V8, as in workerd), and of one access-token verify. `make bench` runs them in release mode with
+//! parameters inside WebAssembly (V8, as in workerd), of one access-token verify and of one request page (fixture: D1 JSON of 51 rows). `make bench` runs them in release mode with
 //! `--nocapture` and reads the `BENCH` line; under `make test` it is not run.
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -51,4 +51,32 @@ fn jwt_verify_cost_in_wasm() {
     }
     samples.sort_by(|a, b| a.total_cmp(b));
     console_log!("BENCH wasm_jwt_verify_ms p50={:.3} min={:.3} max={:.3} n={}", samples[samples.len() / 2], samples[0], samples[samples.len() - 1], samples.len());
+}
+
+/// The CPU of one page of GET /api/requests after D1 answered: parse D1's JSON (51 rows as the
+/// local runtime returns them), decode the rows, build the views, serialize the page.
+#[wasm_bindgen_test]
+fn request_page_cost_in_wasm() {
+    use extranet::app::requests::{Page, RequestRow, RequestView};
+    use extranet::store::{decode_all, Row};
+    let text = include_str!("fixtures/d1_request_page.json");
+    let stage = |name: &str, f: &dyn Fn() -> usize| {
+        let mut samples = Vec::new();
+        for _ in 0..100 {
+            let t = js_sys::Date::now();
+            for _ in 0..10 {
+                assert!(f() > 0);
+            }
+            samples.push((js_sys::Date::now() - t) / 10.0);
+        }
+        samples.sort_by(|a, b| a.total_cmp(b));
+        console_log!("BENCH wasm_request_page_{name}_ms p50={:.3} min={:.3}", samples[samples.len() / 2], samples[0]);
+    };
+    stage("parse", &|| serde_json::from_str::<Vec<Row>>(text).unwrap().len());
+    stage("parse_decode", &|| decode_all::<RequestRow>(serde_json::from_str::<Vec<Row>>(text).unwrap()).unwrap().len());
+    stage("whole", &|| {
+        let rows: Vec<RequestRow> = decode_all(serde_json::from_str::<Vec<Row>>(text).unwrap()).unwrap();
+        let page = Page::of(rows, 50, |r: &RequestRow| (r.created_at, r.id.to_string())).try_map(RequestView::try_from).unwrap();
+        serde_json::to_vec(&page).unwrap().len()
+    });
 }
