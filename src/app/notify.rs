@@ -17,10 +17,10 @@ use super::session::Bearer;
 use super::link_facts::{decode_facts, facts_stmts, FACTS_STMT_COUNT};
 use super::{ApiError, Ports};
 use crate::access::decision::{decide, Action, Object};
-use crate::access::facts::{LinkFacts, RequestFacts};
+use crate::access::facts::{DocumentFacts, LinkFacts, RequestFacts};
 use crate::channels::telegram::{self, SendFailure};
 use crate::config::{Config, Secret};
-use crate::store::{decode_all, Sql, Stmt};
+use crate::store::{decode_all, sql::flag, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -100,8 +100,8 @@ const STATUS_CHANGE: &str = "INSERT INTO notifications (id, channel, channel_lin
 
 /// ?1 id prefix, ?2 now, ?3 document, ?4 the audit event that guards the change. Only a published
 /// document with an action still expected, and only for links of its addressee.
-const DOCUMENT: &str = "INSERT INTO notifications (id, channel, channel_link_id, company_id, body, next_attempt_at, created_at) \
-     SELECT ?1 || substr(cl.id, 25), 'telegram', cl.id, d.company_id, \
+const DOCUMENT: &str = "INSERT INTO notifications (id, channel, channel_link_id, company_id, document_id, body, next_attempt_at, created_at) \
+     SELECT ?1 || substr(cl.id, 25), 'telegram', cl.id, d.company_id, d.id, \
        'Document \"' || d.title || '\" awaits your ' || CASE d.required_action WHEN 'review' THEN 'review' \
        WHEN 'approve' THEN 'approval' ELSE 'signature' END || ' in the portal.', ?2, ?2 \
      FROM documents d JOIN channel_links cl ON cl.company_id = d.company_id AND cl.kind = 'telegram' AND cl.status <> 'revoked' \
@@ -141,10 +141,12 @@ pub fn document_stmt<P: Ports>(ports: &P, now: DateTime<Utc>, document_id: &str,
 const CLAIM: &str = "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = ?2 \
      WHERE status = 'pending' AND id IN (SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?1 \
        ORDER BY next_attempt_at LIMIT ?3) \
-     RETURNING id, channel_link_id, company_id, request_id, message_id, body, attempts";
+     RETURNING id, channel_link_id, company_id, request_id, message_id, document_id, body, attempts";
 const SELECT_TARGETS: &str = "SELECT cl.id, cl.status, cl.external_id, cl.link_id FROM channel_links cl \
      WHERE cl.id IN (SELECT value FROM json_each(?1))";
 const SELECT_REQUESTS: &str = "SELECT id, company_id, pipeline_id FROM requests WHERE id IN (SELECT value FROM json_each(?1))";
+const SELECT_DOCUMENTS: &str = "SELECT id, company_id, contact_id, status = 'published' AS published, \
+     (status = 'published' AND required_action <> 'none' AND completed_at IS NULL) AS awaiting FROM documents WHERE id IN (SELECT value FROM json_each(?1))";
 const MARK_SENT: &str = "UPDATE notifications SET status = 'sent', sent_at = ?2, external_message_id = ?3, last_error = NULL WHERE id = ?1";
 const MARK_RETRY: &str = "UPDATE notifications SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'pending'";
 const MARK_FINAL: &str = "UPDATE notifications SET status = ?2, last_error = ?3 WHERE id = ?1 AND status = 'pending'";
@@ -159,6 +161,7 @@ struct Claimed {
     company_id: Uuid,
     request_id: Option<Uuid>,
     message_id: Option<String>,
+    document_id: Option<Uuid>,
     body: String,
     attempts: i64,
 }
@@ -178,6 +181,17 @@ struct RequestRow {
     pipeline_id: Uuid,
 }
 
+#[derive(Debug, Deserialize)]
+struct DocumentRow {
+    id: Uuid,
+    company_id: Uuid,
+    contact_id: Option<Uuid>,
+    #[serde(with = "flag")]
+    published: bool,
+    #[serde(with = "flag")]
+    awaiting: bool,
+}
+
 /// What one delivery run did, for the log.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct DeliveryReport {
@@ -195,7 +209,7 @@ enum Plan {
 }
 
 /// Whether the engine lets this link receive this notification now, and the text to send.
-fn plan(n: &Claimed, target: Option<&Target>, facts: Option<&LinkFacts>, request: Option<&RequestRow>) -> Plan {
+fn plan(n: &Claimed, target: Option<&Target>, facts: Option<&LinkFacts>, request: Option<&RequestRow>, document: Option<&DocumentRow>) -> Plan {
     let Some(target) = target.filter(|t| t.status != "revoked") else {
         return Plan::Drop("the channel link is revoked");
     };
@@ -207,6 +221,18 @@ fn plan(n: &Claimed, target: Option<&Target>, facts: Option<&LinkFacts>, request
     };
     if !decide(facts, Action::Telegram, &Object::Company(n.company_id)).is_allowed() {
         return Plan::Drop("the policy does not allow telegram");
+    }
+    if let Some(wanted) = n.document_id {
+        let Some(doc) = document.filter(|d| d.id == wanted) else {
+            return Plan::Drop("the document is gone");
+        };
+        if !doc.awaiting {
+            return Plan::Drop("the document no longer awaits the client");
+        }
+        let object = Object::Document(DocumentFacts { id: doc.id, company_id: doc.company_id, contact_id: doc.contact_id, published: doc.published });
+        if !decide(facts, Action::View, &object).is_allowed() {
+            return Plan::Drop("the user may not see it");
+        }
     }
     let mut text = n.body.clone();
     if let Some(wanted) = n.request_id {
@@ -240,9 +266,14 @@ pub async fn deliver_due<P: Ports>(ports: &P, bot: &Bot, now: DateTime<Utc>, lim
     let json_list = |ids: Vec<String>| serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
     let link_ids = json_list(claimed.iter().map(|n| n.channel_link_id.clone()).collect());
     let request_ids = json_list(claimed.iter().filter_map(|n| n.request_id.map(|r| r.to_string())).collect());
-    let out = ports.db().batch(vec![Stmt::new(SELECT_TARGETS).bind(link_ids), Stmt::new(SELECT_REQUESTS).bind(request_ids)]).await?;
+    let document_ids = json_list(claimed.iter().filter_map(|n| n.document_id.map(|d| d.to_string())).collect());
+    let out = ports
+        .db()
+        .batch(vec![Stmt::new(SELECT_TARGETS).bind(link_ids), Stmt::new(SELECT_REQUESTS).bind(request_ids), Stmt::new(SELECT_DOCUMENTS).bind(document_ids)])
+        .await?;
     let targets: Vec<Target> = decode_all(out.first().map(|o| o.rows.clone()).unwrap_or_default())?;
     let requests: Vec<RequestRow> = decode_all(out.get(1).map(|o| o.rows.clone()).unwrap_or_default())?;
+    let documents: Vec<DocumentRow> = decode_all(out.get(2).map(|o| o.rows.clone()).unwrap_or_default())?;
 
     // The facts of every link involved, in one batch.
     let mut links: Vec<String> = targets.iter().map(|t| t.link_id.clone()).collect();
@@ -268,7 +299,8 @@ pub async fn deliver_due<P: Ports>(ports: &P, bot: &Bot, now: DateTime<Utc>, lim
             let allowed = decide(f, Action::Telegram, &Object::Company(n.company_id)).is_allowed();
             allowed_links.insert(target.id.clone(), allowed);
         }
-        match plan(n, target, link_facts, request) {
+        let document = n.document_id.and_then(|d| documents.iter().find(|x| x.id == d));
+        match plan(n, target, link_facts, request, document) {
             Plan::Drop(reason) => {
                 report.dropped += 1;
                 writes.push(Stmt::new(MARK_FINAL).bind(n.id.as_str()).bind("dropped").bind(reason));

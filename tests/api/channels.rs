@@ -626,6 +626,41 @@ fn a_document_awaiting_the_client_notifies_its_addressee_only() {
 }
 
 #[test]
+fn a_document_withdrawn_before_delivery_is_not_announced() {
+    use base64::Engine;
+    let app = app();
+    let token = emily(&app);
+    let admin = app.admin_token();
+    linked(&app, &token);
+    let pdf = base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.4 contract");
+    let published = |title: &str| {
+        let resp = app.send_auth("POST", "/api/admin/documents", &admin, Some(json!({"company_id": NORTHERN_LIGHT, "contact_id": EMILY_CONTACT, "title": title, "content_type": "application/pdf", "content_base64": pdf})));
+        assert_eq!(resp.status(), 201, "{}", body(&resp));
+        let id = json(&resp)["id"].as_str().unwrap().to_owned();
+        let resp = app.send_auth("POST", &format!("/api/admin/documents/{id}/publish"), &admin, Some(json!({"required_action": "sign"})));
+        assert_eq!(resp.status(), 200, "{}", body(&resp));
+        id
+    };
+    let withdrawn = published("Draft terms");
+    let kept = published("Final terms");
+    assert_eq!(app.sql_count("SELECT count(*) FROM notifications WHERE document_id IS NOT NULL AND status = 'pending'"), 2);
+    // The team withdraws one before the notice leaves (a retry window, or a cron run later).
+    let resp = app.send_auth("POST", &format!("/api/admin/documents/{withdrawn}/withdraw"), &admin, None);
+    assert_eq!(resp.status(), 200, "{}", body(&resp));
+
+    let report = cron(&app).notifications.unwrap();
+    assert_eq!((report.sent, report.dropped), (1, 1), "{report:?}");
+    let texts = texts_to(&app, EMILY_CHAT);
+    assert!(texts.iter().any(|t| t.contains("Final terms")), "{texts:?}");
+    assert!(!texts.iter().any(|t| t.contains("Draft terms")), "a withdrawn document is not announced: {texts:?}");
+    assert_eq!(
+        app.sql_count(&format!("SELECT count(*) FROM notifications WHERE document_id = '{withdrawn}' AND status = 'dropped' AND last_error LIKE '%no longer awaits%'")),
+        1
+    );
+    assert_eq!(app.sql_count(&format!("SELECT count(*) FROM notifications WHERE document_id = '{kept}' AND status = 'sent'")), 1);
+}
+
+#[test]
 fn failed_deliveries_are_recorded_retried_with_backoff_then_given_up_and_never_break_the_request() {
     let app = app();
     let token = emily(&app);
