@@ -58,6 +58,14 @@ struct CompanyRow {
     id: Uuid,
     name: String,
     status: CompanyStatus,
+    #[serde(flatten)]
+    policy: CompanyPolicyColumns,
+}
+
+/// A company policy's columns as SQLite returns them (0/1 flags, the pipelines as JSON text). Every
+/// reader of company policies decodes them here, so the engine and the policy pages agree.
+#[derive(Deserialize)]
+pub(crate) struct CompanyPolicyColumns {
     #[serde(with = "flag")]
     create_requests: bool,
     #[serde(with = "flag")]
@@ -75,8 +83,24 @@ struct CompanyRow {
     allowed_pipelines: String,
 }
 
+impl CompanyPolicyColumns {
+    pub(crate) fn policy(&self) -> Result<CompanyPolicy, ApiError> {
+        Ok(CompanyPolicy {
+            create_requests: self.create_requests,
+            read_request_chat: self.read_request_chat,
+            send_request_chat: self.send_request_chat,
+            general_chat: self.general_chat,
+            calls: self.calls,
+            telegram: self.telegram,
+            widget: self.widget,
+            allowed_pipelines: ids(&self.allowed_pipelines)?,
+        })
+    }
+}
+
+/// A contact policy's columns (a rule per permission; pipelines as JSON text, NULL for inherit).
 #[derive(Deserialize)]
-struct ContactPolicyRow {
+pub(crate) struct ContactPolicyColumns {
     create_requests: Rule,
     read_request_chat: Rule,
     send_request_chat: Rule,
@@ -87,6 +111,21 @@ struct ContactPolicyRow {
     allowed_pipelines: Option<String>,
 }
 
+impl ContactPolicyColumns {
+    pub(crate) fn policy(&self) -> Result<ContactPolicy, ApiError> {
+        Ok(ContactPolicy {
+            create_requests: self.create_requests,
+            read_request_chat: self.read_request_chat,
+            send_request_chat: self.send_request_chat,
+            general_chat: self.general_chat,
+            calls: self.calls,
+            telegram: self.telegram,
+            widget: self.widget,
+            allowed_pipelines: self.allowed_pipelines.as_deref().map(ids).transpose()?,
+        })
+    }
+}
+
 #[derive(Deserialize)]
 struct PipelineRow {
     id: Uuid,
@@ -94,7 +133,7 @@ struct PipelineRow {
     archived: bool,
 }
 
-fn ids(json: &str) -> Result<Vec<Uuid>, ApiError> {
+pub(crate) fn ids(json: &str) -> Result<Vec<Uuid>, ApiError> {
     serde_json::from_str(json).map_err(|e| ApiError::internal(format!("pipeline list: {e}")))
 }
 
@@ -107,37 +146,11 @@ pub fn decode_facts(outcomes: &[Outcome]) -> Result<Option<(LinkRow, LinkFacts)>
     let link: LinkRow = decode(link_row)?;
     let mut companies = Vec::new();
     for c in decode_all::<CompanyRow>(rows(1))? {
-        companies.push(CompanyFacts {
-            id: c.id,
-            name: c.name,
-            status: c.status,
-            policy: CompanyPolicy {
-                create_requests: c.create_requests,
-                read_request_chat: c.read_request_chat,
-                send_request_chat: c.send_request_chat,
-                general_chat: c.general_chat,
-                calls: c.calls,
-                telegram: c.telegram,
-                widget: c.widget,
-                allowed_pipelines: ids(&c.allowed_pipelines)?,
-            },
-        });
+        companies.push(CompanyFacts { id: c.id, name: c.name, status: c.status, policy: c.policy.policy()? });
     }
     let contact_policy = match rows(2).into_iter().next() {
         None => ContactPolicy::default(),
-        Some(row) => {
-            let p: ContactPolicyRow = decode(row)?;
-            ContactPolicy {
-                create_requests: p.create_requests,
-                read_request_chat: p.read_request_chat,
-                send_request_chat: p.send_request_chat,
-                general_chat: p.general_chat,
-                calls: p.calls,
-                telegram: p.telegram,
-                widget: p.widget,
-                allowed_pipelines: p.allowed_pipelines.as_deref().map(ids).transpose()?,
-            }
-        }
+        Some(row) => decode::<ContactPolicyColumns>(row)?.policy()?,
     };
     let pipelines = decode_all::<PipelineRow>(rows(3))?.into_iter().map(|p| PipelineFacts { id: p.id, archived: p.archived }).collect();
     let facts = LinkFacts {

@@ -6,7 +6,7 @@
 use super::audit::{ActorKind, Event};
 use super::governance::Governor;
 use super::ids::new_id;
-use super::link_facts::{decode_facts, facts_stmts, FACTS_STMT_COUNT};
+use super::link_facts::{decode_facts, facts_stmts, CompanyPolicyColumns, ContactPolicyColumns, FACTS_STMT_COUNT};
 use super::session::Bearer;
 use super::{ApiError, Ports};
 use crate::access::effective::{effective_policy, Effective};
@@ -177,37 +177,15 @@ struct CompanyRow {
 
 #[derive(Deserialize)]
 struct CompanyPolicyRow {
-    #[serde(with = "flag")]
-    create_requests: bool,
-    #[serde(with = "flag")]
-    read_request_chat: bool,
-    #[serde(with = "flag")]
-    send_request_chat: bool,
-    #[serde(with = "flag")]
-    general_chat: bool,
-    #[serde(with = "flag")]
-    calls: bool,
-    #[serde(with = "flag")]
-    telegram: bool,
-    #[serde(with = "flag")]
-    widget: bool,
-    allowed_pipelines: String,
+    #[serde(flatten)]
+    columns: CompanyPolicyColumns,
     updated_by: Option<String>,
     updated_at: i64,
 }
 
 impl CompanyPolicyRow {
     fn policy(&self) -> Result<CompanyPolicy, ApiError> {
-        Ok(CompanyPolicy {
-            create_requests: self.create_requests,
-            read_request_chat: self.read_request_chat,
-            send_request_chat: self.send_request_chat,
-            general_chat: self.general_chat,
-            calls: self.calls,
-            telegram: self.telegram,
-            widget: self.widget,
-            allowed_pipelines: uuid_list(&self.allowed_pipelines)?,
-        })
+        self.columns.policy()
     }
 }
 
@@ -221,30 +199,15 @@ struct ContactRow {
 
 #[derive(Deserialize)]
 struct ContactPolicyRow {
-    create_requests: Rule,
-    read_request_chat: Rule,
-    send_request_chat: Rule,
-    general_chat: Rule,
-    calls: Rule,
-    telegram: Rule,
-    widget: Rule,
-    allowed_pipelines: Option<String>,
+    #[serde(flatten)]
+    columns: ContactPolicyColumns,
     updated_by: Option<String>,
     updated_at: i64,
 }
 
 impl ContactPolicyRow {
     fn policy(&self) -> Result<ContactPolicy, ApiError> {
-        Ok(ContactPolicy {
-            create_requests: self.create_requests,
-            read_request_chat: self.read_request_chat,
-            send_request_chat: self.send_request_chat,
-            general_chat: self.general_chat,
-            calls: self.calls,
-            telegram: self.telegram,
-            widget: self.widget,
-            allowed_pipelines: self.allowed_pipelines.as_deref().map(uuid_list).transpose()?,
-        })
+        self.columns.policy()
     }
 }
 
@@ -253,21 +216,8 @@ impl ContactPolicyRow {
 struct PolicedCompanyRow {
     id: Uuid,
     name: String,
-    #[serde(with = "flag")]
-    create_requests: bool,
-    #[serde(with = "flag")]
-    read_request_chat: bool,
-    #[serde(with = "flag")]
-    send_request_chat: bool,
-    #[serde(with = "flag")]
-    general_chat: bool,
-    #[serde(with = "flag")]
-    calls: bool,
-    #[serde(with = "flag")]
-    telegram: bool,
-    #[serde(with = "flag")]
-    widget: bool,
-    allowed_pipelines: String,
+    #[serde(flatten)]
+    policy: CompanyPolicyColumns,
 }
 
 #[derive(Deserialize)]
@@ -280,10 +230,6 @@ struct PipelineRow {
 #[derive(Deserialize)]
 struct IdRow {
     id: Uuid,
-}
-
-fn uuid_list(raw: &str) -> Result<Vec<Uuid>, ApiError> {
-    serde_json::from_str(raw).map_err(|e| ApiError::internal(format!("pipeline list: {e}")))
 }
 
 pub(crate) fn json_ids<T: ToString>(ids: impl IntoIterator<Item = T>) -> String {
@@ -553,16 +499,7 @@ pub async fn get_contact<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc
 fn contact_warnings(contact: &ContactRow, policy: &ContactPolicy, companies: &[PolicedCompanyRow]) -> Result<Vec<Warning>, ApiError> {
     let mut warnings = Vec::new();
     for c in companies {
-        let company_policy = CompanyPolicy {
-            create_requests: c.create_requests,
-            read_request_chat: c.read_request_chat,
-            send_request_chat: c.send_request_chat,
-            general_chat: c.general_chat,
-            calls: c.calls,
-            telegram: c.telegram,
-            widget: c.widget,
-            allowed_pipelines: uuid_list(&c.allowed_pipelines)?,
-        };
+        let company_policy = c.policy.policy()?;
         let mut alive: Vec<Uuid> = company_policy.allowed_pipelines.clone();
         alive.extend(policy.allowed_pipelines.iter().flatten());
         let facts = policy_only_facts(
