@@ -8,8 +8,8 @@
 
 use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
-use extranet::app::native::NativePorts;
-use extranet::app::ports::{OutboundError, Ports, QueryStats, RandomUnavailable};
+use extranet::app::kit::native::NativePorts;
+use extranet::app::kit::ports::{OutboundError, Ports, QueryStats, RandomUnavailable};
 use extranet::config::Config;
 use extranet::http::{handle, Req, Resp};
 use extranet::store::sqlite::SqliteDb;
@@ -335,7 +335,7 @@ fn client_and_auth_paths_never_scan_a_big_table() {
     }
 
     let me = &cases.iter().find(|(label, _)| label == "GET /api/me").expect("the /api/me case").1;
-    assert!(me.iter().any(|s| s.sql == extranet::app::session::CHECK_SESSION), "the session check is among the statements checked");
+    assert!(me.iter().any(|s| s.sql == extranet::app::kit::session::CHECK_SESSION), "the session check is among the statements checked");
 
     let mut problems = Vec::new();
     let mut checked = 0;

@@ -537,7 +537,7 @@ fn hot_lists_and_lookups_use_their_indexes() -> TestResult {
 
 #[test]
 fn the_cron_purges_pass_the_foreign_keys() -> TestResult {
-    let ports = extranet::app::native::NativePorts::new_seeded(1)?;
+    let ports = extranet::app::kit::native::NativePorts::new_seeded(1)?;
     let db = ports.sqlite();
     db.exec_script(FIXTURE)?;
     // An ended session whose id is kept as evidence on a document action, with a spent code.
@@ -549,7 +549,7 @@ fn the_cron_purges_pass_the_foreign_keys() -> TestResult {
            VALUES ('code-1', 'u1', 'l1', 'co1', 1, 600);",
     )?;
     let now = chrono::DateTime::from_timestamp(30 * 86_400, 0).ok_or("time")?;
-    let report = block_on(extranet::app::maintenance::run_maintenance(&ports, now))?;
+    let report = block_on(extranet::app::delivery::maintenance::run_maintenance(&ports, now))?;
     assert_eq!(report.invitations_expired, 1);
     assert_eq!(report.sessions_purged, 1);
     assert_eq!(report.refresh_tokens_purged, 1);

@@ -57,7 +57,7 @@ fn jwt_verify_cost_in_wasm() {
 /// local runtime returns them), decode the rows, build the views, serialize the page.
 #[wasm_bindgen_test]
 fn request_page_cost_in_wasm() {
-    use extranet::app::requests::{Page, RequestRow, RequestView};
+    use extranet::app::portal::requests::{Page, RequestRow, RequestView};
     use extranet::store::{decode_all, Row};
     let text = include_str!("fixtures/d1_request_page.json");
     let stage = |name: &str, f: &dyn Fn() -> usize| {

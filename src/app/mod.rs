@@ -1,57 +1,20 @@
-//! Use cases, generic over the ports, given `now` explicitly.
+//! Use cases, generic over the ports, given `now` explicitly; grouped by who they serve.
+//!
+//! - `auth`: signing in and staying signed in (login, refresh, activation, account, MFA, bootstrap).
+//! - `portal`: what a client does (requests, chats, calls, documents, attachments, channels, me).
+//! - `governance`: what employees do (links, invitations, policies, diagnostics, offboarding, the CRM's
+//!   directory, users, branding, security settings, audit, channel links, the team's requests and documents).
+//! - `delivery`: what runs beside requests (webhooks in, notifications out, maintenance).
+//! - `kit`: the shared rules every feature uses; it never imports a feature module.
 
-pub mod account;
-pub mod activation;
-pub mod audit;
-pub mod bootstrap;
-pub mod credentials;
-pub mod error;
-pub mod client_gate;
+pub mod auth;
+pub mod delivery;
 pub mod governance;
-// [directory modules]
-pub mod branding;
-pub mod crm;
-pub mod directory;
-pub mod users_admin;
-// [links modules]
-pub mod invitations;
-pub mod links;
-// [policies modules]
-pub mod admin_sessions;
-pub mod audit_query;
-pub mod channel_admin;
-pub mod diagnostics;
-pub mod offboarding;
-pub mod policies;
-// [requests modules]
-pub mod attachments;
-pub mod calls;
-pub mod chat;
-pub mod requests;
-pub mod team_requests;
-// [documents modules]
-pub mod documents;
-pub mod files;
-pub mod team_documents;
-// [channels modules]
-pub mod channels;
-pub mod notify;
-pub mod webhooks;
-pub mod ids;
-pub mod link_facts;
-pub mod login;
-pub mod me;
-pub mod mfa;
-pub mod refresh;
-pub mod security_settings;
-pub mod session;
-pub mod step_up;
-pub mod settings;
-pub mod maintenance;
-pub mod ports;
+pub mod kit;
+pub mod portal;
 
-pub use ports::{random_array, OutboundError, Ports, QueryStats, RandomUnavailable};
+pub use kit::error::{self, ApiError};
+pub use kit::ports::{self, random_array, OutboundError, Ports, QueryStats, RandomUnavailable};
 
 #[cfg(not(target_arch = "wasm32"))]
-pub mod native;
-pub use error::ApiError;
+pub use kit::native;

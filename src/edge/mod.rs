@@ -4,8 +4,8 @@
 mod d1;
 mod kv;
 
-use crate::app::maintenance::run_cron;
-use crate::app::notify::{self, Bot};
+use crate::app::delivery::maintenance::run_cron;
+use crate::app::delivery::notify::{self, Bot};
 use crate::app::{OutboundError, Ports, QueryStats, RandomUnavailable};
 use crate::config::{Config, ConfigError};
 use crate::http::routes::UPLOAD_LIMIT;

@@ -12,7 +12,7 @@ pub mod transport;
 use crate::app::Ports;
 use crate::config::Config;
 use chrono::{DateTime, Utc};
-pub use crate::app::error::ApiError;
+pub use crate::app::kit::error::ApiError;
 use http::{Method, Request, Response};
 use routes::{Matched, Route, RouteId};
 

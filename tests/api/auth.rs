@@ -287,8 +287,8 @@ fn expired_tampered_wrong_audience_and_wrong_key_tokens_are_refused() {
 fn sign_like(config: &extranet::config::Config, token: &str) -> String {
     let verifier = TestApp::new().config;
     let now = TestApp::new().now.get();
-    let claims = extranet::app::credentials::verify_access(&verifier, token, now).unwrap();
-    extranet::app::credentials::sign_access(config, &claims, now).unwrap()
+    let claims = extranet::app::kit::credentials::verify_access(&verifier, token, now).unwrap();
+    extranet::app::kit::credentials::sign_access(config, &claims, now).unwrap()
 }
 
 #[test]

@@ -164,8 +164,8 @@ fn live_links(app: &TestApp, chat: i64) -> i64 {
     app.sql_count(&format!("SELECT count(*) FROM channel_links WHERE kind = 'telegram' AND external_id = '{chat}' AND status <> 'revoked'"))
 }
 
-fn cron(app: &TestApp) -> extranet::app::maintenance::CronReport {
-    pollster::block_on(extranet::app::maintenance::run_cron(&app.ports, Some(&app.config), app.now.get()))
+fn cron(app: &TestApp) -> extranet::app::delivery::maintenance::CronReport {
+    pollster::block_on(extranet::app::delivery::maintenance::run_cron(&app.ports, Some(&app.config), app.now.get()))
 }
 
 fn create_request(app: &TestApp, token: &str, title: &str) -> String {

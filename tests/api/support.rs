@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use extranet::app::native::NativePorts;
+use extranet::app::kit::native::NativePorts;
 use extranet::config::Config;
 use extranet::http::{handle, Req, Resp};
 use serde_json::Value;

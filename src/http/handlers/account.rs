@@ -2,8 +2,10 @@
 //! and security settings of the governance side.
 
 use super::auth::session_reply;
-use crate::app::session::Bearer;
-use crate::app::{account, bootstrap, mfa, security_settings, Ports};
+use crate::app::kit::session::Bearer;
+use crate::app::auth::{account, bootstrap, mfa};
+use crate::app::governance::security_settings;
+use crate::app::Ports;
 use crate::domain::settings::SecuritySettings;
 use crate::http::input::{json_body, optional_json_body, path_uuid};
 use crate::http::transport::bearer;
@@ -15,7 +17,7 @@ fn caller<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Bearer, ApiError> {
 }
 
 pub async fn me<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    reply::ok(&crate::app::me::me(cx.ports, &caller(cx, req)?, cx.now).await?)
+    reply::ok(&crate::app::portal::me::me(cx.ports, &caller(cx, req)?, cx.now).await?)
 }
 
 pub async fn my_sessions<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {

@@ -1,9 +1,9 @@
 //! Sign-in routes: login, refresh, logout, and invitation preview and activation.
 
-use crate::app::activation::{self, ActivateInput};
-use crate::app::login::{self, LoginInput};
-use crate::app::refresh::{self, LogoutBy, RefreshInput};
-use crate::app::session::{Bearer, Issued};
+use crate::app::auth::activation::{self, ActivateInput};
+use crate::app::auth::login::{self, LoginInput};
+use crate::app::auth::refresh::{self, LogoutBy, RefreshInput};
+use crate::app::kit::session::{Bearer, Issued};
 use crate::app::Ports;
 use crate::http::input::{json_body, optional_json_body};
 use crate::http::transport::{bearer, check_same_origin, clear_refresh_cookie, refresh_cookie, set_refresh_cookie};

@@ -1,11 +1,11 @@
 //! Channels: the client's channel links (list, Telegram deep link, widget connection, rotation,
 //! revocation) and the two webhooks, which authenticate themselves (secret header, signature).
 
-use crate::app::channels::{self, ChannelInput};
-use crate::app::notify;
-use crate::app::requests::{decode_cursor, ListOptions};
-use crate::app::session::Bearer;
-use crate::app::webhooks::{self, SignedRequest};
+use crate::app::portal::channels::{self, ChannelInput};
+use crate::app::delivery::notify;
+use crate::app::portal::requests::{decode_cursor, ListOptions};
+use crate::app::kit::session::Bearer;
+use crate::app::delivery::webhooks::{self, SignedRequest};
 use crate::app::Ports;
 use crate::channels::{telegram, widget};
 use crate::http::input::{json_body, path_uuid, Query};

@@ -1,10 +1,11 @@
 //! Directory routes: CRM upserts (companies, contacts, pipelines) and lists, portal users (list,
 //! block, MFA reset), employees, and branding.
 
-use crate::app::crm::{self, ListQuery, Upserted};
-use crate::app::directory::Caller;
-use crate::app::session::Bearer;
-use crate::app::{branding, users_admin, Ports};
+use crate::app::governance::crm::{self, ListQuery, Upserted};
+use crate::app::governance::directory::Caller;
+use crate::app::kit::session::Bearer;
+use crate::app::governance::{branding, users_admin};
+use crate::app::Ports;
 use crate::http::input::{json_body, path_uuid, Query};
 use crate::http::transport::bearer;
 use crate::http::{reply, ApiError, Ctx, Req, Resp};

@@ -1,11 +1,11 @@
 //! Documents: the client's list, detail, download and actions, and the team's upload, list,
 //! detail, download, publish, signature request and withdrawal.
 
-use crate::app::documents::{self, ActionInput, DocStatus, ListPage};
-use crate::app::files::Download;
-use crate::app::session::Bearer;
-use crate::app::files::parse_multipart;
-use crate::app::team_documents::{self, Change, PublishInput, TeamFilter, UploadInput, UploadRequest};
+use crate::app::portal::documents::{self, ActionInput, DocStatus, ListPage};
+use crate::app::kit::files::Download;
+use crate::app::kit::session::Bearer;
+use crate::app::kit::files::parse_multipart;
+use crate::app::governance::team_documents::{self, Change, PublishInput, TeamFilter, UploadInput, UploadRequest};
 use crate::app::Ports;
 use crate::http::input::{json_body, optional_json_body, path_uuid, Query};
 use crate::http::transport::bearer;

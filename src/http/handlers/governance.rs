@@ -1,11 +1,12 @@
 //! Governance handlers for policies, diagnostics, what a link sees, offboarding, a user's
 //! sessions and lockout, the audit trail and channel links.
 
-use crate::app::audit_query::{self, AuditFilter};
-use crate::app::channel_admin::{self, ChannelFilter};
-use crate::app::diagnostics::{self, DiagnosticsQuery};
-use crate::app::session::Bearer;
-use crate::app::{admin_sessions, offboarding, policies, Ports};
+use crate::app::governance::audit_query::{self, AuditFilter};
+use crate::app::governance::channel_admin::{self, ChannelFilter};
+use crate::app::governance::diagnostics::{self, DiagnosticsQuery};
+use crate::app::kit::session::Bearer;
+use crate::app::governance::{admin_sessions, offboarding, policies};
+use crate::app::Ports;
 use crate::domain::policy::CompanyPolicy;
 use crate::http::input::{json_body, path_uuid, Query};
 use crate::http::transport::bearer;

@@ -1,9 +1,9 @@
 //! Client links and invitations (governance): the wizard's preview and confirm, the link list,
 //! detail and changes, and issuing, listing and revoking invitations.
 
-use crate::app::invitations::{self, Status};
-use crate::app::links::{self, decode_cursor, Confirmed, LinkInput, PatchInput};
-use crate::app::session::Bearer;
+use crate::app::governance::invitations::{self, Status};
+use crate::app::governance::links::{self, decode_cursor, Confirmed, LinkInput, PatchInput};
+use crate::app::kit::session::Bearer;
 use crate::app::Ports;
 use crate::access::facts::LinkStatus;
 use crate::http::input::{json_body, path_uuid, Query};

@@ -1,11 +1,11 @@
 //! Requests, chats, calls and request attachments: the client's routes and the team's.
 
-use crate::app::attachments::{self, FileOut, UploadInput};
-use crate::app::calls::{self, NewCallInput};
-use crate::app::chat::{self, MessageInput};
-use crate::app::requests::{self, decode_cursor, ListOptions, NewRequestInput, RequestFilter};
-use crate::app::session::Bearer;
-use crate::app::team_requests::{self, StatusInput, TeamFilter};
+use crate::app::portal::attachments::{self, FileOut, UploadInput};
+use crate::app::portal::calls::{self, NewCallInput};
+use crate::app::portal::chat::{self, MessageInput};
+use crate::app::portal::requests::{self, decode_cursor, ListOptions, NewRequestInput, RequestFilter};
+use crate::app::kit::session::Bearer;
+use crate::app::governance::team_requests::{self, StatusInput, TeamFilter};
 use crate::app::Ports;
 use crate::http::input::{json_body, path_uuid, Query};
 use crate::http::transport::bearer;

@@ -1,0 +1,87 @@
+//! `POST /api/admin/bootstrap`: the first admin, created with the one-time BOOTSTRAP_TOKEN while no
+//! admin exists. The "no admin yet" condition lives inside the INSERT, so two racing calls create
+//! one admin.
+
+use crate::app::kit::audit::{ActorKind, Event};
+use crate::app::kit::credentials;
+use crate::app::kit::ids::new_id;
+use crate::app::kit::settings::{select_settings, settings_from};
+use crate::app::{ApiError, Ports};
+use crate::config::Config;
+use crate::domain::login::Login;
+use crate::http::ClientMeta;
+use crate::store::{Sql, Stmt};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const INSERT_FIRST_ADMIN: &str = "INSERT INTO users (id, kind, status, role, login, login_key, email, first_name, last_name, \
+     password_hash, password_changed_at, created_at, updated_at) \
+     SELECT ?1, 'employee', 'active', 'admin', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8 \
+     WHERE NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')";
+const SELECT_ANY_ADMIN: &str = "SELECT 1 AS found FROM users WHERE role = 'admin' LIMIT 1";
+const AUDIT_IF_CREATED: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, \
+     company_ids, outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
+     WHERE EXISTS (SELECT 1 FROM users WHERE id = ?14 AND role = 'admin')";
+
+#[derive(Debug, Deserialize)]
+pub struct BootstrapInput {
+    pub token: String,
+    pub login: String,
+    pub password: String,
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BootstrapResult {
+    pub id: String,
+    pub login: String,
+    pub role: &'static str,
+}
+
+pub async fn bootstrap<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, now: DateTime<Utc>, input: BootstrapInput) -> Result<BootstrapResult, ApiError> {
+    // Without the secret configured the route does not exist for anyone.
+    let expected = config.bootstrap_token.as_ref().ok_or(ApiError::NotFound)?;
+    if !credentials::constant_time_eq(input.token.as_bytes(), expected.expose().as_bytes()) {
+        return Err(ApiError::Forbidden);
+    }
+    let login = Login::parse(&input.login).map_err(|e| ApiError::invalid("login", e.to_string()))?;
+    if input.first_name.trim().is_empty() {
+        return Err(ApiError::invalid("first_name", "Enter a first name."));
+    }
+    let out = ports.db().batch(vec![select_settings(), Stmt::new(SELECT_ANY_ADMIN)]).await?;
+    if out.get(1).is_some_and(|o| !o.rows.is_empty()) {
+        return Err(ApiError::conflict("already_bootstrapped", "An admin already exists: sign in instead."));
+    }
+    let (settings, _) = settings_from(out.first().and_then(|o| o.rows.first().cloned()))?;
+    credentials::check_new_password("password", &input.password, &settings.password, login.as_str(), input.email.as_deref())?;
+    let hash = credentials::hash_password(ports, &input.password)?;
+    let id = new_id(ports, now)?;
+    let t = now.timestamp();
+    let event = Event::new("admin.bootstrapped", ActorKind::System, None).target("employee", &id).details(json!({"login": login.as_str()}));
+    let mut audit = event.insert(&new_id(ports, now)?, client, t).bind(id.as_str());
+    audit.sql = AUDIT_IF_CREATED;
+    let out = ports
+        .db()
+        .batch(vec![
+            Stmt::new(INSERT_FIRST_ADMIN)
+                .bind(id.as_str())
+                .bind(login.as_str())
+                .bind(login.key())
+                .bind(input.email.clone())
+                .bind(input.first_name.trim())
+                .bind(input.last_name.trim())
+                .bind(hash)
+                .bind(t),
+            audit,
+        ])
+        .await
+        .map_err(|e| if e.is_unique_violation() { ApiError::conflict("login_taken", "This login is taken.") } else { e.into() })?;
+    if out.first().map_or(0, |o| o.changes) != 1 {
+        return Err(ApiError::conflict("already_bootstrapped", "An admin already exists: sign in instead."));
+    }
+    Ok(BootstrapResult { id, login: login.as_str().to_owned(), role: "admin" })
+}

@@ -1,0 +1,6 @@
+//! What runs beside the requests: signed webhooks in (Telegram, the widget), notifications out
+//! through the outbox, and the cron's maintenance.
+
+pub mod maintenance;
+pub mod notify;
+pub mod webhooks;

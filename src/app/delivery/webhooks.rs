@@ -1,0 +1,505 @@
+//! The edge webhooks: Telegram updates (`/start <code>` links a private chat; later messages land
+//! in the general chat or in the request whose notification they reply to) and the widget's signed
+//! events. Both dedupe on the event's id with a plain INSERT into `webhook_events` placed in the
+//! very batch that acts on the event: a UNIQUE failure rolls the whole batch back and means "seen
+//! already", and a failed batch leaves no trace, so a retry is processed. Every decision is the
+//! access engine's, made on the link's facts at use time; a refusal is recorded too, so a retried
+//! refusal is not answered twice.
+
+use crate::app::kit::audit::{ActorKind, Event as AuditEvent};
+use crate::app::kit::ids::{new_id, nonce};
+use crate::app::kit::link_facts::{decode_facts, facts_stmts};
+use crate::app::delivery::notify::{self, Bot, RESUME_LINK, SUSPEND_LINK};
+use crate::app::portal::requests::{first_row, request_row, request_select, rows, RequestRow};
+use crate::app::{ApiError, Ports};
+use crate::access::decision::{decide, Action, Object, Verdict};
+use crate::access::facts::LinkFacts;
+use crate::auth::refresh::sha256_hex;
+use crate::channels::telegram::{self, Chat, Event, Update};
+use crate::channels::widget::{self, WidgetEvent};
+use crate::channels::secret_matches;
+use crate::config::Config;
+use crate::http::ClientMeta;
+use crate::store::{decode, Outcome, Sql, Stmt, StoreError};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+/// Where the portal's Channels page is, for the bot's hints.
+const PORTAL_HINT: &str = "the Channels page of the portal";
+
+const SELECT_SEEN: &str = "SELECT 1 AS seen FROM webhook_events WHERE source = ?1 AND event_id = ?2";
+// Plain INSERT: a second one for the same event fails the batch (the duplicate answer).
+const INSERT_EVENT: &str =
+    "INSERT INTO webhook_events (source, event_id, channel_link_id, outcome, reason, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+// The same, its outcome read from whether the message it guards was written (?3 message id).
+const INSERT_EVENT_FOR_MESSAGE: &str = "INSERT INTO webhook_events (source, event_id, channel_link_id, outcome, reason, received_at) \
+     SELECT ?1, ?2, ?4, CASE WHEN EXISTS (SELECT 1 FROM messages WHERE id = ?3) THEN 'accepted' ELSE 'refused' END, \
+     CASE WHEN EXISTS (SELECT 1 FROM messages WHERE id = ?3) THEN NULL ELSE 'changed_meanwhile' END, ?5";
+
+/// A webhook's duplicate: the dedupe row's UNIQUE failure (anything else is a real failure).
+fn is_duplicate(e: &StoreError) -> bool {
+    e.is_unique_violation() && e.context.contains("webhook_events")
+}
+
+/// Runs an event's batch: Some(outcomes) when it committed, None when the event was seen already.
+async fn record<P: Ports>(ports: &P, stmts: Vec<Stmt>) -> Result<Option<Vec<Outcome>>, ApiError> {
+    match ports.db().batch(stmts).await {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if is_duplicate(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn event_stmt(source: &str, event_id: &str, channel_link: Option<&str>, outcome: &str, reason: Option<&str>, now: i64) -> Stmt {
+    Stmt::new(INSERT_EVENT).bind(source).bind(event_id).bind(channel_link).bind(outcome).bind(reason).bind(now)
+}
+
+// A message from a channel, written only while the channel link is live and its link active at
+// the policy version the decision was made on. ?1 id, ?2 company, ?3 request (NULL: general chat),
+// ?4 author kind, ?5 user, ?6 channel link, ?7 external id, ?8 body, ?9 now, ?10 policy version.
+const INSERT_MESSAGE: &str = "INSERT INTO messages (id, company_id, request_id, author_kind, author_user_id, channel_link_id, external_id, body, created_at) \
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM channel_links c JOIN links l ON l.id = c.link_id \
+       JOIN users u ON u.id = l.user_id WHERE c.id = ?6 AND c.status <> 'revoked' AND l.status = 'active' AND u.status = 'active' \
+       AND l.policy_version = ?10)";
+
+/// A live channel link and what it belongs to.
+#[derive(Debug, Clone, Deserialize)]
+struct ChannelRow {
+    id: String,
+    user_id: String,
+    link_id: String,
+    company_id: Uuid,
+    company_name: String,
+    status: String,
+}
+
+/// Where a channel's message goes, as the engine decided.
+enum Route {
+    Deliver { request: Option<Uuid> },
+    Refuse { reason: &'static str },
+}
+
+/// The engine's answer for a message from `channel` (Telegram or Widget) to `request` or, with
+/// none, to the general chat. Refusals are named for the record and the bot's hint.
+fn route(facts: Option<&LinkFacts>, channel: Action, company: Uuid, request: Option<Option<RequestRow>>) -> Route {
+    let Some(facts) = facts else {
+        return Route::Refuse { reason: "channel_suspended" };
+    };
+    if decide(facts, channel, &Object::Company(company)).verdict != Verdict::Allow {
+        return Route::Refuse { reason: "channel_suspended" };
+    }
+    match request {
+        None => match decide(facts, Action::GeneralChat, &Object::Company(company)).verdict {
+            Verdict::Allow => Route::Deliver { request: None },
+            _ => Route::Refuse { reason: "general_chat_denied" },
+        },
+        Some(None) => Route::Refuse { reason: "request_not_found" },
+        // A request of another company than the channel's is not one this channel may write to.
+        Some(Some(r)) if r.company_id != company => Route::Refuse { reason: "request_not_found" },
+        Some(Some(r)) => match decide(facts, Action::SendRequestChat, &r.object()).verdict {
+            Verdict::Allow => Route::Deliver { request: Some(r.id) },
+            Verdict::NotVisible => Route::Refuse { reason: "request_not_found" },
+            Verdict::PolicyDenied(_) => Route::Refuse { reason: "send_request_chat_denied" },
+        },
+    }
+}
+
+// =============================================================================================
+// Telegram
+// =============================================================================================
+
+const SOURCE_TELEGRAM: &str = "telegram";
+
+const SELECT_CODE: &str = "SELECT k.user_id, k.link_id, k.company_id, co.name AS company_name, k.expires_at, k.used_at \
+     FROM channel_link_codes k JOIN companies co ON co.id = k.company_id WHERE k.code_hash = ?1";
+const SELECT_CHAT_LINK: &str = "SELECT c.id, c.user_id, c.link_id, c.company_id, co.name AS company_name, c.status \
+     FROM channel_links c JOIN companies co ON co.id = c.company_id WHERE c.kind = 'telegram' AND c.external_id = ?1 AND c.status <> 'revoked'";
+/// The notification a reply answers (?1 chat, ?2 the replied-to message id): found, and its request.
+const SELECT_REPLIED: &str = "SELECT n.request_id FROM notifications n JOIN channel_links c ON c.id = n.channel_link_id \
+     WHERE c.kind = 'telegram' AND c.external_id = ?1 AND c.status <> 'revoked' AND n.external_message_id = ?2 LIMIT 1";
+const SELECT_REPLIED_REQUEST: &str = request_select!(
+    "WHERE r.id = (SELECT n.request_id FROM notifications n JOIN channel_links c ON c.id = n.channel_link_id \
+     WHERE c.kind = 'telegram' AND c.external_id = ?1 AND c.status <> 'revoked' AND n.external_message_id = ?2 LIMIT 1)"
+);
+
+// Linking. ?1 code hash, ?2 now, ?3 nonce, ?4 the link's policy version as decided.
+const CONSUME_CODE: &str = "UPDATE channel_link_codes SET used_at = ?2, used_nonce = ?3 \
+     WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2 AND EXISTS (SELECT 1 FROM links l JOIN users u ON u.id = l.user_id \
+       WHERE l.id = channel_link_codes.link_id AND l.status = 'active' AND u.status = 'active' AND l.policy_version = ?4)";
+/// A chat has one live link at a time: relinking it (to anyone) ends the previous one. ?1 chat,
+/// ?2 now, ?3 code hash, ?4 nonce.
+const REVOKE_CHAT: &str = "UPDATE channel_links SET status = 'revoked', revoked_at = ?2, revoked_reason = 'relinked', updated_at = ?2 \
+     WHERE kind = 'telegram' AND external_id = ?1 AND status <> 'revoked' \
+     AND EXISTS (SELECT 1 FROM channel_link_codes WHERE code_hash = ?3 AND used_nonce = ?4)";
+/// ?1 id, ?2 user, ?3 link, ?4 company, ?5 chat, ?6 label, ?7 now, ?8 code hash, ?9 nonce.
+const INSERT_TELEGRAM_LINK: &str = "INSERT INTO channel_links (id, kind, user_id, link_id, company_id, status, external_id, external_label, created_at, updated_at) \
+     SELECT ?1, 'telegram', ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?7 \
+     WHERE EXISTS (SELECT 1 FROM channel_link_codes WHERE code_hash = ?8 AND used_nonce = ?9)";
+/// ?1 source, ?2 event, ?3 new channel link, ?4 now, ?5 code hash, ?6 nonce.
+const INSERT_EVENT_FOR_LINKING: &str = "INSERT INTO webhook_events (source, event_id, channel_link_id, outcome, reason, received_at) \
+     SELECT ?1, ?2, (SELECT id FROM channel_links WHERE id = ?3), \
+       CASE WHEN EXISTS (SELECT 1 FROM channel_links WHERE id = ?3) THEN 'accepted' ELSE 'refused' END, \
+       CASE WHEN EXISTS (SELECT 1 FROM channel_links WHERE id = ?3) THEN NULL ELSE 'code_used_or_expired' END, ?4";
+/// The audit of a linking, written only when the channel link was (?14 its id).
+const AUDIT_LINKED: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, company_ids, \
+     outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
+     WHERE EXISTS (SELECT 1 FROM channel_links WHERE id = ?14)";
+
+#[derive(Debug, Deserialize)]
+struct CodeRow {
+    user_id: String,
+    link_id: String,
+    company_id: Uuid,
+    company_name: String,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+/// `POST /webhooks/telegram`: 401 unless the secret header matches; otherwise every update is
+/// acknowledged (Ok), whatever it holds. Only a database failure is an error (Telegram retries it,
+/// and the rolled-back batch left no dedupe row behind).
+pub async fn telegram<P: Ports>(ports: &P, config: &Config, meta: &ClientMeta, now: DateTime<Utc>, secret: Option<&str>, body: &[u8]) -> Result<(), ApiError> {
+    if !secret_matches(config.telegram_webhook_secret.as_ref().map(|s| s.expose()), secret) {
+        return Err(ApiError::Unauthenticated);
+    }
+    let Update::Known { update_id, event } = telegram::parse_update(body) else {
+        return Ok(());
+    };
+    let bot = Bot::from_config(config);
+    let cx = Tg { ports, bot: bot.as_ref(), meta, now, update: update_id.to_string() };
+    match event {
+        Event::Ignored => Ok(()),
+        Event::Start { chat, code } => cx.start(&chat, code.as_deref()).await,
+        Event::Text { chat, message_id, text, reply_to } => cx.message(&chat, Some((message_id, text)), reply_to).await,
+        Event::NotText { chat } => cx.message(&chat, None, None).await,
+    }
+}
+
+/// One update being handled.
+struct Tg<'a, P: Ports> {
+    ports: &'a P,
+    bot: Option<&'a Bot>,
+    meta: &'a ClientMeta,
+    now: DateTime<Utc>,
+    update: String,
+}
+
+impl<P: Ports> Tg<'_, P> {
+    fn t(&self) -> i64 {
+        self.now.timestamp()
+    }
+
+    /// Records the update as handled without an effect, then answers the chat (only the first
+    /// time: a retried update is a duplicate and stays silent).
+    async fn refuse(&self, chat: &Chat, channel_link: Option<&str>, outcome: &str, reason: &str, extra: Vec<Stmt>, answer: &str) -> Result<(), ApiError> {
+        let mut stmts = vec![event_stmt(SOURCE_TELEGRAM, &self.update, channel_link, outcome, Some(reason), self.t())];
+        stmts.extend(extra);
+        if record(self.ports, stmts).await?.is_some() {
+            notify::reply(self.ports, self.bot, chat.id, answer).await;
+        }
+        Ok(())
+    }
+
+    async fn start(&self, chat: &Chat, code: Option<&str>) -> Result<(), ApiError> {
+        if !chat.private {
+            // The code is not consumed: whoever shared it in a group can still use it privately.
+            let answer = "For your security, I can only be connected in a private chat. Open the link from the portal again and start me there.";
+            return self.refuse(chat, None, "ignored", "not_private", Vec::new(), answer).await;
+        }
+        let Some(code) = code else {
+            let answer = format!("Hello! To receive updates from the portal here, open the Telegram link from {PORTAL_HINT}.");
+            return self.refuse(chat, None, "ignored", "no_code", Vec::new(), &answer).await;
+        };
+        let hash = sha256_hex(code.as_bytes());
+        let out = self
+            .ports
+            .db()
+            .batch(vec![Stmt::new(SELECT_SEEN).bind(SOURCE_TELEGRAM).bind(self.update.as_str()), Stmt::new(SELECT_CODE).bind(hash.as_str())])
+            .await?;
+        if first_row(&out, 0).is_some() {
+            return Ok(());
+        }
+        let Some(row) = first_row(&out, 1) else {
+            let answer = format!("This link is not valid. Please create a new Telegram link on {PORTAL_HINT}.");
+            return self.refuse(chat, None, "refused", "unknown_code", Vec::new(), &answer).await;
+        };
+        let code_row: CodeRow = decode(row)?;
+        if code_row.used_at.is_some() {
+            let answer = format!("This link was already used. To connect another chat, create a new Telegram link on {PORTAL_HINT}.");
+            return self.refuse(chat, None, "refused", "used_code", Vec::new(), &answer).await;
+        }
+        if code_row.expires_at <= self.t() {
+            let answer = format!("This link has expired (links work for 10 minutes). Please create a new one on {PORTAL_HINT}.");
+            return self.refuse(chat, None, "refused", "expired_code", Vec::new(), &answer).await;
+        }
+        let facts = decode_facts(&self.ports.db().batch(facts_stmts(&code_row.link_id)).await?)?;
+        let allowed = facts.as_ref().filter(|(link, f)| {
+            link.user_id.to_string() == code_row.user_id && decide(f, Action::Telegram, &Object::Company(code_row.company_id)).is_allowed()
+        });
+        let Some((link, _)) = allowed else {
+            let answer = format!("Telegram is not enabled for your access to {}. Please contact your team.", code_row.company_name);
+            return self.refuse(chat, None, "refused", "policy_denied", Vec::new(), &answer).await;
+        };
+
+        let t = self.t();
+        let nonce = nonce(self.ports)?;
+        let id = new_id(self.ports, self.now)?;
+        let chat_id = chat.id.to_string();
+        let audit_id = new_id(self.ports, self.now)?;
+        let audit = AuditEvent::new("channel_link.telegram_linked", ActorKind::External, Some(&code_row.user_id))
+            .target("channel_link", &id)
+            .companies(vec![code_row.company_id.to_string()])
+            .details(json!({"link_id": code_row.link_id, "external_label": chat.label}));
+        let mut audit = audit.insert(&audit_id, self.meta, t);
+        audit.sql = AUDIT_LINKED;
+        let stmts = vec![
+            Stmt::new(CONSUME_CODE).bind(hash.as_str()).bind(t).bind(nonce.as_str()).bind(link.policy_version),
+            Stmt::new(REVOKE_CHAT).bind(chat_id.as_str()).bind(t).bind(hash.as_str()).bind(nonce.as_str()),
+            Stmt::new(INSERT_TELEGRAM_LINK)
+                .bind(id.as_str())
+                .bind(code_row.user_id.as_str())
+                .bind(code_row.link_id.as_str())
+                .bind(code_row.company_id.to_string())
+                .bind(chat_id.as_str())
+                .bind(chat.label.as_str())
+                .bind(t)
+                .bind(hash.as_str())
+                .bind(nonce.as_str()),
+            audit.bind(id.as_str()),
+            Stmt::new(INSERT_EVENT_FOR_LINKING).bind(SOURCE_TELEGRAM).bind(self.update.as_str()).bind(id.as_str()).bind(t),
+        ];
+        let Some(out) = record(self.ports, stmts).await? else {
+            return Ok(());
+        };
+        let answer = if out.first().is_some_and(|o| o.changes == 1) {
+            format!(
+                "Connected: this chat now receives updates about {} from the portal. Reply to a notification to answer in its request. \
+                 You can disconnect this chat on {PORTAL_HINT}.",
+                code_row.company_name
+            )
+        } else {
+            format!("This link was already used or has expired. Please create a new one on {PORTAL_HINT}.")
+        };
+        notify::reply(self.ports, self.bot, chat.id, &answer).await;
+        Ok(())
+    }
+
+    /// A message from a chat: text (`Some`) to route, or something else to answer with a hint.
+    async fn message(&self, chat: &Chat, text: Option<(i64, String)>, reply_to: Option<i64>) -> Result<(), ApiError> {
+        let chat_id = chat.id.to_string();
+        let replied = reply_to.map(|r| r.to_string());
+        let mut stmts = vec![Stmt::new(SELECT_SEEN).bind(SOURCE_TELEGRAM).bind(self.update.as_str()), Stmt::new(SELECT_CHAT_LINK).bind(chat_id.as_str())];
+        if let Some(replied) = &replied {
+            stmts.push(Stmt::new(SELECT_REPLIED).bind(chat_id.as_str()).bind(replied.as_str()));
+            stmts.push(Stmt::new(SELECT_REPLIED_REQUEST).bind(chat_id.as_str()).bind(replied.as_str()));
+        }
+        let out = self.ports.db().batch(stmts).await?;
+        if first_row(&out, 0).is_some() {
+            return Ok(());
+        }
+        let Some(row) = first_row(&out, 1) else {
+            let answer = format!("This chat is not connected to the portal. To connect it, open the Telegram link from {PORTAL_HINT}.");
+            return self.refuse(chat, None, "ignored", "not_linked", Vec::new(), &answer).await;
+        };
+        let channel: ChannelRow = decode(row)?;
+        let Some((number, text)) = text else {
+            let answer = "Only text messages can be passed on to the team.";
+            return self.refuse(chat, Some(&channel.id), "ignored", "not_text", Vec::new(), answer).await;
+        };
+        // A reply to one of our notifications about a request goes to that request; anything else
+        // (a plain message, a reply to a general notification) to the general chat.
+        let request_id = first_row(&out, 2).and_then(|r| r.get("request_id").and_then(|v| v.as_str()).map(str::to_owned));
+        let target = request_id.map(|_| request_row(first_row(&out, 3))).transpose()?;
+        let facts = decode_facts(&self.ports.db().batch(facts_stmts(&channel.link_id)).await?)?;
+        let t = self.t();
+        match route(facts.as_ref().map(|(_, f)| f), Action::Telegram, channel.company_id, target) {
+            Route::Refuse { reason } => {
+                let (extra, answer) = match reason {
+                    "channel_suspended" => (
+                        vec![Stmt::new(SUSPEND_LINK).bind(channel.id.as_str()).bind(t)],
+                        format!(
+                            "Telegram is no longer enabled for your access to {}, so this message was not passed on. \
+                             Please reach the team through the portal.",
+                            channel.company_name
+                        ),
+                    ),
+                    "general_chat_denied" => (
+                        Vec::new(),
+                        "This message was not passed on: to write to the team here, reply to a notification about one of your \
+                         requests. You can also reach the team through the portal."
+                            .to_owned(),
+                    ),
+                    "send_request_chat_denied" => (
+                        Vec::new(),
+                        "This message was not passed on: your access does not allow writing in this request's chat. \
+                         Please reach the team through the portal."
+                            .to_owned(),
+                    ),
+                    _ => (Vec::new(), "This message was not passed on: that request is not available to you. Please use the portal.".to_owned()),
+                };
+                self.refuse(chat, Some(&channel.id), "refused", reason, extra, &answer).await
+            }
+            Route::Deliver { request } => {
+                let Some((link, _)) = facts else {
+                    return Ok(());
+                };
+                let id = new_id(self.ports, self.now)?;
+                let mut stmts = vec![Stmt::new(INSERT_MESSAGE)
+                    .bind(id.as_str())
+                    .bind(channel.company_id.to_string())
+                    .bind(request.map(|r| r.to_string()))
+                    .bind("telegram")
+                    .bind(channel.user_id.as_str())
+                    .bind(channel.id.as_str())
+                    .bind(number.to_string())
+                    .bind(text)
+                    .bind(t)
+                    .bind(link.policy_version)];
+                if channel.status == "suspended" {
+                    stmts.push(Stmt::new(RESUME_LINK).bind(channel.id.as_str()).bind(t));
+                }
+                stmts.push(
+                    Stmt::new(INSERT_EVENT_FOR_MESSAGE).bind(SOURCE_TELEGRAM).bind(self.update.as_str()).bind(id.as_str()).bind(channel.id.as_str()).bind(t),
+                );
+                if let Some(out) = record(self.ports, stmts).await? {
+                    if out.first().is_none_or(|o| o.changes != 1) {
+                        let answer = "Your access changed just now, so this message was not passed on. Please send it again.";
+                        notify::reply(self.ports, self.bot, chat.id, answer).await;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+// =============================================================================================
+// Widget
+// =============================================================================================
+
+const SOURCE_WIDGET: &str = "widget";
+
+const SELECT_WIDGET: &str = "SELECT c.id, c.user_id, c.link_id, c.company_id, co.name AS company_name, c.status, c.secret, \
+     CASE WHEN c.previous_secret_expires_at > ?2 THEN c.previous_secret END AS previous_secret \
+     FROM channel_links c JOIN companies co ON co.id = c.company_id WHERE c.id = ?1 AND c.kind = 'widget' AND c.status <> 'revoked'";
+
+#[derive(Debug, Deserialize)]
+struct WidgetRow {
+    #[serde(flatten)]
+    channel: ChannelRow,
+    secret: Option<String>,
+    previous_secret: Option<String>,
+}
+
+/// `200 {accepted, reason?, message_id?}`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct WidgetAnswer {
+    pub accepted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}
+
+impl WidgetAnswer {
+    fn refused(reason: &'static str) -> WidgetAnswer {
+        WidgetAnswer { accepted: false, reason: Some(reason), message_id: None }
+    }
+}
+
+/// The signed request as it came.
+pub struct SignedRequest<'a> {
+    pub connection: &'a str,
+    pub timestamp: Option<&'a str>,
+    pub signature: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// `POST /webhooks/widget/{id}`: 401 for an unknown or revoked connection and for a bad, stale or
+/// missing signature alike; then 400 for a body that is not the event, and 200 with whether the
+/// message was accepted.
+pub async fn widget<P: Ports>(ports: &P, now: DateTime<Utc>, req: SignedRequest<'_>) -> Result<WidgetAnswer, ApiError> {
+    let t = now.timestamp();
+    let connection = Uuid::parse_str(req.connection).ok();
+    let row = match connection {
+        Some(id) => ports.db().first(Stmt::new(SELECT_WIDGET).bind(id.to_string()).bind(t)).await?,
+        None => None,
+    };
+    let row: Option<WidgetRow> = row.map(decode).transpose()?;
+    let secrets: Vec<&str> = row.iter().flat_map(|r| [r.secret.as_deref(), r.previous_secret.as_deref()]).flatten().collect();
+    if widget::verify(&secrets, req.timestamp, req.signature, req.body, t).is_err() {
+        return Err(ApiError::Unauthenticated);
+    }
+    let Some(row) = row else {
+        return Err(ApiError::Unauthenticated);
+    };
+    let channel = row.channel;
+    let input: widget::EventInput = crate::http::input::parse_json(req.body)?;
+    let (event_id, text, request_id) = match widget::validate(input).map_err(|(field, message)| ApiError::invalid(field, message))? {
+        WidgetEvent::Message { event_id, text, request_id } => (event_id, text, request_id),
+        WidgetEvent::Unsupported { event_id } => {
+            let key = format!("{}:{event_id}", channel.id);
+            let done = record(ports, vec![event_stmt(SOURCE_WIDGET, &key, Some(&channel.id), "ignored", Some("unsupported_type"), t)]).await?;
+            return Ok(WidgetAnswer::refused(if done.is_some() { "unsupported_type" } else { "duplicate" }));
+        }
+    };
+    let key = format!("{}:{event_id}", channel.id);
+
+    let mut stmts = vec![Stmt::new(SELECT_SEEN).bind(SOURCE_WIDGET).bind(key.as_str())];
+    stmts.extend(facts_stmts(&channel.link_id));
+    if let Some(r) = request_id {
+        stmts.push(Stmt::new(crate::app::portal::requests::SELECT_REQUEST).bind(r.to_string()));
+    }
+    let out = ports.db().batch(stmts).await?;
+    if first_row(&out, 0).is_some() {
+        return Ok(WidgetAnswer::refused("duplicate"));
+    }
+    let facts_end = 1 + crate::app::kit::link_facts::FACTS_STMT_COUNT;
+    let facts = decode_facts(out.get(1..facts_end).unwrap_or_default())?;
+    let target = request_id.map(|_| request_row(rows(&out, facts_end).into_iter().next())).transpose()?;
+
+    match route(facts.as_ref().map(|(_, f)| f), Action::Widget, channel.company_id, target) {
+        Route::Refuse { reason } => {
+            let mut stmts = vec![event_stmt(SOURCE_WIDGET, &key, Some(&channel.id), "refused", Some(reason), t)];
+            if reason == "channel_suspended" {
+                stmts.push(Stmt::new(SUSPEND_LINK).bind(channel.id.as_str()).bind(t));
+            }
+            let done = record(ports, stmts).await?;
+            Ok(WidgetAnswer::refused(if done.is_none() {
+                "duplicate"
+            } else if reason == "channel_suspended" {
+                "policy_denied"
+            } else {
+                reason
+            }))
+        }
+        Route::Deliver { request } => {
+            let Some((link, _)) = facts else {
+                return Ok(WidgetAnswer::refused("policy_denied"));
+            };
+            let id = new_id(ports, now)?;
+            let mut stmts = vec![Stmt::new(INSERT_MESSAGE)
+                .bind(id.as_str())
+                .bind(channel.company_id.to_string())
+                .bind(request.map(|r| r.to_string()))
+                .bind("widget")
+                .bind(channel.user_id.as_str())
+                .bind(channel.id.as_str())
+                .bind(event_id.as_str())
+                .bind(text)
+                .bind(t)
+                .bind(link.policy_version)];
+            if channel.status == "suspended" {
+                stmts.push(Stmt::new(RESUME_LINK).bind(channel.id.as_str()).bind(t));
+            }
+            stmts.push(Stmt::new(INSERT_EVENT_FOR_MESSAGE).bind(SOURCE_WIDGET).bind(key.as_str()).bind(id.as_str()).bind(channel.id.as_str()).bind(t));
+            match record(ports, stmts).await? {
+                None => Ok(WidgetAnswer::refused("duplicate")),
+                Some(out) if out.first().is_some_and(|o| o.changes == 1) => Ok(WidgetAnswer { accepted: true, reason: None, message_id: Some(id) }),
+                Some(_) => Ok(WidgetAnswer::refused("changed_meanwhile")),
+            }
+        }
+    }
+}

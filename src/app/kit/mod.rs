@@ -1,0 +1,17 @@
+//! The shared kit: the rules every feature uses (ports, errors, ids, sessions, the client gate, the
+//! employee's scope, audit events, settings, credentials, file rules). It never imports a feature module.
+
+pub mod audit;
+pub mod client_gate;
+pub mod credentials;
+pub mod error;
+pub mod files;
+pub mod governor;
+pub mod ids;
+pub mod link_facts;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
+pub mod ports;
+pub mod session;
+pub mod settings;
+pub mod step_up;

@@ -1,0 +1,151 @@
+//! Native adapters for the ports (tests, benchmarks, tools): SQLite with the real migrations, an
+//! in-memory KV, a seeded or OS random source, a countable throttle, a captured log and a
+//! recording fake of outbound HTTP (answering like the Telegram Bot API).
+
+use crate::app::kit::ports::{OutboundError, Ports, QueryStats, RandomUnavailable};
+use crate::store::sqlite::SqliteDb;
+use crate::store::{MemoryKv, Outcome, Sql, Stmt, StoreError};
+use std::cell::{Cell, RefCell};
+use std::time::Instant;
+
+/// Where random bytes come from: a seeded generator makes a test repeatable.
+pub enum RandomSource {
+    Os,
+    Seeded(Cell<u64>),
+}
+
+pub struct NativePorts {
+    pub db: MeteredDb,
+    pub kv: MemoryKv,
+    pub random: RandomSource,
+    /// How many more attempts the throttle lets through (None: unlimited).
+    pub throttle_budget: Cell<Option<u32>>,
+    pub logs: RefCell<Vec<String>>,
+    /// Every outbound call made, as (url, body), in order.
+    pub outbound: RefCell<Vec<(String, String)>>,
+    /// The status outbound calls answer with (0: no answer at all, a network failure). A 2xx
+    /// answers like sendMessage, `{"ok": true, "result": {"message_id": <100 + call number>}}`.
+    pub outbound_status: Cell<u16>,
+    started: Instant,
+}
+
+impl NativePorts {
+    /// Fresh in-memory database with every migration applied, and a seeded random source.
+    pub fn new_seeded(seed: u64) -> Result<Self, StoreError> {
+        Ok(Self::with_db(SqliteDb::open_project()?, RandomSource::Seeded(Cell::new(seed))))
+    }
+
+    pub fn with_db(db: SqliteDb, random: RandomSource) -> Self {
+        NativePorts {
+            db: MeteredDb { inner: db, stats: QueryStats::default(), started: Instant::now() },
+            kv: MemoryKv::new(),
+            random,
+            throttle_budget: Cell::new(None),
+            logs: RefCell::new(Vec::new()),
+            outbound: RefCell::new(Vec::new()),
+            outbound_status: Cell::new(200),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn sqlite(&self) -> &SqliteDb {
+        &self.db.inner
+    }
+}
+
+/// The SQLite adapter with round-trip counting, as the D1 adapter counts for `Server-Timing`.
+pub struct MeteredDb {
+    pub inner: SqliteDb,
+    stats: QueryStats,
+    started: Instant,
+}
+
+impl MeteredDb {
+    fn ms(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1000.0
+    }
+}
+
+impl Sql for MeteredDb {
+    async fn execute(&self, stmt: Stmt) -> Result<Outcome, StoreError> {
+        let t = self.ms();
+        let out = self.inner.execute(stmt).await;
+        self.stats.record(self.ms() - t);
+        out
+    }
+
+    async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<Outcome>, StoreError> {
+        let t = self.ms();
+        let out = self.inner.batch(stmts).await;
+        self.stats.record(self.ms() - t);
+        out
+    }
+}
+
+impl Ports for NativePorts {
+    type Db = MeteredDb;
+    type Kv = MemoryKv;
+
+    fn db(&self) -> &MeteredDb {
+        &self.db
+    }
+
+    fn kv(&self) -> &MemoryKv {
+        &self.kv
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), RandomUnavailable> {
+        match &self.random {
+            RandomSource::Os => getrandom::fill(buf).map_err(|_| RandomUnavailable),
+            RandomSource::Seeded(state) => {
+                // splitmix64: deterministic, well distributed, good enough for repeatable tests.
+                for chunk in buf.chunks_mut(8) {
+                    let mut z = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    state.set(z);
+                    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                    z ^= z >> 31;
+                    let bytes = z.to_le_bytes();
+                    chunk.copy_from_slice(&bytes[..chunk.len()]);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn throttle_allows(&self, _key: &str) -> bool {
+        match self.throttle_budget.get() {
+            None => true,
+            Some(0) => false,
+            Some(n) => {
+                self.throttle_budget.set(Some(n - 1));
+                true
+            }
+        }
+    }
+
+    fn log(&self, line: &str) {
+        self.logs.borrow_mut().push(line.to_owned());
+    }
+
+    fn elapsed_ms(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1000.0
+    }
+
+    fn db_stats(&self) -> &QueryStats {
+        &self.db.stats
+    }
+
+    async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError> {
+        let n = {
+            let mut calls = self.outbound.borrow_mut();
+            calls.push((url.to_owned(), body.to_owned()));
+            calls.len()
+        };
+        match self.outbound_status.get() {
+            0 => Err(OutboundError("connection refused (fake)".into())),
+            status @ 200..=299 => Ok((status, format!(r#"{{"ok":true,"result":{{"message_id":{}}}}}"#, 100 + n))),
+            status => Ok((status, format!(r#"{{"ok":false,"error_code":{status},"description":"fake failure"}}"#))),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Chats: a request's thread (read_request_chat to read, send_request_chat to post, which the
+//! engine only grants with read) and each company's general chat (general_chat), on the client's
+//! side. Also the message rows and views the team's side shares. Messages keep their author kind
+//! (client, employee, telegram, widget) and come oldest first with keyset pagination.
+
+use crate::app::auth::activation::rfc3339;
+use crate::app::kit::client_gate::{gate_stmts, GATE_STMT_COUNT};
+use crate::app::kit::ids::new_id;
+use crate::app::portal::requests::{
+    changes, client_alive, client_of, company_or_default, first_row, oldest_first_bound, rows, visible_request, ListOptions, Page,
+    SELECT_REQUEST,
+};
+use crate::app::kit::session::Bearer;
+use crate::app::{ApiError, Ports};
+use crate::access::decision::{Action, Object};
+use crate::store::{decode, decode_all, Row, Sql, Stmt};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const BODY_MAX: usize = 5_000;
+
+macro_rules! message_select {
+    ($($rest:tt)*) => {
+        concat!(
+            "SELECT m.id, m.company_id, m.request_id, m.author_kind, m.author_user_id, \
+             trim(coalesce(u.first_name, '') || ' ' || coalesce(u.last_name, '')) AS author_name, m.body, m.created_at \
+             FROM messages m LEFT JOIN users u ON u.id = m.author_user_id ",
+            $($rest)*
+        )
+    };
+}
+
+pub const SELECT_MESSAGE: &str = message_select!("WHERE m.id = ?1");
+/// A request's thread, oldest first: ?1 request, ?2/?3 the cursor bound, ?4 limit.
+pub const LIST_THREAD: &str =
+    message_select!("WHERE m.request_id = ?1 AND (m.created_at, m.id) > (?2, ?3) ORDER BY m.created_at, m.id LIMIT ?4");
+/// A company's general chat, oldest first: ?1 company, ?2/?3 the cursor bound, ?4 limit.
+pub const LIST_GENERAL: &str = message_select!(
+    "WHERE m.company_id = ?1 AND m.request_id IS NULL AND (m.created_at, m.id) > (?2, ?3) ORDER BY m.created_at, m.id LIMIT ?4"
+);
+/// The client's general chat at ?1, or at the default company of link ?5 when ?1 is NULL.
+const LIST_GENERAL_OR_DEFAULT: &str = message_select!(
+    "WHERE m.company_id = coalesce(?1, (SELECT default_company_id FROM links WHERE id = ?5)) AND m.request_id IS NULL \
+     AND (m.created_at, m.id) > (?2, ?3) ORDER BY m.created_at, m.id LIMIT ?4"
+);
+
+// ?1 id, ?2 company, ?3 request (NULL: the general chat), ?4 author, ?5 body, ?6 now, ?7 session,
+// ?8 policy version.
+const INSERT_CLIENT_MESSAGE: &str = concat!(
+    "INSERT INTO messages (id, company_id, request_id, author_kind, author_user_id, body, created_at) \
+     SELECT ?1, ?2, ?3, 'client', ?4, ?5, ?6 WHERE ",
+    client_alive!(7, 8, 6)
+);
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub request_id: Option<Uuid>,
+    pub author_kind: String,
+    pub author_user_id: Option<String>,
+    pub author_name: Option<String>,
+    pub body: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub id: String,
+    pub company_id: String,
+    /// None for the general chat.
+    pub request_id: Option<String>,
+    pub author_kind: String,
+    pub author_name: String,
+    /// Shown to the team only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author_user_id: Option<String>,
+    pub body: String,
+    pub created_at: String,
+}
+
+impl MessageRow {
+    /// The view; `team` shows the author's user id too.
+    pub fn view(self, team: bool) -> MessageView {
+        let name = self.author_name.filter(|n| !n.is_empty()).unwrap_or_else(|| {
+            match self.author_kind.as_str() {
+                "telegram" => "Telegram",
+                "widget" => "Website widget",
+                "employee" => "Team",
+                _ => "Client",
+            }
+            .to_owned()
+        });
+        MessageView {
+            id: self.id.to_string(),
+            company_id: self.company_id.to_string(),
+            request_id: self.request_id.map(|r| r.to_string()),
+            author_kind: self.author_kind,
+            author_name: name,
+            author_user_id: if team { self.author_user_id } else { None },
+            body: self.body,
+            created_at: rfc3339(self.created_at),
+        }
+    }
+}
+
+/// A page of messages from a list statement's rows.
+pub fn message_page(rows: Vec<Row>, limit: u32, team: bool) -> Result<Page<MessageView>, ApiError> {
+    let page = Page::of(decode_all::<MessageRow>(rows)?, limit, |m: &MessageRow| (m.created_at, m.id.to_string()));
+    page.try_map(|m| Ok(m.view(team)))
+}
+
+pub fn message_view(row: Option<Row>, team: bool) -> Result<MessageView, ApiError> {
+    let row = row.ok_or_else(|| ApiError::internal("message vanished after insert"))?;
+    Ok(decode::<MessageRow>(row)?.view(team))
+}
+
+/// `{body}`: a message's text, trimmed, 1 to [`BODY_MAX`] characters.
+#[derive(Debug, Deserialize)]
+pub struct MessageInput {
+    pub body: String,
+    /// The general chat also takes the company in the body (the query's `company=` wins).
+    #[serde(default)]
+    pub company_id: Option<Uuid>,
+}
+
+pub fn message_body(input: &MessageInput) -> Result<String, ApiError> {
+    crate::app::portal::requests::required_text("body", &input.body, BODY_MAX)
+}
+
+pub fn thread_stmt(request_id: Uuid, list: &ListOptions) -> Stmt {
+    let (at, id) = oldest_first_bound(list.cursor.clone());
+    Stmt::new(LIST_THREAD).bind(request_id.to_string()).bind(at).bind(id).bind(list.limit + 1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client's request chat
+// ---------------------------------------------------------------------------------------------
+
+pub async fn list_thread<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, list: &ListOptions) -> Result<Page<MessageView>, ApiError> {
+    let mut stmts = gate_stmts(bearer, now);
+    stmts.push(Stmt::new(SELECT_REQUEST).bind(request_id.to_string()));
+    stmts.push(thread_stmt(request_id, list));
+    let out = ports.db().batch(stmts).await?;
+    let client = client_of(bearer, &out)?;
+    visible_request(&client, first_row(&out, GATE_STMT_COUNT), Action::ReadRequestChat)?;
+    message_page(rows(&out, GATE_STMT_COUNT + 1), list.limit, false)
+}
+
+pub async fn post_to_thread<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, input: MessageInput) -> Result<MessageView, ApiError> {
+    let body = message_body(&input)?;
+    let mut stmts = gate_stmts(bearer, now);
+    stmts.push(Stmt::new(SELECT_REQUEST).bind(request_id.to_string()));
+    let out = ports.db().batch(stmts).await?;
+    let client = client_of(bearer, &out)?;
+    let request = visible_request(&client, first_row(&out, GATE_STMT_COUNT), Action::SendRequestChat)?;
+    insert(ports, &client, now, request.company_id, Some(request.id), body).await
+}
+
+async fn insert<P: Ports>(ports: &P, client: &crate::app::kit::client_gate::Client, now: DateTime<Utc>, company: Uuid, request: Option<Uuid>, body: String) -> Result<MessageView, ApiError> {
+    let id = new_id(ports, now)?;
+    let t = now.timestamp();
+    let out = ports
+        .db()
+        .batch(vec![
+            Stmt::new(INSERT_CLIENT_MESSAGE)
+                .bind(id.as_str())
+                .bind(company.to_string())
+                .bind(request.map(|r| r.to_string()))
+                .bind(client.user_id())
+                .bind(body)
+                .bind(t)
+                .bind(client.principal.session_id.as_str())
+                .bind(client.principal.policy_version),
+            Stmt::new(SELECT_MESSAGE).bind(id.as_str()),
+        ])
+        .await?;
+    if changes(&out, 0) != 1 {
+        return Err(ApiError::TokenStale);
+    }
+    message_view(first_row(&out, 1), false)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client's general chat
+// ---------------------------------------------------------------------------------------------
+
+pub async fn list_general<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, company: Option<Uuid>, list: &ListOptions) -> Result<Page<MessageView>, ApiError> {
+    let (at, id) = oldest_first_bound(list.cursor.clone());
+    let mut stmts = gate_stmts(bearer, now);
+    stmts.push(
+        Stmt::new(LIST_GENERAL_OR_DEFAULT)
+            .bind(company.map(|c| c.to_string()))
+            .bind(at)
+            .bind(id)
+            .bind(list.limit + 1)
+            .bind(bearer.claims.lid.clone()),
+    );
+    let out = ports.db().batch(stmts).await?;
+    let client = client_of(bearer, &out)?;
+    client.check(Action::GeneralChat, &Object::Company(company_or_default(&client, company)))?;
+    message_page(rows(&out, GATE_STMT_COUNT), list.limit, false)
+}
+
+pub async fn post_general<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, company: Option<Uuid>, input: MessageInput) -> Result<MessageView, ApiError> {
+    let body = message_body(&input)?;
+    let out = ports.db().batch(gate_stmts(bearer, now)).await?;
+    let client = client_of(bearer, &out)?;
+    let company = company_or_default(&client, company.or(input.company_id));
+    client.check(Action::GeneralChat, &Object::Company(company))?;
+    insert(ports, &client, now, company, None, body).await
+}

@@ -1,0 +1,564 @@
+//! The client's requests: the pipelines the effective policy allows (with stages and request
+//! fields), the visible requests (filtered in SQL by the token's scope, one round trip), creating
+//! a request (fields validated against its pipeline) and reading one. Also what the other
+//! request-area modules share: the request row and views, keyset cursors and the client write guard.
+
+use crate::app::auth::activation::rfc3339;
+use crate::app::kit::client_gate::{gate_stmts, token_scope, Client, GATE_STMT_COUNT};
+use crate::app::governance::crm::{FieldType, RequestField, Stage};
+use crate::app::kit::ids::new_id;
+use crate::app::kit::session::Bearer;
+use crate::app::{ApiError, Ports};
+use crate::access::decision::{Action, Object};
+use crate::access::facts::RequestFacts;
+use crate::access::visibility::VisibleScope;
+use crate::store::{decode, decode_all, sql::flag, Outcome, Row, Sql, Stmt};
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+pub const TITLE_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 10_000;
+pub const TEXT_FIELD_MAX: usize = 2_000;
+
+/// A client write's own guard, placed in its WHERE: the session is alive, its user active, and the
+/// link still active at the policy version the decision was made on (`client_alive!(9, 10, 8)`:
+/// session id in ?9, policy version in ?10, now in ?8). A write that changes nothing because of it
+/// answers 401 `token_stale`, so the client refreshes and asks again under the current policy.
+macro_rules! client_alive {
+    ($session:literal, $version:literal, $now:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM sessions gs JOIN users gu ON gu.id = gs.user_id JOIN links gl ON gl.id = gs.link_id \
+             WHERE gs.id = ?", $session, " AND gs.revoked_at IS NULL AND gs.idle_expires_at > ?", $now,
+            " AND gs.absolute_expires_at > ?", $now, " AND gu.status = 'active' AND gl.status = 'active' AND gl.policy_version = ?",
+            $version, ")"
+        )
+    };
+}
+pub(crate) use client_alive;
+
+/// The columns of a request as every view shows it (the stage joined for its name and finality).
+macro_rules! request_select {
+    ($($rest:tt)*) => {
+        concat!(
+            "SELECT r.id, r.company_id, co.name AS company_name, r.pipeline_id, p.name AS pipeline_name, r.stage_id, \
+             st.name AS status_name, st.is_final, r.title, r.description, r.fields, r.created_by, \
+             trim(coalesce(cu.first_name, '') || ' ' || coalesce(cu.last_name, '')) AS created_by_name, cu.kind AS created_by_kind, \
+             r.created_at, r.updated_at FROM requests r JOIN companies co ON co.id = r.company_id \
+             JOIN pipelines p ON p.id = r.pipeline_id JOIN pipeline_stages st ON st.pipeline_id = r.pipeline_id AND st.id = r.stage_id \
+             LEFT JOIN users cu ON cu.id = r.created_by ",
+            $($rest)*
+        )
+    };
+}
+pub(crate) use request_select;
+
+pub const SELECT_REQUEST: &str = request_select!("WHERE r.id = ?1");
+
+// ---------------------------------------------------------------------------------------------
+// Shared plumbing
+// ---------------------------------------------------------------------------------------------
+
+/// A page of a keyset-paginated list (API.md: `{"items": [...], "next_cursor": ...}`).
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Splits a `limit + 1` result into the page and the cursor of its last item.
+    pub fn of(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> (i64, String)) -> Page<T> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|i| {
+                let (at, id) = key(i);
+                encode_cursor(at, &id)
+            })
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
+
+    pub fn try_map<U>(self, f: impl FnMut(T) -> Result<U, ApiError>) -> Result<Page<U>, ApiError> {
+        Ok(Page { items: self.items.into_iter().map(f).collect::<Result<Vec<_>, _>>()?, next_cursor: self.next_cursor })
+    }
+}
+
+/// `(created_at, id)` of the last item as an opaque base64url string.
+pub fn encode_cursor(at: i64, id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}:{id}"))
+}
+
+/// Reads a cursor made by [`encode_cursor`]; anything else is bad input naming `cursor`.
+pub fn decode_cursor(raw: &str) -> Result<(i64, String), ApiError> {
+    let bad = || ApiError::invalid("cursor", "cursor is not one this API returned");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (at, id) = text.split_once(':').ok_or_else(bad)?;
+    let at = at.parse::<i64>().map_err(|_| bad())?;
+    let id = Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok((at, id.to_string()))
+}
+
+/// Where a page starts. Newest-first lists compare `(created_at, id) < (at, id)`, oldest-first
+/// ones `>`; with no cursor the bound lies beyond every row (ids are lowercase hex and hyphens,
+/// so `'g'` sorts after any of them), which keeps the SQL a plain index range.
+pub fn newest_first_bound(cursor: Option<(i64, String)>) -> (i64, String) {
+    cursor.unwrap_or((i64::MAX, "g".to_owned()))
+}
+
+pub fn oldest_first_bound(cursor: Option<(i64, String)>) -> (i64, String) {
+    cursor.unwrap_or((i64::MIN, String::new()))
+}
+
+/// The list options every list route takes.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    pub limit: u32,
+    pub cursor: Option<(i64, String)>,
+}
+
+pub fn rows(out: &[Outcome], i: usize) -> Vec<Row> {
+    out.get(i).map(|o| o.rows.clone()).unwrap_or_default()
+}
+
+pub fn first_row(out: &[Outcome], i: usize) -> Option<Row> {
+    out.get(i).and_then(|o| o.rows.first().cloned())
+}
+
+pub fn changes(out: &[Outcome], i: usize) -> u64 {
+    out.get(i).map_or(0, |o| o.changes)
+}
+
+/// A text the caller must give: trimmed, 1 to `max` characters.
+pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid(field, format!("{field} must not be empty")));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(field, format!("{field} must be at most {max} characters")));
+    }
+    Ok(value.to_owned())
+}
+
+/// The gate's outcome for a client: the client, or the error the API answers.
+pub fn client_of(bearer: &Bearer, out: &[Outcome]) -> Result<Client, ApiError> {
+    Client::from_outcomes(bearer, out)
+}
+
+/// The visible scope the token carries, or an empty one when it carries none (an employee's
+/// token): the session check in the same batch then answers for the caller, so a dead session
+/// still hears 401 and an employee 403.
+pub fn scope_or_empty(bearer: &Bearer) -> VisibleScope {
+    token_scope(bearer).unwrap_or(VisibleScope { contact_id: Uuid::nil(), companies: Vec::new() })
+}
+
+/// The company a client route works on: `?company=`, else the link's default company.
+pub fn company_or_default(client: &Client, company: Option<Uuid>) -> Uuid {
+    company.unwrap_or(client.link.default_company_id)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The request row and its views
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RequestRow {
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub company_name: String,
+    pub pipeline_id: Uuid,
+    pub pipeline_name: String,
+    pub stage_id: String,
+    pub status_name: String,
+    #[serde(with = "flag")]
+    pub is_final: bool,
+    pub title: String,
+    pub description: String,
+    pub fields: String,
+    pub created_by: Option<String>,
+    pub created_by_name: Option<String>,
+    pub created_by_kind: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl RequestRow {
+    pub fn facts(&self) -> RequestFacts {
+        RequestFacts { id: self.id, company_id: self.company_id, pipeline_id: self.pipeline_id }
+    }
+
+    pub fn object(&self) -> Object {
+        Object::Request(self.facts())
+    }
+}
+
+/// A request as the client sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestView {
+    pub id: String,
+    pub company_id: String,
+    pub company_name: String,
+    pub pipeline_id: String,
+    pub pipeline_name: String,
+    /// The stage id.
+    pub status: String,
+    pub status_name: String,
+    /// Open while the stage is not final.
+    pub is_open: bool,
+    pub title: String,
+    pub description: String,
+    pub fields: Value,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl TryFrom<RequestRow> for RequestView {
+    type Error = ApiError;
+    fn try_from(r: RequestRow) -> Result<Self, ApiError> {
+        let fields = serde_json::from_str(&r.fields).map_err(|e| ApiError::internal(format!("request fields: {e}")))?;
+        Ok(RequestView {
+            id: r.id.to_string(),
+            company_id: r.company_id.to_string(),
+            company_name: r.company_name,
+            pipeline_id: r.pipeline_id.to_string(),
+            pipeline_name: r.pipeline_name,
+            status: r.stage_id,
+            status_name: r.status_name,
+            is_open: !r.is_final,
+            title: r.title,
+            description: r.description,
+            fields,
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+        })
+    }
+}
+
+pub fn request_row(row: Option<Row>) -> Result<Option<RequestRow>, ApiError> {
+    row.map(|r| decode::<RequestRow>(r).map_err(ApiError::from)).transpose()
+}
+
+/// The visible request of a gate batch, or 404: the engine decides `action` on it.
+pub fn visible_request(client: &Client, row: Option<Row>, action: Action) -> Result<RequestRow, ApiError> {
+    let request = request_row(row)?.ok_or(ApiError::NotFound)?;
+    client.check(action, &request.object())?;
+    Ok(request)
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /api/pipelines?company=
+// ---------------------------------------------------------------------------------------------
+
+const SELECT_PIPELINES: &str = "SELECT p.id, p.name, p.fields, \
+     (SELECT json_group_array(json_object('id', s.id, 'name', s.name, 'is_final', s.is_final)) \
+       FROM (SELECT id, name, is_final FROM pipeline_stages WHERE pipeline_id = p.id ORDER BY position) s) AS stages \
+     FROM pipelines p WHERE p.archived = 0 AND p.id IN (SELECT value FROM json_each(?1)) ORDER BY p.position, p.name, p.id";
+const SELECT_PIPELINE: &str = "SELECT p.id, p.name, p.fields, \
+     (SELECT json_group_array(json_object('id', s.id, 'name', s.name, 'is_final', s.is_final)) \
+       FROM (SELECT id, name, is_final FROM pipeline_stages WHERE pipeline_id = p.id ORDER BY position) s) AS stages \
+     FROM pipelines p WHERE p.id = ?1";
+
+#[derive(Debug, Deserialize)]
+struct PipelineRow {
+    id: Uuid,
+    name: String,
+    fields: String,
+    stages: String,
+}
+
+/// A pipeline the client may use at a company, with its stages in order and its request fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineView {
+    pub id: String,
+    pub name: String,
+    pub company_id: String,
+    pub stages: Vec<Stage>,
+    pub fields: Vec<RequestField>,
+    /// Whether the client may create requests here (create_requests at that company).
+    pub can_create: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PipelineList {
+    pub company_id: String,
+    pub items: Vec<PipelineView>,
+}
+
+fn parse_pipeline(row: Row) -> Result<(Uuid, String, Vec<Stage>, Vec<RequestField>), ApiError> {
+    let r: PipelineRow = decode(row)?;
+    let stages = serde_json::from_str(&r.stages).map_err(|e| ApiError::internal(format!("pipeline stages: {e}")))?;
+    let fields = serde_json::from_str(&r.fields).map_err(|e| ApiError::internal(format!("pipeline fields: {e}")))?;
+    Ok((r.id, r.name, stages, fields))
+}
+
+pub async fn pipelines<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, company: Option<Uuid>) -> Result<PipelineList, ApiError> {
+    let scope = scope_or_empty(bearer);
+    let all: Vec<Uuid> = scope.companies.iter().flat_map(|c| c.pipeline_ids.iter().copied()).collect();
+    let all_json = serde_json::to_string(&all).map_err(|e| ApiError::internal(format!("pipelines: {e}")))?;
+    let mut stmts = gate_stmts(bearer, now);
+    stmts.push(Stmt::new(SELECT_PIPELINES).bind(all_json));
+    let out = ports.db().batch(stmts).await?;
+    let client = client_of(bearer, &out)?;
+    let company_id = company_or_default(&client, company);
+    client.check(Action::View, &Object::Company(company_id))?;
+    let mut items = Vec::new();
+    for row in rows(&out, GATE_STMT_COUNT) {
+        let (id, name, stages, fields) = parse_pipeline(row)?;
+        if client.check(Action::View, &Object::Pipeline { company_id, pipeline_id: id }).is_err() {
+            continue;
+        }
+        let can_create = client.check(Action::CreateRequest, &Object::Pipeline { company_id, pipeline_id: id }).is_ok();
+        items.push(PipelineView { id: id.to_string(), name, company_id: company_id.to_string(), stages, fields, can_create });
+    }
+    Ok(PipelineList { company_id: company_id.to_string(), items })
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /api/requests?company=&pipeline=&status=&open=
+// ---------------------------------------------------------------------------------------------
+
+// One index range per visible (company, pipeline) pair, each cut at the page size, then merged:
+// the cost follows the page, not the number of requests. ?1 pairs, ?2 stage, ?3 open (1/0),
+// ?4/?5 the cursor bound, ?6 limit.
+const LIST_REQUESTS: &str = request_select!(
+    "WHERE r.id IN (SELECT j.value FROM json_each(?1) v, json_each((SELECT json_group_array(id) FROM (SELECT x.id FROM requests x \
+     WHERE x.company_id = v.value ->> 0 AND x.pipeline_id = v.value ->> 1 AND (?2 IS NULL OR x.stage_id = ?2) \
+     AND (?3 IS NULL OR EXISTS (SELECT 1 FROM pipeline_stages xs WHERE xs.pipeline_id = x.pipeline_id AND xs.id = x.stage_id AND xs.is_final <> ?3)) \
+     AND (x.created_at, x.id) < (?4, ?5) ORDER BY x.created_at DESC, x.id DESC LIMIT ?6))) j) \
+     ORDER BY r.created_at DESC, r.id DESC LIMIT ?6"
+);
+
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub company: Option<Uuid>,
+    pub pipeline: Option<Uuid>,
+    pub status: Option<String>,
+    pub open: Option<bool>,
+    pub list: ListOptions,
+}
+
+pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &RequestFilter) -> Result<Page<RequestView>, ApiError> {
+    let carried = token_scope(bearer);
+    let scope = scope_or_empty(bearer);
+    // A company that is not visible answers 404, after the session check (so a stale token
+    // still hears token_stale first).
+    let hidden_company = f.company.is_some_and(|c| scope.company(c).is_none());
+    let pairs: Vec<[String; 2]> = scope
+        .companies
+        .iter()
+        .filter(|c| f.company.is_none_or(|want| want == c.company_id))
+        .flat_map(|c| c.pipeline_ids.iter().map(move |p| (c.company_id, *p)))
+        .filter(|(_, p)| f.pipeline.is_none_or(|want| want == *p))
+        .map(|(c, p)| [c.to_string(), p.to_string()])
+        .collect();
+    let pairs = serde_json::to_string(&pairs).map_err(|e| ApiError::internal(format!("pairs: {e}")))?;
+    let (at, id) = newest_first_bound(f.list.cursor.clone());
+    let list = Stmt::new(LIST_REQUESTS)
+        .bind(pairs)
+        .bind(f.status.clone())
+        .bind(f.open.map(i64::from))
+        .bind(at)
+        .bind(id)
+        .bind(f.list.limit + 1);
+    let out = ports.db().batch(vec![bearer.check_stmt(now), list]).await?;
+    let principal = bearer.full_principal(out.first())?;
+    if principal.employee {
+        return Err(ApiError::Forbidden);
+    }
+    carried?;
+    if hidden_company {
+        return Err(ApiError::NotFound);
+    }
+    let page = Page::of(decode_all::<RequestRow>(rows(&out, 1))?, f.list.limit, |r: &RequestRow| (r.created_at, r.id.to_string()));
+    page.try_map(RequestView::try_from)
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /api/requests/{id}
+// ---------------------------------------------------------------------------------------------
+
+pub async fn get<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, id: Uuid) -> Result<RequestView, ApiError> {
+    let mut stmts = gate_stmts(bearer, now);
+    stmts.push(Stmt::new(SELECT_REQUEST).bind(id.to_string()));
+    let out = ports.db().batch(stmts).await?;
+    let client = client_of(bearer, &out)?;
+    visible_request(&client, first_row(&out, GATE_STMT_COUNT), Action::View)?.try_into()
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /api/requests
+// ---------------------------------------------------------------------------------------------
+
+/// `{company_id, pipeline_id, title, description, fields?}`.
+#[derive(Debug, Deserialize)]
+pub struct NewRequestInput {
+    pub company_id: Uuid,
+    pub pipeline_id: Uuid,
+    pub title: String,
+    pub description: String,
+    #[serde(default)]
+    pub fields: Option<Map<String, Value>>,
+}
+
+/// Checks the values against the pipeline's request fields: a required field must be there, and
+/// each value must have its field's type (text, number, date as YYYY-MM-DD, one of the choices).
+/// Keys the pipeline does not declare are dropped, like unknown JSON fields anywhere else.
+pub fn validate_fields(defs: &[RequestField], given: Option<&Map<String, Value>>) -> Result<Map<String, Value>, ApiError> {
+    let mut clean = Map::new();
+    for def in defs {
+        let name = format!("fields.{}", def.key);
+        let value = given.and_then(|g| g.get(&def.key)).filter(|v| !v.is_null());
+        let value = match value {
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            other => other,
+        };
+        let Some(value) = value else {
+            if def.required {
+                return Err(ApiError::invalid(name, format!("{} is required", def.label)));
+            }
+            continue;
+        };
+        let stored = match def.kind {
+            FieldType::Text => {
+                let text = value.as_str().ok_or_else(|| ApiError::invalid(&name, format!("{} must be text", def.label)))?;
+                Value::String(required_text(&name, text, TEXT_FIELD_MAX)?)
+            }
+            FieldType::Number => match value {
+                Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => value.clone(),
+                _ => return Err(ApiError::invalid(name, format!("{} must be a number", def.label))),
+            },
+            FieldType::Date => {
+                let text = value.as_str().map(str::trim).unwrap_or_default();
+                let valid = text.len() == 10 && NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok();
+                if !valid {
+                    return Err(ApiError::invalid(name, format!("{} must be a date like 2026-01-31", def.label)));
+                }
+                Value::String(text.to_owned())
+            }
+            FieldType::Choice => {
+                let text = value.as_str().map(str::trim).unwrap_or_default();
+                let choices = def.choices.as_deref().unwrap_or_default();
+                if !choices.iter().any(|c| c == text) {
+                    return Err(ApiError::invalid(name, format!("{} must be one of: {}", def.label, choices.join(", "))));
+                }
+                Value::String(text.to_owned())
+            }
+        };
+        clean.insert(def.key.clone(), stored);
+    }
+    Ok(clean)
+}
+
+// ?1 id, ?2 company, ?3 pipeline, ?4 title, ?5 description, ?6 fields, ?7 user, ?8 now, ?9 session,
+// ?10 policy version. The first stage is read inside the write, so it is the pipeline's current one.
+const INSERT_REQUEST: &str = concat!(
+    "INSERT INTO requests (id, company_id, pipeline_id, stage_id, title, description, fields, created_by, created_at, updated_at) \
+     SELECT ?1, ?2, ?3, (SELECT id FROM pipeline_stages WHERE pipeline_id = ?3 ORDER BY position LIMIT 1), ?4, ?5, ?6, ?7, ?8, ?8 \
+     WHERE EXISTS (SELECT 1 FROM pipelines WHERE id = ?3 AND archived = 0) \
+     AND EXISTS (SELECT 1 FROM pipeline_stages WHERE pipeline_id = ?3) AND ",
+    client_alive!(9, 10, 8)
+);
+
+pub async fn create<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, input: NewRequestInput) -> Result<RequestView, ApiError> {
+    let title = required_text("title", &input.title, TITLE_MAX)?;
+    let description = input.description.trim().to_owned();
+    if description.chars().count() > DESCRIPTION_MAX {
+        return Err(ApiError::invalid("description", format!("description must be at most {DESCRIPTION_MAX} characters")));
+    }
+    let mut stmts = gate_stmts(bearer, now);
+    stmts.push(Stmt::new(SELECT_PIPELINE).bind(input.pipeline_id.to_string()));
+    let out = ports.db().batch(stmts).await?;
+    let client = client_of(bearer, &out)?;
+    client.check(Action::CreateRequest, &Object::Pipeline { company_id: input.company_id, pipeline_id: input.pipeline_id })?;
+    // Allowed implies the pipeline exists (the engine treats an unknown pipeline as not allowed).
+    let (_, _, _, defs) = parse_pipeline(first_row(&out, GATE_STMT_COUNT).ok_or(ApiError::NotFound)?)?;
+    let fields = validate_fields(&defs, input.fields.as_ref())?;
+    let fields = serde_json::to_string(&fields).map_err(|e| ApiError::internal(format!("fields: {e}")))?;
+    let id = new_id(ports, now)?;
+    let t = now.timestamp();
+    let out = ports
+        .db()
+        .batch(vec![
+            Stmt::new(INSERT_REQUEST)
+                .bind(id.as_str())
+                .bind(input.company_id.to_string())
+                .bind(input.pipeline_id.to_string())
+                .bind(title)
+                .bind(description)
+                .bind(fields)
+                .bind(client.user_id())
+                .bind(t)
+                .bind(client.principal.session_id.as_str())
+                .bind(client.principal.policy_version),
+            Stmt::new(SELECT_REQUEST).bind(id.as_str()),
+        ])
+        .await?;
+    if changes(&out, 0) != 1 {
+        return Err(ApiError::TokenStale);
+    }
+    request_row(first_row(&out, 1))?.ok_or_else(|| ApiError::internal("request vanished after insert"))?.try_into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field(key: &str, kind: FieldType, required: bool, choices: Option<Vec<&str>>) -> RequestField {
+        RequestField {
+            key: key.into(),
+            label: key.into(),
+            kind,
+            required,
+            choices: choices.map(|c| c.into_iter().map(str::to_owned).collect()),
+        }
+    }
+
+    fn defs() -> Vec<RequestField> {
+        vec![
+            field("summary", FieldType::Text, true, None),
+            field("budget", FieldType::Number, false, None),
+            field("due", FieldType::Date, false, None),
+            field("size", FieldType::Choice, false, Some(vec!["S", "M", "L"])),
+        ]
+    }
+
+    fn field_error(given: Value) -> String {
+        match validate_fields(&defs(), given.as_object()) {
+            Err(ApiError::InvalidInput { field, .. }) => field,
+            other => panic!("expected invalid input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn valid_fields_are_kept_and_unknown_keys_dropped() {
+        let clean = validate_fields(&defs(), json!({"summary": " Roof ", "budget": 12.5, "due": "2026-02-28", "size": "M", "x": 1}).as_object()).unwrap();
+        assert_eq!(Value::Object(clean), json!({"summary": "Roof", "budget": 12.5, "due": "2026-02-28", "size": "M"}));
+    }
+
+    #[test]
+    fn each_wrong_value_names_its_field() {
+        assert_eq!(field_error(json!({})), "fields.summary");
+        assert_eq!(field_error(json!({"summary": "   "})), "fields.summary");
+        assert_eq!(field_error(json!({"summary": 5})), "fields.summary");
+        assert_eq!(field_error(json!({"summary": "a", "budget": "12"})), "fields.budget");
+        assert_eq!(field_error(json!({"summary": "a", "due": "2026-02-30"})), "fields.due");
+        assert_eq!(field_error(json!({"summary": "a", "due": "2026-2-3"})), "fields.due");
+        assert_eq!(field_error(json!({"summary": "a", "size": "XL"})), "fields.size");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_forgeries() {
+        let id = "0190a000-0000-7000-8000-000000000001";
+        assert_eq!(decode_cursor(&encode_cursor(42, id)).unwrap(), (42, id.to_owned()));
+        assert!(decode_cursor("bm90IGEgY3Vyc29y").is_err());
+        assert!(decode_cursor("!!").is_err());
+    }
+}
