@@ -13,20 +13,13 @@ use crate::app::Ports;
 use crate::config::Config;
 use chrono::{DateTime, Utc};
 pub use crate::app::kit::error::ApiError;
+pub use crate::app::kit::meta::ClientMeta;
 use http::{Method, Request, Response};
 use routes::{Matched, Route, RouteId};
 
 pub type Req = Request<Vec<u8>>;
 pub type Resp = Response<Vec<u8>>;
 
-/// Who is calling and from where, as the edge saw it.
-#[derive(Debug, Clone, Default)]
-pub struct ClientMeta {
-    pub ip: Option<String>,
-    pub country: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: String,
-}
 
 /// Everything a handler may use: the ports, the validated config, the time of the request, the
 /// caller's metadata and the matched path parameters.

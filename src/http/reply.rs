@@ -3,6 +3,7 @@
 use super::{ApiError, Resp};
 use http::header::{HeaderMap, HeaderValue};
 use http::{Response, StatusCode};
+use crate::app::kit::files::Download;
 use serde::Serialize;
 
 pub fn json(status: StatusCode, body: &impl Serialize) -> Result<Resp, ApiError> {
@@ -69,4 +70,13 @@ pub fn secure_headers(headers: &mut HeaderMap, request_id: &str) {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("x-request-id", v);
     }
+}
+
+/// A file download: the headers come from `app::kit::files::Download`.
+pub fn download(download: Download) -> Result<Resp, ApiError> {
+    let mut builder = Response::builder().status(StatusCode::OK);
+    for (name, value) in download.headers() {
+        builder = builder.header(name, value);
+    }
+    builder.body(download.bytes).map_err(|e| ApiError::internal(format!("download response: {e}")))
 }

@@ -7,7 +7,7 @@ use crate::app::kit::session::{Bearer, Issued, Opening, Principal, SessionGuard,
 use crate::app::kit::settings::{select_settings, settings_from};
 use crate::app::{ApiError, Ports};
 use crate::config::Config;
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, decode_all, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -10,7 +10,7 @@ use crate::app::kit::settings::{select_settings, settings_from};
 use crate::app::{ApiError, Ports};
 use crate::config::Config;
 use crate::domain::password::PasswordPolicy;
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, Sql, Stmt};
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};

@@ -9,7 +9,7 @@ use crate::app::kit::settings::{select_settings, settings_from};
 use crate::app::{ApiError, Ports};
 use crate::config::Config;
 use crate::domain::login::Login;
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ use crate::app::kit::ids::{new_id, nonce, secret_bytes};
 use crate::app::kit::session::{Bearer, Scope};
 use crate::app::{ApiError, Ports};
 use crate::config::Config;
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, Sql, Stmt};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};

@@ -11,7 +11,7 @@ use crate::app::kit::session::{Issued, Opening, Scope, SessionUser, Transport};
 use crate::app::kit::settings::{select_settings, settings_from};
 use crate::app::{ApiError, Ports};
 use crate::config::Config;
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;

@@ -19,7 +19,7 @@ use crate::channels::telegram::{self, Chat, Event, Update};
 use crate::channels::widget::{self, WidgetEvent};
 use crate::channels::secret_matches;
 use crate::config::Config;
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, Outcome, Sql, Stmt, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -436,7 +436,7 @@ pub async fn widget<P: Ports>(ports: &P, now: DateTime<Utc>, req: SignedRequest<
         return Err(ApiError::Unauthenticated);
     };
     let channel = row.channel;
-    let input: widget::EventInput = crate::http::input::parse_json(req.body)?;
+    let input: widget::EventInput = crate::app::kit::json::parse_json(req.body)?;
     let (event_id, text, request_id) = match widget::validate(input).map_err(|(field, message)| ApiError::invalid(field, message))? {
         WidgetEvent::Message { event_id, text, request_id } => (event_id, text, request_id),
         WidgetEvent::Unsupported { event_id } => {

@@ -9,7 +9,7 @@ use crate::app::kit::ids::new_id;
 use crate::app::governance::policies::{audit_head, changes, first_row, governs_any, json_ids, rows};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, decode_all, Outcome, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -10,7 +10,7 @@ use crate::app::governance::directory::{admin_session, changes, employee_reads, 
 use crate::app::kit::ids::new_id;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, Row, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -21,7 +21,7 @@ use crate::app::kit::ids::new_id;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::facts::{CompanyStatus, ContactState};
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, decode_all, sql::flag, Row, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -8,7 +8,7 @@ use crate::app::kit::governor::{is_crm_token, Governor};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::config::Config;
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{Outcome, Sql, Stmt, StoreError, Value};
 use base64::Engine;
 use chrono::{DateTime, Utc};

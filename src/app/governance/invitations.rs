@@ -14,7 +14,7 @@ use crate::app::kit::session::Bearer;
 use crate::app::kit::settings::{select_settings, settings_from};
 use crate::app::{ApiError, Ports};
 use crate::access::facts::{LinkStatus, UserStatus};
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, decode_all, sql::flag, Row, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -16,7 +16,7 @@ use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::facts::{CompanyStatus, ContactState, LinkStatus, UserStatus};
 use crate::domain::login::{Email, Login};
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, decode_all, sql::flag, Outcome, Row, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

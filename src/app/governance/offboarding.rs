@@ -13,7 +13,7 @@ use crate::app::governance::policies::{audit_head, changes, governs_all, json_id
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::facts::LinkStatus;
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode_all, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -13,7 +13,7 @@ use crate::access::effective::{effective_policy, Effective};
 use crate::access::facts::{CompanyFacts, CompanyStatus, ContactFacts, ContactState, LinkFacts, LinkRecord, LinkStatus, PipelineFacts, UserFacts, UserStatus};
 use crate::access::Level;
 use crate::domain::policy::{CompanyPolicy, ContactPolicy, Permission, Rule};
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, decode_all, sql::flag, Outcome, Row, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -447,7 +447,7 @@ pub fn parse_contact_policy(body: &serde_json::Value) -> Result<ContactPolicy, A
             return Err(ApiError::invalid(p.as_str(), format!("{p} must be \"inherit\", \"allow\" or \"deny\"")));
         }
     }
-    crate::http::input::parse_json(body.to_string().as_bytes())
+    crate::app::kit::json::parse_json(body.to_string().as_bytes())
 }
 
 /// The contact, its policy row, its companies; 404 when it does not exist or, for a manager, is

@@ -8,7 +8,7 @@ use crate::app::kit::session::{Bearer, Principal, Role};
 use crate::app::kit::settings::{select_settings, settings_from};
 use crate::app::{ApiError, Ports};
 use crate::domain::settings::SecuritySettings;
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde_json::json;

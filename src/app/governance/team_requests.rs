@@ -11,7 +11,7 @@ use crate::app::kit::ids::new_id;
 use crate::app::portal::requests::{changes, first_row, newest_first_bound, oldest_first_bound, request_row, request_select, rows, ListOptions, Page, RequestRow, RequestView, SELECT_REQUEST};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode_all, Outcome, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! Audit events: who did what to whom, from where and when. Written as a statement inside the
 //! use case's own batch, so an event exists exactly when its change committed.
 
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::Stmt;
 use serde_json::Value;
 

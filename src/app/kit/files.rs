@@ -232,14 +232,6 @@ impl Download {
             ("cache-control", "private, no-store".to_owned()),
         ]
     }
-
-    pub fn into_response(self) -> Result<crate::http::Resp, ApiError> {
-        let mut builder = http::Response::builder().status(http::StatusCode::OK);
-        for (name, value) in self.headers() {
-            builder = builder.header(name, value);
-        }
-        builder.body(self.bytes).map_err(|e| ApiError::internal(format!("download response: {e}")))
-    }
 }
 
 /// A file name safe in any file system and header: printable characters only, no path

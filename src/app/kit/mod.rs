@@ -8,7 +8,9 @@ pub mod error;
 pub mod files;
 pub mod governor;
 pub mod ids;
+pub mod json;
 pub mod link_facts;
+pub mod meta;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
 pub mod ports;

@@ -6,7 +6,7 @@ use crate::app::kit::ids::{new_id, secret_bytes};
 use crate::app::{ApiError, Ports};
 use crate::config::Config;
 use crate::domain::settings::SecuritySettings;
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, Outcome, Stmt};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};

@@ -14,7 +14,7 @@ use crate::app::{ApiError, Ports};
 use crate::access::decision::{decide, Action, Object};
 use crate::channels::{telegram, widget};
 use crate::config::Config;
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, decode_all, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -21,7 +21,7 @@ use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{Action, Object};
 use crate::access::facts::DocumentFacts;
-use crate::http::ClientMeta;
+use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, decode_all, Outcome, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,6 @@
 //! detail, download, publish, signature request and withdrawal.
 
 use crate::app::portal::documents::{self, ActionInput, DocStatus, ListPage};
-use crate::app::kit::files::Download;
 use crate::app::kit::session::Bearer;
 use crate::app::kit::files::parse_multipart;
 use crate::app::governance::team_documents::{self, Change, PublishInput, TeamFilter, UploadInput, UploadRequest};
@@ -19,10 +18,6 @@ fn paging(q: &Query) -> Result<ListPage, ApiError> {
     Ok(ListPage { limit: q.limit()?, cursor: q.get("cursor").map(str::to_owned) })
 }
 
-/// A file download: the headers come from `app::files::Download`.
-pub fn file_reply(download: Download) -> Result<Resp, ApiError> {
-    download.into_response()
-}
 
 pub async fn list_documents<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = caller(cx, req)?;
@@ -39,7 +34,7 @@ pub async fn get_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, 
 pub async fn document_file<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = caller(cx, req)?;
     let id = path_uuid(cx.param("id"))?;
-    file_reply(documents::file(cx.ports, &b, cx.now, &id).await?)
+    reply::download(documents::file(cx.ports, &b, cx.now, &id).await?)
 }
 
 pub async fn act_on_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -83,7 +78,7 @@ pub async fn get_team_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<R
 pub async fn team_document_file<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = caller(cx, req)?;
     let id = path_uuid(cx.param("id"))?;
-    file_reply(team_documents::file(cx.ports, &b, cx.now, &id).await?)
+    reply::download(team_documents::file(cx.ports, &b, cx.now, &id).await?)
 }
 
 pub async fn publish_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
