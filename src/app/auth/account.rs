@@ -1,6 +1,6 @@
 //! The signed-in user's own account: who am I, my sessions, signing one out, changing my password.
 
-use crate::app::kit::audit::{ActorKind, Event, Guard};
+use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials;
 use crate::app::kit::ids::new_id;
 use crate::app::kit::session::{Bearer, Issued, Opening, Principal, SessionGuard, SessionUser, Transport};
@@ -197,7 +197,7 @@ pub async fn change_password<P: Ports>(
     let event = Event::new("password.changed", ActorKind::of_user_kind(&user.kind), Some(&me.user_id))
         .target("user", &me.user_id)
         .details(json!({"signed_out_other_sessions": input.sign_out_other_sessions}));
-    stmts.push(event.insert_if(&new_id(ports, now)?, client, t, Guard::UserLoginNonce).bind(me.user_id.as_str()).bind(n.as_str()));
+    stmts.push(event.insert_if(&new_id(ports, now)?, client, t, audit::USER_LOGIN_NONCE).bind(me.user_id.as_str()).bind(n.as_str()));
     let out = ports.db().batch(stmts).await?;
     if out.first().map_or(0, |o| o.changes) != 1 {
         return Err(ApiError::invalid("totp", "The code is incorrect or was already used."));

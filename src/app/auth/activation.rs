@@ -1,7 +1,7 @@
 //! Invitations seen from the client: preview (who it is for, the password rules) and activation,
 //! which consumes the token, sets the password and opens a session in one nonce-guarded batch.
 
-use crate::app::kit::audit::{ActorKind, Event, Guard};
+use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials;
 use crate::app::kit::ids::{new_id, nonce};
 use crate::app::kit::link_facts::{facts_stmts_for, token_scope};
@@ -148,7 +148,7 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
     let event = Event::new("invitation.activated", ActorKind::of_user_kind(&inv.kind), Some(&inv.user_id))
         .target("invitation", &inv.id)
         .details(json!({"password_reset": inv.has_password == 1, "session_id": opening.session_id}));
-    stmts.push(event.insert_if(&new_id(ports, now)?, client, t, Guard::InvitationNonce).bind(inv.id.as_str()).bind(n.as_str()));
+    stmts.push(event.insert_if(&new_id(ports, now)?, client, t, audit::INVITATION_NONCE).bind(inv.id.as_str()).bind(n.as_str()));
     let facts_at = stmts.len();
     stmts.extend(facts_stmts_for(inv.link_id.as_deref()));
     let out = ports.db().batch(stmts).await?;

@@ -2,6 +2,7 @@
 //! admin exists. The "no admin yet" condition lives inside the INSERT, so two racing calls create
 //! one admin.
 
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::credentials;
 use crate::app::kit::ids::new_id;
@@ -20,9 +21,7 @@ const INSERT_FIRST_ADMIN: &str = "INSERT INTO users (id, kind, status, role, log
      SELECT ?1, 'employee', 'active', 'admin', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8 \
      WHERE NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')";
 const SELECT_ANY_ADMIN: &str = "SELECT 1 AS found FROM users WHERE role = 'admin' LIMIT 1";
-const AUDIT_IF_CREATED: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, \
-     company_ids, outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     WHERE EXISTS (SELECT 1 FROM users WHERE id = ?14 AND role = 'admin')";
+const AUDIT_IF_CREATED: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM users WHERE id = ?14 AND role = 'admin')");
 
 #[derive(Debug, Deserialize)]
 pub struct BootstrapInput {
@@ -62,8 +61,7 @@ pub async fn bootstrap<P: Ports>(ports: &P, config: &Config, client: &ClientMeta
     let id = new_id(ports, now)?;
     let t = now.timestamp();
     let event = Event::new("admin.bootstrapped", ActorKind::System, None).target("employee", &id).details(json!({"login": login.as_str()}));
-    let mut audit = event.insert(&new_id(ports, now)?, client, t).bind(id.as_str());
-    audit.sql = AUDIT_IF_CREATED;
+    let audit = event.insert_if(&new_id(ports, now)?, client, t, AUDIT_IF_CREATED).bind(id.as_str());
     let out = ports
         .db()
         .batch(vec![

@@ -1,7 +1,7 @@
 //! Login: one answer for every failure, one password verify whatever the branch, a lockout counter
 //! claimed atomically before the verify, and at most two database round trips.
 
-use crate::app::kit::audit::{ActorKind, Event, Guard};
+use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials;
 use crate::app::kit::ids::{new_id, nonce};
 use crate::app::kit::link_facts::{facts_stmts_for, token_scope};
@@ -173,7 +173,7 @@ pub async fn login<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, no
     let event = Event::new("login.succeeded", ActorKind::of_user_kind(&account.kind), Some(&account.id))
         .target("session", &opening.session_id)
         .details(json!({"mfa": step.is_some(), "scope": scope.as_str()}));
-    stmts.push(event.insert_if(&new_id(ports, now)?, client, t, Guard::UserLoginNonce).bind(account.id.as_str()).bind(login_nonce.as_str()));
+    stmts.push(event.insert_if(&new_id(ports, now)?, client, t, audit::USER_LOGIN_NONCE).bind(account.id.as_str()).bind(login_nonce.as_str()));
     let facts_at = stmts.len();
     stmts.extend(facts_stmts_for(account.link_id.as_deref()));
     let out = ports.db().batch(stmts).await?;

@@ -1,7 +1,7 @@
 //! TOTP enrolment: start (a new secret, shown once, pending until a code from it is confirmed) and
 //! confirm. Replacing an existing secret needs a current code. An admin reset is audited.
 
-use crate::app::kit::audit::{ActorKind, Event, Guard};
+use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials::{self, TokenClaims};
 use crate::app::kit::ids::{new_id, nonce, secret_bytes};
 use crate::app::kit::session::{Bearer, Scope};
@@ -106,7 +106,7 @@ pub async fn confirm<P: Ports>(ports: &P, config: &Config, bearer: &Bearer, clie
         .batch(vec![
             Stmt::new(CONFIRM).bind(me.user_id.as_str()).bind(pending.as_str()).bind(step).bind(n.as_str()).bind(t),
             Stmt::new(UPGRADE_SESSION).bind(me.session_id.as_str()).bind(me.user_id.as_str()).bind(n.as_str()),
-            event.insert_if(&new_id(ports, now)?, client, t, Guard::UserLoginNonce).bind(me.user_id.as_str()).bind(n.as_str()),
+            event.insert_if(&new_id(ports, now)?, client, t, audit::USER_LOGIN_NONCE).bind(me.user_id.as_str()).bind(n.as_str()),
         ])
         .await?;
     if out.first().map_or(0, |o| o.changes) != 1 {

@@ -6,6 +6,7 @@
 //! access engine's, made on the link's facts at use time; a refusal is recorded too, so a retried
 //! refusal is not answered twice.
 
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event as AuditEvent};
 use crate::app::kit::ids::{new_id, nonce};
 use crate::app::kit::link_facts::{decode_facts, facts_stmts};
@@ -143,9 +144,7 @@ const INSERT_EVENT_FOR_LINKING: &str = "INSERT INTO webhook_events (source, even
        CASE WHEN EXISTS (SELECT 1 FROM channel_links WHERE id = ?3) THEN 'accepted' ELSE 'refused' END, \
        CASE WHEN EXISTS (SELECT 1 FROM channel_links WHERE id = ?3) THEN NULL ELSE 'code_used_or_expired' END, ?4";
 /// The audit of a linking, written only when the channel link was (?14 its id).
-const AUDIT_LINKED: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, company_ids, \
-     outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     WHERE EXISTS (SELECT 1 FROM channel_links WHERE id = ?14)";
+const AUDIT_LINKED: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM channel_links WHERE id = ?14)");
 
 #[derive(Debug, Deserialize)]
 struct CodeRow {
@@ -252,8 +251,7 @@ impl<P: Ports> Tg<'_, P> {
             .target("channel_link", &id)
             .companies(vec![code_row.company_id.to_string()])
             .details(json!({"link_id": code_row.link_id, "external_label": chat.label}));
-        let mut audit = audit.insert(&audit_id, self.meta, t);
-        audit.sql = AUDIT_LINKED;
+        let audit = audit.insert_if(&audit_id, self.meta, t, AUDIT_LINKED);
         let stmts = vec![
             Stmt::new(CONSUME_CODE).bind(hash.as_str()).bind(t).bind(nonce.as_str()).bind(link.policy_version),
             Stmt::new(REVOKE_CHAT).bind(chat_id.as_str()).bind(t).bind(hash.as_str()).bind(nonce.as_str()),

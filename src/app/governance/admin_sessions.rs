@@ -1,12 +1,14 @@
 //! A user's sessions as the governance console sees them (list, revoke all) and clearing a
 //! lockout. Managers reach the users whose links hold one of their companies; anyone else is 404.
 
+use crate::app::kit::sql::{governs_any};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::governance::audit_query::{decode_cursor, encode_cursor};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
-use crate::app::governance::policies::{audit_head, changes, first_row, governs_any, json_ids, rows};
+use crate::app::governance::policies::{changes, first_row, json_ids, rows};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::app::kit::meta::ClientMeta;
@@ -39,9 +41,9 @@ macro_rules! user_live_sessions {
     };
 }
 // ?14 user, ?15 session, ?16 the user's companies JSON.
-const AUDIT_REVOKE_SESSIONS: &str = concat!(
-    audit_head!(),
-    "json_set(?13, '$.sessions_revoked', (SELECT count(*) ", user_live_sessions!(14, 2), ")) WHERE EXISTS (SELECT 1 FROM users WHERE id = ?14) AND ",
+const AUDIT_REVOKE_SESSIONS: AuditGuard = audit_guard!(
+    details = concat!("json_set(?13, '$.sessions_revoked', (SELECT count(*) ", user_live_sessions!(14, 2), "))");
+    "EXISTS (SELECT 1 FROM users WHERE id = ?14) AND ",
     governs_any!(15, 2, 16)
 );
 // ?1 user, ?2 now, ?3 session, ?4 companies.
@@ -49,7 +51,7 @@ const REVOKE_SESSIONS: &str = concat!(
     "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'admin' WHERE id IN (SELECT id ", user_live_sessions!(1, 2), ") AND ",
     governs_any!(3, 2, 4)
 );
-const AUDIT_UNLOCK: &str = concat!(audit_head!(), "?13 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?14) AND ", governs_any!(15, 2, 16));
+const AUDIT_UNLOCK: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM users WHERE id = ?14) AND ", governs_any!(15, 2, 16));
 const UNLOCK: &str = concat!(
     "UPDATE users SET failed_logins = 0, locked_until = NULL, updated_at = ?2 WHERE id = ?1 AND ",
     governs_any!(3, 2, 4)
@@ -242,8 +244,7 @@ pub async fn revoke_all<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMet
         .companies(target.companies.clone())
         .details(json!({"reason": "admin", "login": target.user.login}));
     let event_id = new_id(ports, now)?;
-    let audit = event.insert(&event_id, client, t);
-    let audit = Stmt { sql: AUDIT_REVOKE_SESSIONS, params: audit.params }.bind(id.as_str()).bind(session.as_str()).bind(companies.as_str());
+    let audit = event.insert_if(&event_id, client, t, AUDIT_REVOKE_SESSIONS).bind(id.as_str()).bind(session.as_str()).bind(companies.as_str());
     let revoke = Stmt::new(REVOKE_SESSIONS).bind(id.as_str()).bind(t).bind(session.as_str()).bind(companies.as_str());
     let out = ports.db().batch(vec![audit, revoke]).await?;
     if changes(&out, 0) != 1 {
@@ -267,8 +268,7 @@ pub async fn unlock<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, n
         .details(json!({"login": target.user.login, "was_locked": was_locked, "failed_logins_before": target.user.failed_logins,
             "locked_until_before": target.user.locked_until.map(rfc3339)}));
     let event_id = new_id(ports, now)?;
-    let audit = event.insert(&event_id, client, t);
-    let audit = Stmt { sql: AUDIT_UNLOCK, params: audit.params }.bind(id.as_str()).bind(session.as_str()).bind(companies.as_str());
+    let audit = event.insert_if(&event_id, client, t, AUDIT_UNLOCK).bind(id.as_str()).bind(session.as_str()).bind(companies.as_str());
     let update = Stmt::new(UNLOCK).bind(id.as_str()).bind(t).bind(session.as_str()).bind(companies.as_str());
     let out = ports.db().batch(vec![audit, update]).await?;
     if changes(&out, 1) != 1 {

@@ -5,8 +5,10 @@
 //! is the same single round trip as reading the one row itself. The public answer carries a short
 //! HTTP max-age instead (set by the handler).
 
+use crate::app::kit::sql::{admin_alive};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
-use crate::app::governance::directory::{admin_session, changes, employee_reads, required_text, rows};
+use crate::app::governance::directory::{changes, employee_reads, required_text, rows};
 use crate::app::kit::ids::new_id;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
@@ -21,11 +23,9 @@ const SELECT_BRANDING: &str = "SELECT version, portal_name, logo_url, primary_co
 const UPDATE_BRANDING: &str = concat!(
     "UPDATE branding SET version = version + 1, portal_name = ?1, logo_url = ?2, primary_color = ?3, updated_by = ?4, updated_at = ?5 \
      WHERE id = 1 AND ",
-    admin_session!(6, 5)
+    admin_alive!(6, 5)
 );
-const AUDIT_IF_UPDATED: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, \
-     company_ids, outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     WHERE EXISTS (SELECT 1 FROM branding WHERE id = 1 AND updated_at = ?2 AND updated_by = ?4 AND version = ?14 + 1)";
+const AUDIT_IF_UPDATED: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM branding WHERE id = 1 AND updated_at = ?2 AND updated_by = ?4 AND version = ?14 + 1)");
 
 pub const PORTAL_NAME_MAX: usize = 80;
 const LOGO_URL_MAX: usize = 2048;
@@ -112,8 +112,7 @@ pub async fn put<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, now:
     let event = Event::new("branding.updated", ActorKind::Employee, Some(gov.user_id()))
         .target("branding", "1")
         .details(json!({"before": before.branding, "after": next}));
-    let mut audit = event.insert(&new_id(ports, now)?, client, t).bind(before.version);
-    audit.sql = AUDIT_IF_UPDATED;
+    let audit = event.insert_if(&new_id(ports, now)?, client, t, AUDIT_IF_UPDATED).bind(before.version);
     let stmts = vec![
         Stmt::new(UPDATE_BRANDING)
             .bind(next.portal_name.as_str())

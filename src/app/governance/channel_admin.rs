@@ -1,12 +1,14 @@
 //! The governance view of channel links (Telegram chats and widgets the clients connected): list
 //! by kind and status, and revoke. Managers see and revoke those of their companies only.
 
+use crate::app::kit::sql::{governs_all};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::governance::audit_query::{decode_cursor, encode_cursor};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
-use crate::app::governance::policies::{audit_head, changes, first_row, governs_all, json_ids, rows};
+use crate::app::governance::policies::{changes, first_row, json_ids, rows};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::app::kit::meta::ClientMeta;
@@ -30,9 +32,8 @@ const SELECT_ONE: &str = "SELECT cl.id, cl.kind, cl.user_id, u.login AS user_log
      co.name AS company_name, cl.status, cl.external_label, cl.created_at, cl.updated_at, cl.revoked_at, cl.revoked_reason \
      FROM channel_links cl JOIN users u ON u.id = cl.user_id JOIN companies co ON co.id = cl.company_id WHERE cl.id = ?1";
 // ?14 channel link, ?15 session, ?16 companies JSON.
-const AUDIT_REVOKE: &str = concat!(
-    audit_head!(),
-    "?13 WHERE EXISTS (SELECT 1 FROM channel_links WHERE id = ?14 AND status <> 'revoked') AND ",
+const AUDIT_REVOKE: AuditGuard = audit_guard!(
+    "EXISTS (SELECT 1 FROM channel_links WHERE id = ?14 AND status <> 'revoked') AND ",
     governs_all!(15, 2, 16)
 );
 // Last: the audit above reads the status this changes.
@@ -176,8 +177,7 @@ pub async fn revoke<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, n
         .details(json!({"kind": row.kind, "status_before": row.status, "user_id": row.user_id, "link_id": row.link_id,
             "external_label": row.external_label}));
     let event_id = new_id(ports, now)?;
-    let audit = event.insert(&event_id, client, t);
-    let audit = Stmt { sql: AUDIT_REVOKE, params: audit.params }.bind(id.as_str()).bind(session.as_str()).bind(companies.as_str());
+    let audit = event.insert_if(&event_id, client, t, AUDIT_REVOKE).bind(id.as_str()).bind(session.as_str()).bind(companies.as_str());
     let update = Stmt::new(REVOKE).bind(id.as_str()).bind(t).bind(session.as_str()).bind(companies.as_str());
     let out = ports.db().batch(vec![audit, update, Stmt::new(SELECT_ONE).bind(id.as_str())]).await?;
     if changes(&out, 1) != 1 {

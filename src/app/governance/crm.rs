@@ -12,11 +12,9 @@
 //! pipeline's archived flag or its creation (the links holding a company whose policy names the
 //! pipeline: only they can see a difference, as a contact policy only narrows the company's list).
 
+use crate::app::kit::sql::{crm_or_admin, is_admin, company_in_scope};
 use crate::app::auth::activation::rfc3339;
-use crate::app::governance::directory::{
-    changes, crm_or_admin, crm_or_admin_reads, decode_cursor, dedup, employee_reads, encode_cursor, in_scope, is_admin, is_foreign_key_failure,
-    json_list, like_pattern, optional_text, required_text, rows, wire, Caller, Page,
-};
+use crate::app::governance::directory::{changes, crm_or_admin_reads, decode_cursor, dedup, employee_reads, encode_cursor, is_foreign_key_failure, json_list, like_pattern, optional_text, required_text, rows, wire, Caller, Page};
 use crate::app::kit::ids::new_id;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
@@ -59,7 +57,7 @@ const UPDATE_COMPANY: &str = concat!(
 // ?1 the acting employee (scope), ?2 LIKE pattern, ?3 status, ?4/?5 cursor (name, id), ?6 limit.
 const LIST_COMPANIES: &str = concat!(
     "SELECT id, name, crm_ref, status, created_at, updated_at FROM companies WHERE ",
-    in_scope!("id", 1),
+    company_in_scope!(1, "id"),
     " AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\' OR crm_ref LIKE ?2 ESCAPE '\\') AND (?3 IS NULL OR status = ?3) \
      AND (?4 IS NULL OR (name, id) > (?4, ?5)) ORDER BY name, id LIMIT ?6"
 );
@@ -218,7 +216,7 @@ const INSERT_CONTACT_COMPANIES: &str = concat!(
 const LIST_CONTACTS: &str = concat!(
     "SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.state, c.duplicate_of, c.created_at, c.updated_at, \
      (SELECT json_group_array(company_id) FROM (SELECT company_id FROM contact_companies WHERE contact_id = c.id AND ",
-    in_scope!("company_id", 1),
+    company_in_scope!(1, "company_id"),
     " ORDER BY company_id)) AS company_ids FROM contacts c WHERE (",
     is_admin!(1),
     " OR EXISTS (SELECT 1 FROM contact_companies cc WHERE cc.contact_id = c.id AND cc.company_id IN \

@@ -3,6 +3,8 @@
 //! credential), the guards their writes carry inside their own WHERE, keyset cursors, and small
 //! input checks.
 
+use crate::app::kit::sql::{crm_or_admin};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::governor::{is_crm_token, Governor};
 use crate::app::kit::session::Bearer;
@@ -14,55 +16,14 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// A write's guard: the session in `?$session` is alive at `?$now` and belongs to an active admin.
-/// The role is read inside the write, so a demotion between our read and our write cannot slip
-/// through.
-macro_rules! admin_session {
-    ($session:literal, $now:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM sessions gs JOIN users gu ON gu.id = gs.user_id WHERE gs.id = ?", $session,
-            " AND gs.revoked_at IS NULL AND gs.idle_expires_at > ?", $now, " AND gs.absolute_expires_at > ?", $now,
-            " AND gu.status = 'active' AND gu.role = 'admin')"
-        )
-    };
-}
-pub(crate) use admin_session;
 
-/// A CRM upsert's guard: `?$session` is NULL for the CRM's credential (checked in code before any
-/// statement is built), else an admin's live session.
-macro_rules! crm_or_admin {
-    ($session:literal, $now:literal) => {
-        concat!("(?", $session, " IS NULL OR ", $crate::app::governance::directory::admin_session!($session, $now), ")")
-    };
-}
-pub(crate) use crm_or_admin;
 
-/// The acting employee in `?$user` is an admin (read afresh, inside the statement).
-macro_rules! is_admin {
-    ($user:literal) => {
-        concat!("EXISTS (SELECT 1 FROM users su WHERE su.id = ?", $user, " AND su.role = 'admin' AND su.status = 'active')")
-    };
-}
-pub(crate) use is_admin;
 
-/// `$col` (a company id) is within the scope of the employee in `?$user`: every company for an
-/// admin, the assigned ones for a manager. Lists filter with it in the same batch as the session
-/// check (which verifies `?$user` is the token's live user), so scope costs no extra round trip.
-macro_rules! in_scope {
-    ($col:literal, $user:literal) => {
-        concat!(
-            "(", $crate::app::governance::directory::is_admin!($user), " OR ", $col,
-            " IN (SELECT sec.company_id FROM employee_companies sec WHERE sec.user_id = ?", $user, "))"
-        )
-    };
-}
-pub(crate) use in_scope;
 
 /// The audit insert of [`Event::insert`], written only when the guard holds (?14 session or NULL
 /// for the CRM; ?2 is the event's time, which is the request's `now`).
-pub const AUDIT_IF_CRM_OR_ADMIN: &str = concat!(
-    "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, company_ids, outcome, \
-     ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE ",
+pub const AUDIT_IF_CRM_OR_ADMIN: AuditGuard = audit_guard!(
+    "",
     crm_or_admin!(14, 2)
 );
 
@@ -103,8 +64,7 @@ impl Acting {
 
     /// The event's guarded insert (see [`AUDIT_IF_CRM_OR_ADMIN`]).
     pub fn audit_stmt(&self, event: &Event, id: &str, client: &ClientMeta, now: i64) -> Stmt {
-        let mut stmt = event.insert(id, client, now).bind(self.session_id.clone());
-        stmt.sql = AUDIT_IF_CRM_OR_ADMIN;
+        let stmt = event.insert_if(id, client, now, AUDIT_IF_CRM_OR_ADMIN).bind(self.session_id.clone());
         stmt
     }
 }

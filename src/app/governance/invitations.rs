@@ -4,12 +4,14 @@
 //!
 //! Writes use the links module's pattern: the audit event is the batch's guard and nonce.
 
+use crate::app::kit::sql::{employee_alive, all_in_scope, link_in_scope};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::credentials;
-use crate::app::kit::governor::{employee_alive, Governor};
+use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
-use crate::app::governance::links::{event_if, in_scope, link_in_scope, paginate, Page};
+use crate::app::governance::links::{paginate, Page};
 use crate::app::kit::session::Bearer;
 use crate::app::kit::settings::{select_settings, settings_from};
 use crate::app::{ApiError, Ports};
@@ -42,7 +44,7 @@ const SELECT_LIST: &str = select_views!(
     "(?2 IS NULL OR i.link_id = ?2) \
      AND (?3 IS NULL OR (CASE WHEN i.status = 'pending' AND i.expires_at <= ?1 THEN 'expired' ELSE i.status END) = ?3) \
      AND (EXISTS (SELECT 1 FROM users WHERE id = ?4 AND role = 'admin') OR (i.link_id IS NOT NULL AND ",
-    link_in_scope!("i.link_id", 4),
+    link_in_scope!(4, "i.link_id"),
     ")) AND (?5 IS NULL OR i.id < ?5) ORDER BY i.id DESC LIMIT ?6"
 );
 
@@ -114,11 +116,11 @@ const SELECT_LINK: &str = "SELECT l.id, l.status, l.user_id, u.status AS user_st
      (SELECT json_group_array(lc.company_id) FROM link_companies lc WHERE lc.link_id = l.id) AS company_ids \
      FROM links l JOIN users u ON u.id = l.user_id WHERE l.id = ?1";
 // ?14 link, ?15 the acting session; ?2 now and ?4 the acting employee.
-const ISSUE_GUARD: &str = event_if!(concat!(
+const ISSUE_GUARD: AuditGuard = audit_guard!(concat!(
     "EXISTS (SELECT 1 FROM links l JOIN users u ON u.id = l.user_id WHERE l.id = ?14 AND l.status = 'active' AND u.status = 'active') AND ",
     employee_alive!(15, 2),
     " AND ",
-    link_in_scope!("?14", 4)
+    link_in_scope!(4, "?14")
 ));
 const INSERT_INVITATION: &str = "INSERT INTO invitations (id, user_id, link_id, token_hash, status, expires_at, created_by, created_at) \
      SELECT ?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM audit_events WHERE id = ?8)";
@@ -176,8 +178,7 @@ pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
         .target("invitation", &invitation_id)
         .companies(companies)
         .details(json!({"link_id": id, "user_id": link.user_id, "expires_at": rfc3339(expires_at), "password_reset": link.has_password}));
-    let mut guard = event.insert(&event_id, client, t);
-    guard.sql = ISSUE_GUARD;
+    let guard = event.insert_if(&event_id, client, t, ISSUE_GUARD);
     let out = ports
         .db()
         .batch(vec![
@@ -269,11 +270,11 @@ const SELECT_FOR_REVOKE: &str = "SELECT i.id, i.link_id, CASE WHEN i.status = 'p
      (SELECT json_group_array(lc.company_id) FROM link_companies lc WHERE lc.link_id = i.link_id) AS company_ids \
      FROM invitations i WHERE i.id = ?1";
 // ?14 invitation, ?15 the acting session, ?16 the link's companies (JSON).
-const REVOKE_GUARD: &str = event_if!(concat!(
+const REVOKE_GUARD: AuditGuard = audit_guard!(concat!(
     "EXISTS (SELECT 1 FROM invitations WHERE id = ?14 AND status = 'pending' AND expires_at > ?2) AND ",
     employee_alive!(15, 2),
     " AND ",
-    in_scope!(4, 16)
+    all_in_scope!(4, 16)
 ));
 const REVOKE_ONE: &str = "UPDATE invitations SET status = 'revoked', revoked_at = ?2 WHERE id = ?1 \
      AND EXISTS (SELECT 1 FROM audit_events WHERE id = ?3)";
@@ -307,8 +308,7 @@ pub async fn revoke<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, n
         .target("invitation", &id)
         .companies(companies.clone())
         .details(json!({"link_id": row.link_id}));
-    let mut guard = event.insert(&event_id, client, t);
-    guard.sql = REVOKE_GUARD;
+    let guard = event.insert_if(&event_id, client, t, REVOKE_GUARD);
     let companies_json = serde_json::to_string(&companies).unwrap_or_else(|_| "[]".into());
     let out = ports
         .db()

@@ -7,9 +7,11 @@
 //! every later statement requires that event's fresh id to exist. The event id is the batch's
 //! nonce, so a lost race writes nothing, and an event exists exactly when its change committed.
 
+use crate::app::kit::sql::{employee_alive, all_in_scope, link_in_scope};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
-use crate::app::kit::governor::{employee_alive, Governor};
+use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
 use crate::app::governance::invitations::{self, InvitationView};
 use crate::app::kit::session::Bearer;
@@ -29,42 +31,8 @@ pub const REVIEW_PERIOD_SECONDS: i64 = 90 * 24 * 3600;
 const MAX_COMPANIES: usize = 50;
 const MAX_NAME_LENGTH: usize = 100;
 
-/// The audit INSERT that guards a batch: written only when the condition (over ?14 and later, and
-/// the event's own ?2 = now and ?4 = actor) holds.
-macro_rules! event_if {
-    ($($cond:tt)*) => {
-        concat!(
-            "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, company_ids, \
-             outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE ",
-            $($cond)*
-        )
-    };
-}
-pub(crate) use event_if;
 
-/// The acting employee (?actor) is an admin, or every company of the JSON array ?companies is in
-/// their scope: a manager's change must keep every company it touches inside their scope.
-macro_rules! in_scope {
-    ($actor:literal, $companies:literal) => {
-        concat!(
-            "(EXISTS (SELECT 1 FROM users WHERE id = ?", $actor, " AND role = 'admin') OR NOT EXISTS (SELECT 1 FROM json_each(?",
-            $companies, ") sj WHERE sj.value NOT IN (SELECT company_id FROM employee_companies WHERE user_id = ?", $actor, ")))"
-        )
-    };
-}
-pub(crate) use in_scope;
 
-/// In a list query: the link `l` has no company outside the scope of employee ?actor (admins: all).
-macro_rules! link_in_scope {
-    ($link:literal, $actor:literal) => {
-        concat!(
-            "(EXISTS (SELECT 1 FROM users WHERE id = ?", $actor, " AND role = 'admin') OR NOT EXISTS (SELECT 1 FROM link_companies slc \
-             WHERE slc.link_id = ", $link, " AND slc.company_id NOT IN (SELECT company_id FROM employee_companies WHERE user_id = ?",
-            $actor, ")))"
-        )
-    };
-}
-pub(crate) use link_in_scope;
 
 // ---------------------------------------------------------------------------------------------
 // The wizard's input
@@ -584,7 +552,7 @@ pub enum Confirmed {
 // The guard: the facts the assessment passed on still hold, inside the write. ?14 contact, ?15
 // companies (JSON), ?16 default company, ?17 user, ?18 1 for a new user, ?19 its login key, ?20 the
 // acting session; ?2 is now and ?4 the acting employee (the event's own parameters).
-const CREATE_GUARD: &str = event_if!(concat!(
+const CREATE_GUARD: AuditGuard = audit_guard!(concat!(
     "EXISTS (SELECT 1 FROM contacts WHERE id = ?14 AND state = 'active') \
      AND json_array_length(?15) > 0 AND ?16 IN (SELECT value FROM json_each(?15)) \
      AND NOT EXISTS (SELECT 1 FROM json_each(?15) j WHERE NOT EXISTS (SELECT 1 FROM companies co \
@@ -594,7 +562,7 @@ const CREATE_GUARD: &str = event_if!(concat!(
          AND NOT EXISTS (SELECT 1 FROM links WHERE user_id = ?17 AND status <> 'revoked'))) AND ",
     employee_alive!(20, 2),
     " AND ",
-    in_scope!(4, 15)
+    all_in_scope!(4, 15)
 ));
 // A new user has no password: no usable password until an invitation is activated.
 const INSERT_USER: &str = "INSERT INTO users (id, kind, status, login, login_key, email, first_name, last_name, created_at, updated_at) \
@@ -631,8 +599,7 @@ pub async fn confirm<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, 
             "user_id": user_id, "user_created": new_user.is_some(), "contact_id": contact,
             "company_ids": wizard.company_ids, "default_company_id": default, "review_at": rfc3339(t + REVIEW_PERIOD_SECONDS),
         }));
-    let mut guard = event.insert(&event_id, client, t);
-    guard.sql = CREATE_GUARD;
+    let guard = event.insert_if(&event_id, client, t, CREATE_GUARD);
     let guard = guard
         .bind(contact.as_str())
         .bind(companies.as_str())
@@ -898,7 +865,7 @@ const SELECT_LIST: &str = concat!(
        OR EXISTS (SELECT 1 FROM link_companies qc JOIN companies qco ON qco.id = qc.company_id \
          WHERE qc.link_id = l.id AND qco.name LIKE ?5 ESCAPE '\\')) \
      AND ",
-    link_in_scope!("l.id", 6),
+    link_in_scope!(6, "l.id"),
     " AND (?7 IS NULL OR l.id < ?7) ORDER BY l.id DESC LIMIT ?8"
 );
 
@@ -1162,7 +1129,7 @@ const SELECT_PATCH_COMPANIES: &str = "SELECT co.id, co.name, co.status, \
 // every company before and after is in their scope. ?14 link, ?15 status before, ?16 policy
 // version before, ?17 review_at before, ?18 reviewed_at before, ?19 companies after (JSON),
 // ?20 companies before and after (JSON), ?21 the acting session.
-const PATCH_GUARD: &str = event_if!(concat!(
+const PATCH_GUARD: AuditGuard = audit_guard!(concat!(
     "EXISTS (SELECT 1 FROM links WHERE id = ?14 AND status = ?15 AND policy_version = ?16 AND review_at = ?17 AND reviewed_at IS ?18) \
      AND NOT EXISTS (SELECT 1 FROM json_each(?19) j WHERE NOT EXISTS (SELECT 1 FROM companies co \
        JOIN contact_companies cc ON cc.company_id = co.id JOIN links l ON l.contact_id = cc.contact_id AND l.id = ?14 \
@@ -1170,7 +1137,7 @@ const PATCH_GUARD: &str = event_if!(concat!(
      AND ",
     employee_alive!(21, 2),
     " AND ",
-    in_scope!(4, 20)
+    all_in_scope!(4, 20)
 ));
 const UPDATE_LINK: &str = "UPDATE links SET status = ?2, default_company_id = ?3, review_at = ?4, review_due = ?5, reviewed_at = ?6, \
      policy_version = policy_version + ?7, revoked_at = CASE WHEN ?2 = 'revoked' THEN ?8 ELSE NULL END, updated_at = ?8 \
@@ -1220,8 +1187,7 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
         .target("link", &id)
         .companies(touched.clone())
         .details(json!({"before": before, "after": after, "policy_version_bumped": plan.bumps_policy}));
-    let mut guard = event.insert(&event_id, client, t);
-    guard.sql = PATCH_GUARD;
+    let guard = event.insert_if(&event_id, client, t, PATCH_GUARD);
     let guard = guard
         .bind(id.as_str())
         .bind(status_word(before.status))

@@ -6,10 +6,12 @@
 //! acting employee's rights; every statement carries it and the link row itself is updated last,
 //! so all statements see the same link row: either everything happens or nothing does.
 
+use crate::app::kit::sql::{governs_all};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::ids::new_id;
-use crate::app::governance::policies::{audit_head, changes, governs_all, json_ids, read_link, rows};
+use crate::app::governance::policies::{changes, json_ids, read_link, rows};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::facts::LinkStatus;
@@ -52,11 +54,12 @@ macro_rules! live_sessions {
 }
 
 // Params of the statements below: ?1 link, ?2 now, ?3 session, ?4 companies JSON, ?5 policy version.
-const AUDIT_OFFBOARD: &str = concat!(
-    audit_head!(),
-    "json_set(?13, '$.invitations_revoked', (SELECT count(*) ", pending_invitations!(14),
-    "), '$.channel_links_revoked', (SELECT count(*) ", live_channel_links!(14),
-    "), '$.sessions_revoked', (SELECT count(*) ", live_sessions!(14, 2), ")) WHERE ",
+const AUDIT_OFFBOARD: AuditGuard = audit_guard!(
+    details = concat!(
+        "json_set(?13, '$.invitations_revoked', (SELECT count(*) ", pending_invitations!(14),
+        "), '$.channel_links_revoked', (SELECT count(*) ", live_channel_links!(14),
+        "), '$.sessions_revoked', (SELECT count(*) ", live_sessions!(14, 2), "))"
+    );
     link_unchanged!(14, 2, 15, 16, 17)
 );
 const REVOKE_INVITATIONS: &str = concat!(
@@ -161,8 +164,7 @@ pub async fn offboard<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta,
         .companies(company_ids)
         .details(json!({"mode": input.mode.status_str(), "status_before": read.link.status, "user_id": read.link.user_id}));
     let event_id = new_id(ports, now)?;
-    let audit = event.insert(&event_id, client, t);
-    let audit = Stmt { sql: AUDIT_OFFBOARD, params: audit.params }.bind(id.as_str()).bind(session.as_str()).bind(companies.as_str()).bind(version);
+    let audit = event.insert_if(&event_id, client, t, AUDIT_OFFBOARD).bind(id.as_str()).bind(session.as_str()).bind(companies.as_str()).bind(version);
     let guarded = |sql: &'static str| Stmt::new(sql).bind(id.as_str()).bind(t).bind(session.as_str()).bind(companies.as_str()).bind(version);
     let out = ports
         .db()

@@ -3,6 +3,8 @@
 //! batch whose every statement carries the same guard; warnings come from the access engine itself.
 //! Also the guard macros every governance write of this area shares.
 
+use crate::app::kit::sql::{governs_all, governs_any};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
@@ -20,41 +22,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-/// The guard of a governance write, placed in each statement's WHERE: the acting employee's
-/// session (?s; now in ?n) is alive, the employee is active, and is an admin or a manager holding
-/// every company of the JSON array ?c. Every statement of the batch carries it (a D1 batch does
-/// not stop at a statement that changed nothing), so when it fails nothing at all is written.
-macro_rules! governs_all {
-    ($s:literal, $n:literal, $c:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM sessions gs JOIN users gu ON gu.id = gs.user_id WHERE gs.id = ?", $s,
-            " AND gs.revoked_at IS NULL AND gs.idle_expires_at > ?", $n, " AND gs.absolute_expires_at > ?", $n,
-            " AND gu.status = 'active' AND (gu.role = 'admin' OR (gu.role = 'manager' AND NOT EXISTS (SELECT 1 FROM json_each(?", $c,
-            ") gj WHERE gj.value NOT IN (SELECT ge.company_id FROM employee_companies ge WHERE ge.user_id = gu.id)))))"
-        )
-    };
-}
-/// Like `governs_all!`, for a manager holding at least one company of ?c (a contact or a user
-/// belongs to a manager who works with one of its companies).
-macro_rules! governs_any {
-    ($s:literal, $n:literal, $c:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM sessions gs JOIN users gu ON gu.id = gs.user_id WHERE gs.id = ?", $s,
-            " AND gs.revoked_at IS NULL AND gs.idle_expires_at > ?", $n, " AND gs.absolute_expires_at > ?", $n,
-            " AND gu.status = 'active' AND (gu.role = 'admin' OR (gu.role = 'manager' AND EXISTS (SELECT 1 FROM json_each(?", $c,
-            ") gj JOIN employee_companies ge ON ge.company_id = gj.value AND ge.user_id = gu.id))))"
-        )
-    };
-}
-/// The head of an audit insert with `Event::insert`'s parameters ?1..?12; the caller appends the
-/// details expression (over ?13), ` WHERE ` and its guard.
-macro_rules! audit_head {
-    () => {
-        "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, company_ids, outcome, \
-         ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-    };
-}
-pub(crate) use {audit_head, governs_all, governs_any};
 
 /// Every pipeline of the JSON array ?p exists and is not archived.
 macro_rules! pipelines_ok {
@@ -77,7 +44,7 @@ const BUMP_COMPANY_LINKS: &str = concat!(
      WHERE id IN (SELECT link_id FROM link_companies WHERE company_id = ?1) AND ",
     governs_all!(3, 2, 4), " AND ", pipelines_ok!(5)
 );
-const AUDIT_COMPANY_POLICY: &str = concat!(audit_head!(), "?13 WHERE ", governs_all!(14, 2, 15), " AND ", pipelines_ok!(16));
+const AUDIT_COMPANY_POLICY: AuditGuard = audit_guard!(governs_all!(14, 2, 15), " AND ", pipelines_ok!(16));
 const UPSERT_COMPANY_POLICY: &str = concat!(
     "INSERT INTO company_policies (company_id, create_requests, read_request_chat, send_request_chat, general_chat, calls, \
      telegram, widget, allowed_pipelines, updated_by, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
@@ -107,7 +74,7 @@ const BUMP_CONTACT_LINKS: &str = concat!(
     "UPDATE links SET policy_version = policy_version + 1, updated_at = ?2 WHERE contact_id = ?1 AND ",
     governs_any!(3, 2, 4), " AND ", pipelines_ok!(5)
 );
-const AUDIT_CONTACT_POLICY: &str = concat!(audit_head!(), "?13 WHERE ", governs_any!(14, 2, 15), " AND ", pipelines_ok!(16));
+const AUDIT_CONTACT_POLICY: AuditGuard = audit_guard!(governs_any!(14, 2, 15), " AND ", pipelines_ok!(16));
 const UPSERT_CONTACT_POLICY: &str = concat!(
     "INSERT INTO contact_policies (contact_id, create_requests, read_request_chat, send_request_chat, general_chat, calls, \
      telegram, widget, allowed_pipelines, updated_by, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
@@ -396,8 +363,7 @@ pub async fn put_company<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMe
         .details(json!({"company_name": company.name, "before": before, "before_is_default": before.is_none(), "after": policy,
             "warnings": warnings.iter().map(|w| w.code).collect::<Vec<_>>()}));
     let event_id = new_id(ports, now)?;
-    let audit = event.insert(&event_id, client, t);
-    let audit = Stmt { sql: AUDIT_COMPANY_POLICY, params: audit.params }
+    let audit = event.insert_if(&event_id, client, t, AUDIT_COMPANY_POLICY)
         .bind(session.as_str())
         .bind(companies.as_str())
         .bind(pipelines.as_str());
@@ -576,8 +542,7 @@ pub async fn put_contact<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMe
         .details(json!({"before": before, "before_is_default": before.is_none(), "after": policy,
             "warnings": warnings.iter().map(|w| w.code).collect::<Vec<_>>()}));
     let event_id = new_id(ports, now)?;
-    let audit = event.insert(&event_id, client, t);
-    let audit = Stmt { sql: AUDIT_CONTACT_POLICY, params: audit.params }
+    let audit = event.insert_if(&event_id, client, t, AUDIT_CONTACT_POLICY)
         .bind(session.as_str())
         .bind(companies.as_str())
         .bind(pipelines.as_str());

@@ -2,7 +2,8 @@
 //! settings version and every link's policy version (sessions are shaped by the settings), and is
 //! audited with before and after.
 
-use crate::app::kit::audit::{ActorKind, Event, Guard};
+use crate::app::kit::sql::{admin_alive};
+use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::ids::new_id;
 use crate::app::kit::session::{Bearer, Principal, Role};
 use crate::app::kit::settings::{select_settings, settings_from};
@@ -13,18 +14,6 @@ use crate::store::{Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-/// A governance write's own guard: the acting admin's session is still alive and still an admin's,
-/// checked inside the write, so a demotion between our read and our write cannot slip through.
-/// `admin_alive!(17, 15)`: session id in ?17, now in ?15.
-macro_rules! admin_alive {
-    ($session:literal, $now:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?", $session,
-            " AND s.revoked_at IS NULL AND s.idle_expires_at > ?", $now, " AND s.absolute_expires_at > ?", $now,
-            " AND u.status = 'active' AND u.role = 'admin')"
-        )
-    };
-}
 
 const UPDATE_SETTINGS: &str = concat!(
     "UPDATE security_settings SET version = version + 1, min_length = ?1, require_lower = ?2, require_upper = ?3, \
@@ -84,7 +73,7 @@ pub async fn put<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, now:
     let out = ports
         .db()
         .batch(vec![update, Stmt::new(BUMP_ALL_LINKS).bind(version).bind(t).bind(me.user_id.as_str()),
-            event.insert_if(&event_id, client, t, Guard::SettingsVersion).bind(version).bind(me.user_id.as_str())])
+            event.insert_if(&event_id, client, t, audit::SETTINGS_VERSION).bind(version).bind(me.user_id.as_str())])
         .await?;
     if out.first().map_or(0, |o| o.changes) != 1 {
         // Either another admin changed the settings first, or this session lost its rights.

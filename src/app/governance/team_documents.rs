@@ -13,11 +13,13 @@
 //! - withdraw: draft or published -> withdrawn (final; the file stays in KV as evidence);
 //!   withdrawing twice answers 409 `document_withdrawn`.
 
+use crate::app::kit::sql::{employee_alive, company_in_scope};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::portal::documents::{doc_columns, document_at, page, select_document, ClientAction, DocStatus, DocumentRow, ListPage, Page, RequiredAction};
 use crate::app::kit::files::{self, Download, Part, Upload};
-use crate::app::kit::governor::{employee_alive, Governor};
+use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
@@ -78,26 +80,7 @@ impl From<&DocumentRow> for TeamDocumentView {
     }
 }
 
-/// The acting employee (?actor) is an admin, or the company (?company) is in their scope.
-macro_rules! sees_company {
-    ($actor:literal, $company:literal) => {
-        concat!(
-            "(EXISTS (SELECT 1 FROM users WHERE id = ?", $actor, " AND role = 'admin') OR EXISTS (SELECT 1 FROM employee_companies \
-             WHERE user_id = ?", $actor, " AND company_id = ?", $company, "))"
-        )
-    };
-}
 
-/// The audit INSERT that guards a batch (?1..?13 are the event's; ?2 is now, ?4 the actor).
-macro_rules! event_if {
-    ($($cond:tt)*) => {
-        concat!(
-            "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, company_ids, \
-             outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE ",
-            $($cond)*
-        )
-    };
-}
 
 // ------------------------------------------------------------------------------------------------
 // Upload
@@ -182,10 +165,10 @@ struct CompanyRow {
 
 // ?14 session, ?15 company, ?16 contact (or NULL): the employee may still act there, the company
 // is active and the contact still one of the company's.
-const UPLOAD_GUARD: &str = event_if!(
+const UPLOAD_GUARD: AuditGuard = audit_guard!(
     employee_alive!(14, 2),
     " AND ",
-    sees_company!(4, 15),
+    company_in_scope!(4, "?15"),
     " AND EXISTS (SELECT 1 FROM companies WHERE id = ?15 AND status = 'active') \
      AND (?16 IS NULL OR EXISTS (SELECT 1 FROM contact_companies WHERE contact_id = ?16 AND company_id = ?15))"
 );
@@ -230,8 +213,7 @@ pub async fn upload<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now
         .target("document", &id)
         .companies(vec![company.clone()])
         .details(json!({"title": title, "contact_id": contact, "content_type": file_type.as_str(), "size": stored.size, "sha256": stored.sha256}));
-    let mut guard = event.insert(&event_id, meta, t);
-    guard.sql = UPLOAD_GUARD;
+    let guard = event.insert_if(&event_id, meta, t, UPLOAD_GUARD);
     let writes = vec![
         guard.bind(gov.principal.session_id.as_str()).bind(company.as_str()).bind(contact.clone()),
         Stmt::new(INSERT_DOCUMENT)
@@ -389,10 +371,10 @@ pub enum Change {
 
 // The guard: ?14 session, ?15 company, ?16 document, and the document as read: ?17 status,
 // ?18 updated_at, ?19 completed_at, ?20 required_action (nothing changed it since the decision).
-const CHANGE_GUARD: &str = event_if!(
+const CHANGE_GUARD: AuditGuard = audit_guard!(
     employee_alive!(14, 2),
     " AND ",
-    sees_company!(4, 15),
+    company_in_scope!(4, "?15"),
     " AND EXISTS (SELECT 1 FROM documents WHERE id = ?16 AND company_id = ?15 AND status = ?17 AND updated_at = ?18 \
        AND completed_at IS ?19 AND required_action = ?20)"
 );
@@ -447,8 +429,7 @@ pub async fn change<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now
         .target("document", &doc.id)
         .companies(vec![doc.company_id.clone()])
         .details(details);
-    let mut guard = event.insert(&event_id, meta, t);
-    guard.sql = CHANGE_GUARD;
+    let guard = event.insert_if(&event_id, meta, t, CHANGE_GUARD);
     let writes = vec![
         guard
             .bind(gov.principal.session_id.as_str())

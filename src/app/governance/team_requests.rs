@@ -3,10 +3,12 @@
 //! thread and in a company's general chat. Managers work only in their companies: anything
 //! outside answers 404. Team messages carry author kind `employee`.
 
+use crate::app::kit::sql::{employee_alive, company_in_scope};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::portal::chat::{message_body, message_page, message_view, thread_stmt, MessageInput, MessageView, LIST_GENERAL, SELECT_MESSAGE};
 use crate::app::governance::crm::Stage;
-use crate::app::kit::governor::{employee_alive, Governor};
+use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
 use crate::app::portal::requests::{changes, first_row, newest_first_bound, oldest_first_bound, request_row, request_select, rows, ListOptions, Page, RequestRow, RequestView, SELECT_REQUEST};
 use crate::app::kit::session::Bearer;
@@ -18,23 +20,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-/// In SQL: the employee ?user is an admin, or `company` (an SQL expression) is one of their
-/// companies. `team_scope!(2, "c.company_id")`.
-macro_rules! team_scope {
-    ($user:literal, $company:literal) => {
-        concat!(
-            "(EXISTS (SELECT 1 FROM users ts WHERE ts.id = ?", $user, " AND ts.role = 'admin') OR ", $company,
-            " IN (SELECT tec.company_id FROM employee_companies tec WHERE tec.user_id = ?", $user, "))"
-        )
-    };
-}
-pub(crate) use team_scope;
 
 // One index range per company in scope (requests_by_company), each cut at the page size. ?1
 // company, ?2 the employee, ?3 pipeline, ?4 stage, ?5 open (1/0), ?6/?7 cursor bound, ?8 limit.
 const LIST_TEAM_REQUESTS: &str = request_select!(
     "WHERE r.id IN (SELECT j.value FROM (SELECT co.id AS cid FROM companies co WHERE (?1 IS NULL OR co.id = ?1) AND ",
-    team_scope!(2, "co.id"),
+    company_in_scope!(2, "co.id"),
     ") cs, json_each((SELECT json_group_array(id) FROM (SELECT x.id FROM requests x WHERE x.company_id = cs.cid \
      AND (?3 IS NULL OR x.pipeline_id = ?3) AND (?4 IS NULL OR x.stage_id = ?4) \
      AND (?5 IS NULL OR EXISTS (SELECT 1 FROM pipeline_stages xs WHERE xs.pipeline_id = x.pipeline_id AND xs.id = x.stage_id AND xs.is_final <> ?5)) \
@@ -47,12 +38,11 @@ const SELECT_STAGES: &str = "SELECT s.id, s.name, s.is_final FROM pipeline_stage
 /// The status change's guard, written first: the audit event exists only when the employee is
 /// alive and in scope and the request is still in the stage the decision saw. ?14 session,
 /// ?15 request, ?16 company, ?17 the stage seen; ?2 now, ?4 the employee.
-const INSERT_STATUS_EVENT: &str = concat!(
-    "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, company_ids, \
-     outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE ",
+const INSERT_STATUS_EVENT: AuditGuard = audit_guard!(
+    "",
     employee_alive!(14, 2),
     " AND ",
-    team_scope!(4, "?16"),
+    company_in_scope!(4, "?16"),
     " AND EXISTS (SELECT 1 FROM requests WHERE id = ?15 AND company_id = ?16 AND stage_id = ?17)"
 );
 const UPDATE_STATUS: &str =
@@ -64,7 +54,7 @@ const INSERT_TEAM_MESSAGE: &str = concat!(
      SELECT ?1, ?2, ?3, 'employee', ?4, ?5, ?6 WHERE ",
     employee_alive!(7, 6),
     " AND ",
-    team_scope!(4, "?2")
+    company_in_scope!(4, "?2")
 );
 const SELECT_COMPANY: &str = "SELECT id FROM companies WHERE id = ?1";
 
@@ -174,8 +164,7 @@ pub async fn set_status<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMet
             "from": request.stage_id, "to": stage.id,
             "was_open": !request.is_final, "is_open": !stage.is_final,
         }));
-    let mut guard = event.insert(&event_id, client, t);
-    guard.sql = INSERT_STATUS_EVENT;
+    let guard = event.insert_if(&event_id, client, t, INSERT_STATUS_EVENT);
     let guard = guard.bind(governor.principal.session_id.as_str()).bind(request.id.to_string()).bind(company).bind(request.stage_id.as_str());
     let out = ports
         .db()

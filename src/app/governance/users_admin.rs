@@ -7,12 +7,12 @@
 //! live links are within their companies (an unlinked user qualifies); anything else is 404.
 //! Employees are admins' business. The last active admin cannot be demoted or blocked (409).
 
+use crate::app::kit::sql::{admin_alive, governs_user, is_admin};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::credentials;
-use crate::app::governance::directory::{
-    admin_session, changes, decode_cursor, dedup, employee_reads, encode_cursor, is_admin, json_list, like_pattern, required_text, rows, Page,
-};
+use crate::app::governance::directory::{changes, decode_cursor, dedup, employee_reads, encode_cursor, json_list, like_pattern, required_text, rows, Page};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
 use crate::app::kit::session::{Bearer, Role};
@@ -26,20 +26,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-/// The session `?$session` (alive at `?$now`) may change user `?$target`: an admin may change
-/// anyone; a manager an external user whose live links all hold only the manager's companies.
-macro_rules! governs_user {
-    ($session:literal, $now:literal, $target:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM sessions gs JOIN users gu ON gu.id = gs.user_id WHERE gs.id = ?", $session,
-            " AND gs.revoked_at IS NULL AND gs.idle_expires_at > ?", $now, " AND gs.absolute_expires_at > ?", $now,
-            " AND gu.status = 'active' AND (gu.role = 'admin' OR (gu.role = 'manager' \
-             AND EXISTS (SELECT 1 FROM users tu WHERE tu.id = ?", $target, " AND tu.kind = 'external') \
-             AND NOT EXISTS (SELECT 1 FROM links tl JOIN link_companies tlc ON tlc.link_id = tl.id WHERE tl.user_id = ?", $target,
-            " AND tl.status <> 'revoked' AND tlc.company_id NOT IN (SELECT ec.company_id FROM employee_companies ec WHERE ec.user_id = gu.id)))))"
-        )
-    };
-}
 
 /// The user view, with `?$scope_user`'s view of the links: all live links for an admin, the live
 /// links holding one of a manager's companies (listing only those companies) otherwise.
@@ -103,9 +89,7 @@ const REVOKE_BLOCKED_SESSIONS: &str = "UPDATE sessions SET revoked_at = ?2, revo
 // ?1 user, ?2 now, ?3 new status: the user's status changed in this batch.
 const BUMP_USER_LINKS: &str = "UPDATE links SET policy_version = policy_version + 1 \
      WHERE user_id = ?1 AND EXISTS (SELECT 1 FROM users WHERE id = ?1 AND status = ?3 AND updated_at = ?2)";
-const AUDIT_IF_STATUS_SET: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, \
-     company_ids, outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     WHERE EXISTS (SELECT 1 FROM users WHERE id = ?14 AND status = ?15 AND updated_at = ?2)";
+const AUDIT_IF_STATUS_SET: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM users WHERE id = ?14 AND status = ?15 AND updated_at = ?2)");
 
 // ?1 user, ?2 now, ?3 session.
 const RESET_MFA: &str = concat!(
@@ -113,10 +97,8 @@ const RESET_MFA: &str = concat!(
      WHERE id = ?1 AND ",
     governs_user!(3, 2, 1)
 );
-const AUDIT_IF_MFA_RESET: &str = concat!(
-    "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, \
-     company_ids, outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     WHERE EXISTS (SELECT 1 FROM users WHERE id = ?14 AND totp_secret IS NULL AND tokens_valid_after = ?2) AND ",
+const AUDIT_IF_MFA_RESET: AuditGuard = audit_guard!(
+    "EXISTS (SELECT 1 FROM users WHERE id = ?14 AND totp_secret IS NULL AND tokens_valid_after = ?2) AND ",
     governs_user!(15, 2, 14)
 );
 
@@ -304,8 +286,7 @@ pub async fn set_status<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMet
         .target(kind, &id)
         .companies(target.companies.clone())
         .details(json!({"before": target.user.status, "after": status, "login": target.user.login}));
-    let mut audit = event.insert(&new_id(ports, now)?, client, t).bind(id.as_str()).bind(status);
-    audit.sql = AUDIT_IF_STATUS_SET;
+    let audit = event.insert_if(&new_id(ports, now)?, client, t, AUDIT_IF_STATUS_SET).bind(id.as_str()).bind(status);
     let stmts = vec![
         Stmt::new(SET_STATUS).bind(id.as_str()).bind(status).bind(t).bind(gov.principal.session_id.as_str()),
         Stmt::new(REVOKE_BLOCKED_SESSIONS).bind(id.as_str()).bind(t),
@@ -334,8 +315,7 @@ pub async fn reset_mfa<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta
         .target(kind, &id)
         .companies(target.companies.clone())
         .details(json!({"was_enrolled": target.user.mfa_enrolled, "login": target.user.login}));
-    let mut audit = event.insert(&new_id(ports, now)?, client, t).bind(id.as_str()).bind(gov.principal.session_id.as_str());
-    audit.sql = AUDIT_IF_MFA_RESET;
+    let audit = event.insert_if(&new_id(ports, now)?, client, t, AUDIT_IF_MFA_RESET).bind(id.as_str()).bind(gov.principal.session_id.as_str());
     let stmts = vec![
         Stmt::new(RESET_MFA).bind(id.as_str()).bind(t).bind(gov.principal.session_id.as_str()),
         audit,
@@ -361,7 +341,7 @@ const UNKNOWN_COMPANIES: &str = "SELECT value AS id FROM json_each(?1) WHERE val
 macro_rules! employee_write {
     ($s:literal, $now:literal, $t:literal, $r:literal, $st:literal) => {
         concat!(
-            "(", admin_session!($s, $now),
+            "(", admin_alive!($s, $now),
             " AND NOT EXISTS (SELECT 1 FROM users ek WHERE ek.id = ?", $t, " AND ek.kind <> 'employee')",
             " AND NOT EXISTS (SELECT 1 FROM users la WHERE la.id = ?", $t, " AND la.role = 'admin' AND la.status = 'active' AND (?", $r,
             " <> 'admin' OR COALESCE(?", $st, ", la.status) = 'blocked') AND NOT EXISTS (SELECT 1 FROM users oa WHERE oa.role = 'admin' \
@@ -401,11 +381,10 @@ const INSERT_INVITATION: &str = concat!(
      SELECT ?1, ?2, NULL, ?3, 'pending', ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2 AND kind = 'employee' \
        AND password_hash IS NULL AND created_at = ?6) \
      AND NOT EXISTS (SELECT 1 FROM invitations WHERE user_id = ?2 AND link_id IS NULL AND status = 'pending') AND ",
-    admin_session!(7, 6)
+    admin_alive!(7, 6)
 );
-const AUDIT_IF_ADMIN: &str = concat!(
-    "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, company_ids, outcome, \
-     ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE ",
+const AUDIT_IF_ADMIN: AuditGuard = audit_guard!(
+    "",
     employee_write!(14, 2, 15, 16, 17)
 );
 
@@ -507,8 +486,7 @@ pub async fn upsert_employee<P: Ports>(
         "after": {"login": login.as_str(), "email": email.as_str(), "first_name": first_name, "last_name": last_name,
             "role": role, "status": status, "company_ids": company_ids},
     }));
-    let mut audit = event.insert(&new_id(ports, now)?, client, t).bind(session.as_str()).bind(id.as_str()).bind(role).bind(status);
-    audit.sql = AUDIT_IF_ADMIN;
+    let audit = event.insert_if(&new_id(ports, now)?, client, t, AUDIT_IF_ADMIN).bind(session.as_str()).bind(id.as_str()).bind(role).bind(status);
     let user_write = |sql: &'static str| {
         Stmt::new(sql)
             .bind(id.as_str())

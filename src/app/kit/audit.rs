@@ -84,8 +84,17 @@ impl Event {
 
     /// The INSERT, given the event's id (from the caller's randomness) and time.
     pub fn insert(&self, id: &str, client: &ClientMeta, now: i64) -> Stmt {
-        Stmt::new(INSERT_EVENT)
-            .bind(id)
+        self.bind_values(Stmt::new(INSERT_EVENT), id, client, now)
+    }
+
+    /// The same row, written only when `guard`'s condition holds (a batch's statement after its
+    /// guard): bind the condition's own parameters (`?14` on) on the returned statement.
+    pub fn insert_if(&self, id: &str, client: &ClientMeta, now: i64, guard: AuditGuard) -> Stmt {
+        self.bind_values(Stmt::new(guard.sql), id, client, now)
+    }
+
+    fn bind_values(&self, stmt: Stmt, id: &str, client: &ClientMeta, now: i64) -> Stmt {
+        stmt.bind(id)
             .bind(now)
             .bind(self.actor_kind.as_str())
             .bind(self.actor_id.clone())
@@ -99,38 +108,52 @@ impl Event {
             .bind(client.user_agent.clone())
             .bind(self.details.to_string())
     }
+}
 
-    /// The same INSERT, written only when `guard_sql`'s EXISTS holds (a batch after its guard).
-    pub fn insert_if(&self, id: &str, client: &ClientMeta, now: i64, guard: Guard) -> Stmt {
-        let mut stmt = self.insert(id, client, now);
-        stmt.sql = match guard {
-            Guard::InvitationNonce => INSERT_EVENT_IF_INVITATION_NONCE,
-            Guard::UserLoginNonce => INSERT_EVENT_IF_LOGIN_NONCE,
-            Guard::SettingsVersion => INSERT_EVENT_IF_SETTINGS_VERSION,
-        };
-        stmt
+/// The audit row's columns and its thirteen values `?1`..`?13`, in the order `Event` binds them.
+macro_rules! audit_columns {
+    () => {
+        "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, company_ids, \
+         outcome, ip, country, user_agent, details) "
+    };
+}
+
+/// A condition an audit row is written under, as a value: build it with `audit_guard!`, whose
+/// condition numbers its own parameters from `?14` (the event's values take `?1`..`?13`, `?2` is now).
+#[derive(Debug, Clone, Copy)]
+pub struct AuditGuard {
+    sql: &'static str,
+}
+
+impl AuditGuard {
+    #[doc(hidden)]
+    pub const fn from_insert(sql: &'static str) -> AuditGuard {
+        AuditGuard { sql }
     }
 }
 
-/// Conditions an audit insert can depend on; the guard's two parameters are ?14 and ?15.
-#[derive(Debug, Clone, Copy)]
-pub enum Guard {
-    /// ?14 invitation id, ?15 its used_nonce.
-    InvitationNonce,
-    /// ?14 user id, ?15 its login_nonce.
-    UserLoginNonce,
-    /// ?14 the settings version before the change, ?15 the admin who made it.
-    SettingsVersion,
+/// `audit_guard!("EXISTS (... ?14 ...)")`: the guarded INSERT of an audit row. With
+/// `details = "json_set(?13, ...)";` first, the stored details are computed in SQL from `?13`.
+macro_rules! audit_guard {
+    (details = $details:expr; $($cond:tt)*) => {
+        $crate::app::kit::audit::AuditGuard::from_insert(concat!(
+            $crate::app::kit::audit::audit_columns!(),
+            "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ", $details, " WHERE ",
+            $($cond)*
+        ))
+    };
+    ($($cond:tt)*) => {
+        $crate::app::kit::audit::audit_guard!(details = "?13"; $($cond)*)
+    };
 }
+pub(crate) use {audit_columns, audit_guard};
 
-const INSERT_EVENT: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, \
-     company_ids, outcome, ip, country, user_agent, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
-const INSERT_EVENT_IF_INVITATION_NONCE: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, \
-     target_id, company_ids, outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     WHERE EXISTS (SELECT 1 FROM invitations WHERE id = ?14 AND used_nonce = ?15)";
-const INSERT_EVENT_IF_LOGIN_NONCE: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, \
-     target_id, company_ids, outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     WHERE EXISTS (SELECT 1 FROM users WHERE id = ?14 AND login_nonce = ?15)";
-const INSERT_EVENT_IF_SETTINGS_VERSION: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, \
-     target_id, company_ids, outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     WHERE EXISTS (SELECT 1 FROM security_settings WHERE id = 1 AND version = ?14 + 1 AND updated_by = ?15 AND updated_at = ?2)";
+/// ?14 invitation id, ?15 its used_nonce.
+pub const INVITATION_NONCE: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM invitations WHERE id = ?14 AND used_nonce = ?15)");
+/// ?14 user id, ?15 its login_nonce.
+pub const USER_LOGIN_NONCE: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM users WHERE id = ?14 AND login_nonce = ?15)");
+/// ?14 the settings version before the change, ?15 the admin who made it.
+pub const SETTINGS_VERSION: AuditGuard =
+    audit_guard!("EXISTS (SELECT 1 FROM security_settings WHERE id = 1 AND version = ?14 + 1 AND updated_by = ?15 AND updated_at = ?2)");
+
+const INSERT_EVENT: &str = concat!(audit_columns!(), "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");

@@ -23,17 +23,7 @@ const CHECK_EMPLOYEE: &str = "SELECT s.id AS session_id, s.user_id, s.link_id, s
 /// A governance write's own guard, placed in its WHERE: the acting employee's session is alive and
 /// still has a role. `employee_alive!(9, 3)` reads the session id from ?9 and now from ?3.
 #[allow(unused_macros)]
-macro_rules! employee_alive {
-    ($session:literal, $now:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM sessions gs JOIN users gu ON gu.id = gs.user_id WHERE gs.id = ?", $session,
-            " AND gs.revoked_at IS NULL AND gs.idle_expires_at > ?", $now, " AND gs.absolute_expires_at > ?", $now,
-            " AND gu.status = 'active' AND gu.role IN ('admin', 'manager'))"
-        )
-    };
-}
 #[allow(unused_imports)]
-pub(crate) use employee_alive;
 
 /// Who is acting on the governance API.
 #[derive(Debug, Clone, PartialEq)]

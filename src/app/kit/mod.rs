@@ -16,4 +16,5 @@ pub mod native;
 pub mod ports;
 pub mod session;
 pub mod settings;
+pub mod sql;
 pub mod step_up;

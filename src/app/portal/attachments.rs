@@ -7,13 +7,14 @@
 //! still answer with a file); listing and downloading need only seeing the request. Employees
 //! attach to requests of their companies.
 
+use crate::app::kit::sql::{employee_alive, company_in_scope, client_alive};
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::client_gate::{gate_stmts, GATE_STMT_COUNT};
-use crate::app::kit::governor::{employee_alive, Governor};
+use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
-use crate::app::portal::requests::{changes, client_alive, client_of, first_row, oldest_first_bound, rows, visible_request, ListOptions, Page, SELECT_REQUEST};
+use crate::app::portal::requests::{changes, client_of, first_row, oldest_first_bound, rows, visible_request, ListOptions, Page, SELECT_REQUEST};
 use crate::app::kit::session::Bearer;
-use crate::app::governance::team_requests::{governed_request, team_scope};
+use crate::app::governance::team_requests::governed_request;
 use crate::app::kit::files;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{Action, Object};
@@ -100,7 +101,7 @@ const INSERT_TEAM_ATTACHMENT: &str = concat!(
      SELECT ?1, r.id, r.company_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM requests r WHERE r.id = ?2 AND ",
     employee_alive!(10, 9),
     " AND ",
-    team_scope!(8, "r.company_id")
+    company_in_scope!(8, "r.company_id")
 );
 
 #[derive(Debug, Deserialize)]

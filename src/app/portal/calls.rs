@@ -2,13 +2,13 @@
 //! channel, and gets a join URL made from CALLS_URL_TEMPLATE with a random room (128 bits, hex);
 //! the client lists the calls of the threads it can see, the team lists its companies' calls.
 
+use crate::app::kit::sql::{company_in_scope, client_alive};
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::client_gate::{gate_stmts, GATE_STMT_COUNT};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
-use crate::app::portal::requests::{changes, client_alive, client_of, company_or_default, first_row, newest_first_bound, rows, scope_or_empty, visible_request, ListOptions, Page, SELECT_REQUEST};
+use crate::app::portal::requests::{changes, client_of, company_or_default, first_row, newest_first_bound, rows, scope_or_empty, visible_request, ListOptions, Page, SELECT_REQUEST};
 use crate::app::kit::session::Bearer;
-use crate::app::governance::team_requests::team_scope;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{Action, Object};
 use crate::store::{decode, decode_all, Row, Sql, Stmt};
@@ -38,7 +38,7 @@ const LIST_CLIENT_CALLS: &str = call_select!(
 /// The team's calls: ?1 company filter, ?2 the employee (their scope), ?3/?4 cursor, ?5 limit.
 const LIST_TEAM_CALLS: &str = call_select!(
     "WHERE (?1 IS NULL OR c.company_id = ?1) AND ",
-    team_scope!(2, "c.company_id"),
+    company_in_scope!(2, "c.company_id"),
     " AND (c.created_at, c.id) < (?3, ?4) ORDER BY c.created_at DESC, c.id DESC LIMIT ?5"
 );
 // ?1 id, ?2 company, ?3 request, ?4 room, ?5 join url, ?6 user, ?7 now, ?8 session, ?9 policy version.

@@ -3,12 +3,14 @@
 //! signing secret is shown once, rotating that secret (the previous one stays valid 24 h), and
 //! revoking a channel link. Creating needs the telegram or widget permission at the company.
 
+use crate::app::kit::sql::{client_alive};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::client_gate::{gate_stmts, Client, GATE_STMT_COUNT};
 use crate::app::kit::credentials::new_invitation_token;
 use crate::app::kit::ids::{new_id, secret_bytes};
-use crate::app::portal::requests::{changes, client_alive, client_of, first_row, newest_first_bound, rows, ListOptions, Page};
+use crate::app::portal::requests::{changes, client_of, first_row, newest_first_bound, rows, ListOptions, Page};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{decide, Action, Object};
@@ -205,9 +207,7 @@ const REVOKE: &str = concat!(
 );
 /// An audit event written only when the channel link (?14) is in the state the change left it in
 /// (?15: its updated_at and, for a revocation, ?16 = 'revoked').
-const AUDIT_IF_CHANGED: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, company_ids, \
-     outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     WHERE EXISTS (SELECT 1 FROM channel_links WHERE id = ?14 AND updated_at = ?2 AND (?15 IS NULL OR status = ?15))";
+const AUDIT_IF_CHANGED: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM channel_links WHERE id = ?14 AND updated_at = ?2 AND (?15 IS NULL OR status = ?15))");
 
 /// A widget connection's secret, shown only in the answer that made it.
 #[derive(Debug, Clone, Serialize)]
@@ -233,8 +233,7 @@ fn audit(action: &'static str, client: &Client, channel: &str, company: &str, de
 }
 
 fn audit_stmt<P: Ports>(ports: &P, event: &Event, meta: &ClientMeta, now: DateTime<Utc>, channel: &str, status: Option<&str>) -> Result<Stmt, ApiError> {
-    let mut stmt = event.insert(&new_id(ports, now)?, meta, now.timestamp());
-    stmt.sql = AUDIT_IF_CHANGED;
+    let stmt = event.insert_if(&new_id(ports, now)?, meta, now.timestamp(), AUDIT_IF_CHANGED);
     Ok(stmt.bind(channel).bind(status))
 }
 

@@ -3,13 +3,11 @@
 //! side. Also the message rows and views the team's side shares. Messages keep their author kind
 //! (client, employee, telegram, widget) and come oldest first with keyset pagination.
 
+use crate::app::kit::sql::{client_alive};
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::client_gate::{gate_stmts, GATE_STMT_COUNT};
 use crate::app::kit::ids::new_id;
-use crate::app::portal::requests::{
-    changes, client_alive, client_of, company_or_default, first_row, oldest_first_bound, rows, visible_request, ListOptions, Page,
-    SELECT_REQUEST,
-};
+use crate::app::portal::requests::{changes, client_of, company_or_default, first_row, oldest_first_bound, rows, visible_request, ListOptions, Page, SELECT_REQUEST};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{Action, Object};

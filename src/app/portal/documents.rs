@@ -9,6 +9,8 @@
 //! step and the audit event are written only WHERE EXISTS that nonce. So of any number of
 //! concurrent attempts exactly one completes, and only it leaves evidence.
 
+use crate::app::kit::sql::{client_alive};
+use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::step_up;
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
@@ -436,17 +438,6 @@ struct SignerRow {
     name: String,
 }
 
-/// A client write's own guard: the session is alive and its link still active at the policy
-/// version the decision was made on. `client_alive!(7, 8, 5)`: session ?7, version ?8, now ?5.
-macro_rules! client_alive {
-    ($session:literal, $version:literal, $now:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM sessions s JOIN links l ON l.id = s.link_id WHERE s.id = ?", $session,
-            " AND s.revoked_at IS NULL AND s.idle_expires_at > ?", $now, " AND s.absolute_expires_at > ?", $now,
-            " AND l.status = 'active' AND l.policy_version = ?", $version, ")"
-        )
-    };
-}
 
 // ?1 document, ?2 action, ?3 nonce, ?4 user, ?5 now, ?6 the required action decided on, ?7 session,
 // ?8 policy version, ?9 the TOTP step used (NULL without TOTP: it must be newer than the last one).
@@ -462,9 +453,7 @@ const INSERT_EVIDENCE: &str = "INSERT INTO document_actions (id, document_id, us
      SELECT ?1, d.id, ?3, ?4, ?5, ?6, ?7, ?8, d.sha256, ?9, ?10, ?11, ?12 FROM documents d WHERE d.id = ?2 AND d.completed_action_id = ?13";
 const USE_TOTP_STEP: &str = "UPDATE users SET totp_last_step = ?2 WHERE id = ?1 AND ?2 IS NOT NULL \
      AND EXISTS (SELECT 1 FROM documents WHERE id = ?3 AND completed_action_id = ?4)";
-const EVENT_IF_COMPLETED: &str = "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, \
-     company_ids, outcome, ip, country, user_agent, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     WHERE EXISTS (SELECT 1 FROM documents WHERE id = ?14 AND completed_action_id = ?15)";
+const EVENT_IF_COMPLETED: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM documents WHERE id = ?14 AND completed_action_id = ?15)");
 // Why the guard failed, read in the same batch: who completed it, and whether our session is still good.
 const AFTER_COMPLETE: &str = concat!(
     "SELECT d.completed_action_id AS winner, ",
@@ -532,8 +521,7 @@ pub async fn act<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: D
         .companies(vec![doc.company_id.clone()])
         .details(json!({"action": valid.action, "action_id": action_id, "document_sha256": doc.sha256,
             "comment": valid.comment, "signature_name": signature_name, "link_id": client.link_id(), "session_id": session_id}));
-    let mut audit = event.insert(&new_id(ports, now)?, meta, t);
-    audit.sql = EVENT_IF_COMPLETED;
+    let audit = event.insert_if(&new_id(ports, now)?, meta, t, EVENT_IF_COMPLETED);
     let writes = vec![
         Stmt::new(COMPLETE)
             .bind(doc.id.as_str())

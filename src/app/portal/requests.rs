@@ -3,6 +3,7 @@
 //! a request (fields validated against its pipeline) and reading one. Also what the other
 //! request-area modules share: the request row and views, keyset cursors and the client write guard.
 
+use crate::app::kit::sql::{client_alive};
 use crate::app::auth::activation::rfc3339;
 use crate::app::kit::client_gate::{gate_stmts, token_scope, Client, GATE_STMT_COUNT};
 use crate::app::governance::crm::{FieldType, RequestField, Stage};
@@ -23,21 +24,6 @@ pub const TITLE_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 10_000;
 pub const TEXT_FIELD_MAX: usize = 2_000;
 
-/// A client write's own guard, placed in its WHERE: the session is alive, its user active, and the
-/// link still active at the policy version the decision was made on (`client_alive!(9, 10, 8)`:
-/// session id in ?9, policy version in ?10, now in ?8). A write that changes nothing because of it
-/// answers 401 `token_stale`, so the client refreshes and asks again under the current policy.
-macro_rules! client_alive {
-    ($session:literal, $version:literal, $now:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM sessions gs JOIN users gu ON gu.id = gs.user_id JOIN links gl ON gl.id = gs.link_id \
-             WHERE gs.id = ?", $session, " AND gs.revoked_at IS NULL AND gs.idle_expires_at > ?", $now,
-            " AND gs.absolute_expires_at > ?", $now, " AND gu.status = 'active' AND gl.status = 'active' AND gl.policy_version = ?",
-            $version, ")"
-        )
-    };
-}
-pub(crate) use client_alive;
 
 /// The columns of a request as every view shows it (the stage joined for its name and finality).
 macro_rules! request_select {
