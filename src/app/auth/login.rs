@@ -1,6 +1,7 @@
 //! Login: one answer for every failure, one password verify whatever the branch, a lockout counter
 //! claimed atomically before the verify, and at most two database round trips.
 
+use crate::app::kit::lockout::claim_attempt;
 use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials;
 use crate::app::kit::ids::{new_id, nonce};
@@ -25,19 +26,8 @@ pub struct LoginInput {
     pub refresh_transport: Option<Transport>,
 }
 
-/// Counts this attempt before the verify, so parallel guesses cannot slip past the limit: only
-/// attempts that find the account unlocked get a row back (and so a real verify). The attempt
-/// that reaches the limit sets the lock. An expired lock restarts the count.
-const CLAIM_ATTEMPT: &str = "UPDATE users SET \
-     failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= ?2 THEN 1 ELSE failed_logins + 1 END, \
-     locked_until = CASE \
-       WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= ?2 THEN 1 ELSE failed_logins + 1 END) \
-            >= (SELECT max_failed_attempts FROM security_settings WHERE id = 1) \
-         THEN ?2 + 60 * (SELECT lockout_minutes FROM security_settings WHERE id = 1) \
-       ELSE NULL END, \
-     updated_at = ?2 \
-     WHERE login_key = ?1 AND (locked_until IS NULL OR locked_until <= ?2) \
-     RETURNING id, failed_logins, locked_until";
+/// Counts this attempt before the verify (see `kit::lockout`), keyed by the login.
+const CLAIM_ATTEMPT: &str = claim_attempt!("login_key = ?1", "RETURNING id, failed_logins, locked_until");
 
 const SELECT_ACCOUNT: &str = "SELECT u.id, u.kind, u.status, u.login, u.email, u.first_name, u.last_name, u.password_hash, \
      u.totp_secret, u.totp_last_step, l.id AS link_id, l.policy_version \

@@ -10,6 +10,7 @@ pub mod governor;
 pub mod ids;
 pub mod json;
 pub mod link_facts;
+pub mod lockout;
 pub mod meta;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
