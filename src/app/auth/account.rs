@@ -87,8 +87,8 @@ pub async fn my_sessions<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc
         .map(|r| SessionView {
             current: r.id == me.session_id,
             id: r.id,
-            created_at: crate::app::auth::activation::rfc3339(r.created_at),
-            last_seen_at: crate::app::auth::activation::rfc3339(r.last_seen_at),
+            created_at: crate::app::kit::time::rfc3339(r.created_at),
+            last_seen_at: crate::app::kit::time::rfc3339(r.last_seen_at),
             ip: r.ip,
             country: r.country,
             user_agent: r.user_agent,

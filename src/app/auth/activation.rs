@@ -1,6 +1,7 @@
 //! Invitations seen from the client: preview (who it is for, the password rules) and activation,
 //! which consumes the token, sets the password and opens a session in one nonce-guarded batch.
 
+use crate::app::kit::time::rfc3339;
 use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials;
 use crate::app::kit::ids::{new_id, nonce};
@@ -12,7 +13,7 @@ use crate::config::Config;
 use crate::domain::password::PasswordPolicy;
 use crate::app::kit::meta::ClientMeta;
 use crate::store::{decode, Sql, Stmt};
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -167,6 +168,3 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
     opening.issue(config, &settings, user, now, input.refresh_transport.unwrap_or_default())
 }
 
-pub fn rfc3339(unix: i64) -> String {
-    Utc.timestamp_opt(unix, 0).single().map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true)).unwrap_or_default()
-}

@@ -1,14 +1,14 @@
 //! A user's sessions as the governance console sees them (list, revoke all) and clearing a
 //! lockout. Managers reach the users whose links hold one of their companies; anyone else is 404.
 
+use crate::app::kit::page::{decode_time_cursor, encode_time_cursor};
+use crate::app::kit::rows::{changes, first_row, json_ids, rows};
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{governs_any};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
-use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
-use crate::app::governance::audit_query::{decode_cursor, encode_cursor};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
-use crate::app::governance::policies::{changes, first_row, json_ids, rows};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::app::kit::meta::ClientMeta;
@@ -181,7 +181,7 @@ fn target_stmts(bearer: &Bearer, now: DateTime<Utc>, user_id: &str) -> Vec<Stmt>
 
 pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, user_id: Uuid, status: Option<SessionStatus>, limit: u32, cursor: Option<&str>) -> Result<SessionPage, ApiError> {
     let id = user_id.to_string();
-    let after = cursor.map(decode_cursor).transpose()?;
+    let after = cursor.map(decode_time_cursor).transpose()?;
     let t = now.timestamp();
     let mut stmts = target_stmts(bearer, now, &id);
     stmts.push(
@@ -198,7 +198,7 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, user
     let mut sessions: Vec<SessionRow> = decode_all(rows(&out, 3))?;
     let next_cursor = if sessions.len() > limit as usize {
         sessions.truncate(limit as usize);
-        sessions.last().map(|s| encode_cursor(s.created_at, &s.id))
+        sessions.last().map(|s| encode_time_cursor(s.created_at, &s.id))
     } else {
         None
     };

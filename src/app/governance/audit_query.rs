@@ -2,33 +2,15 @@
 //! time, with keyset pagination. A manager sees only events that concern one of their companies.
 //! Also the opaque keyset cursor the governance lists of this area share.
 
-use crate::app::auth::activation::rfc3339;
+use crate::app::kit::page::{decode_time_cursor, encode_time_cursor};
+use crate::app::kit::rows::{rows};
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::governor::Governor;
-use crate::app::governance::policies::rows;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::store::{decode_all, Sql, Stmt};
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-/// `(sort key, id)` of the last item of a page as an opaque base64url string.
-pub fn encode_cursor(key: i64, id: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{key}:{id}"))
-}
-
-/// Reads a cursor made by [`encode_cursor`]; anything else is bad input naming `cursor`.
-pub fn decode_cursor(raw: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::invalid("cursor", "cursor is not one this API returned");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (key, id) = text.split_once(':').ok_or_else(bad)?;
-    let key = key.parse::<i64>().map_err(|_| bad())?;
-    if id.is_empty() || id.len() > 64 {
-        return Err(bad());
-    }
-    Ok((key, id.to_owned()))
-}
 
 /// The filters of the audit query, parsed at the boundary.
 #[derive(Debug, Clone, Default)]
@@ -102,7 +84,7 @@ fn prefix_pattern(prefix: &str) -> String {
 }
 
 pub async fn query<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, filter: AuditFilter) -> Result<AuditPage, ApiError> {
-    let after = filter.cursor.as_deref().map(decode_cursor).transpose()?;
+    let after = filter.cursor.as_deref().map(decode_time_cursor).transpose()?;
     let (exact, prefix) = match filter.action.as_deref() {
         Some(a) if a.ends_with('*') => (None, Some(prefix_pattern(a.trim_end_matches('*')))),
         Some(a) => (Some(a.to_owned()), None),
@@ -125,7 +107,7 @@ pub async fn query<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, fil
     let mut events: Vec<EventRow> = decode_all(rows(&out, 1))?;
     let next_cursor = if events.len() > filter.limit as usize {
         events.truncate(filter.limit as usize);
-        events.last().map(|e| encode_cursor(e.created_at, &e.id))
+        events.last().map(|e| encode_time_cursor(e.created_at, &e.id))
     } else {
         None
     };

@@ -5,10 +5,12 @@
 //! is the same single round trip as reading the one row itself. The public answer carries a short
 //! HTTP max-age instead (set by the handler).
 
+use crate::app::kit::rows::{changes, rows};
+use crate::app::kit::text::{required_text};
 use crate::app::kit::sql::{admin_alive};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
-use crate::app::governance::directory::{changes, employee_reads, required_text, rows};
+use crate::app::governance::directory::employee_reads;
 use crate::app::kit::ids::new_id;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};

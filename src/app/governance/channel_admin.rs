@@ -1,14 +1,14 @@
 //! The governance view of channel links (Telegram chats and widgets the clients connected): list
 //! by kind and status, and revoke. Managers see and revoke those of their companies only.
 
+use crate::app::kit::page::{decode_time_cursor, encode_time_cursor};
+use crate::app::kit::rows::{changes, first_row, json_ids, rows};
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{governs_all};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
-use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
-use crate::app::governance::audit_query::{decode_cursor, encode_cursor};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
-use crate::app::governance::policies::{changes, first_row, json_ids, rows};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::app::kit::meta::ClientMeta;
@@ -134,7 +134,7 @@ pub struct ChannelPage {
 }
 
 pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, filter: ChannelFilter, limit: u32, cursor: Option<&str>) -> Result<ChannelPage, ApiError> {
-    let after = cursor.map(decode_cursor).transpose()?;
+    let after = cursor.map(decode_time_cursor).transpose()?;
     let select = Stmt::new(SELECT_CHANNEL_LINKS)
         .bind(filter.kind)
         .bind(filter.status)
@@ -149,7 +149,7 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, filt
     let mut found: Vec<ChannelRow> = decode_all(rows(&out, 1))?;
     let next_cursor = if found.len() > limit as usize {
         found.truncate(limit as usize);
-        found.last().map(|c| encode_cursor(c.created_at, &c.id))
+        found.last().map(|c| encode_time_cursor(c.created_at, &c.id))
     } else {
         None
     };

@@ -12,9 +12,12 @@
 //! pipeline's archived flag or its creation (the links holding a company whose policy names the
 //! pipeline: only they can see a difference, as a contact policy only narrows the company's list).
 
+use crate::app::kit::page::{Page, decode_cursor, encode_cursor};
+use crate::app::kit::rows::{changes, is_foreign_key_failure, json_list, rows};
+use crate::app::kit::text::{dedup, like_pattern, optional_text, required_text, wire};
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{crm_or_admin, is_admin, company_in_scope};
-use crate::app::auth::activation::rfc3339;
-use crate::app::governance::directory::{changes, crm_or_admin_reads, decode_cursor, dedup, employee_reads, encode_cursor, is_foreign_key_failure, json_list, like_pattern, optional_text, required_text, rows, wire, Caller, Page};
+use crate::app::governance::directory::{crm_or_admin_reads, employee_reads, Caller};
 use crate::app::kit::ids::new_id;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};

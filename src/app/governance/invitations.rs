@@ -4,14 +4,14 @@
 //!
 //! Writes use the links module's pattern: the audit event is the batch's guard and nonce.
 
+use crate::app::kit::page::{Page, encode_id_cursor};
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{employee_alive, all_in_scope, link_in_scope};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
-use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::credentials;
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
-use crate::app::governance::links::{paginate, Page};
 use crate::app::kit::session::Bearer;
 use crate::app::kit::settings::{select_settings, settings_from};
 use crate::app::{ApiError, Ports};
@@ -263,7 +263,7 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &
     let out = ports.db().batch(vec![Governor::check_stmt(bearer, now), query]).await?;
     Governor::from_check(bearer, out.first())?;
     let items = decode_views(out.get(1).map(|o| o.rows.clone()).unwrap_or_default())?;
-    Ok(paginate(items, f.limit, |i| i.id.as_str()))
+    Ok(Page::of(items, f.limit, |i| encode_id_cursor(&i.id)))
 }
 
 const SELECT_FOR_REVOKE: &str = "SELECT i.id, i.link_id, CASE WHEN i.status = 'pending' AND i.expires_at <= ?2 THEN 'expired' ELSE i.status END AS status, \

@@ -7,9 +7,12 @@
 //! every later statement requires that event's fresh id to exist. The event id is the batch's
 //! nonce, so a lost race writes nothing, and an event exists exactly when its change committed.
 
+use crate::app::kit::rows::{json_ids, parse_ids, rows};
+use crate::app::kit::page::{encode_id_cursor, Page};
+use crate::app::kit::text::like_pattern;
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{employee_alive, all_in_scope, link_in_scope};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
-use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
@@ -19,7 +22,7 @@ use crate::app::{ApiError, Ports};
 use crate::access::facts::{CompanyStatus, ContactState, LinkStatus, UserStatus};
 use crate::domain::login::{Email, Login};
 use crate::app::kit::meta::ClientMeta;
-use crate::store::{decode, decode_all, sql::flag, Outcome, Row, Sql, Stmt};
+use crate::store::{decode, decode_all, sql::flag, Outcome, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -164,7 +167,7 @@ impl ContactRow {
     }
 
     fn companies(&self) -> Result<Vec<String>, ApiError> {
-        json_ids(self.company_ids.as_deref())
+        parse_ids(self.company_ids.as_deref())
     }
 }
 
@@ -307,13 +310,6 @@ pub struct Preview {
 
 fn full_name(first: &str, last: &str) -> String {
     format!("{first} {last}").trim().to_owned()
-}
-
-fn json_ids(text: Option<&str>) -> Result<Vec<String>, ApiError> {
-    match text {
-        None => Ok(Vec::new()),
-        Some(t) => serde_json::from_str(t).map_err(|e| ApiError::internal(format!("id list: {e}"))),
-    }
 }
 
 /// The wizard's rules, pure: the same function answers the review step and guards the confirm.
@@ -477,18 +473,6 @@ fn status_word(s: LinkStatus) -> &'static str {
     }
 }
 
-fn ids_json(ids: &[Uuid]) -> String {
-    serde_json::to_string(&ids.iter().map(Uuid::to_string).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
-}
-
-fn strings_json(ids: &[String]) -> String {
-    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
-}
-
-fn rows(out: &[Outcome], i: usize) -> Vec<Row> {
-    out.get(i).map(|o| o.rows.clone()).unwrap_or_default()
-}
-
 /// Reads the facts and assesses them: 404 for a manager's company or contact outside scope, 400
 /// naming the field for unknown ids.
 async fn assess_wizard<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, wizard: &Wizard) -> Result<(Governor, Preview), ApiError> {
@@ -506,7 +490,7 @@ async fn assess_wizard<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>,
         .batch(vec![
             Governor::check_stmt(bearer, now),
             Stmt::new(SELECT_CONTACT).bind(contact.as_str()),
-            Stmt::new(SELECT_COMPANIES).bind(ids_json(&asked)).bind(contact.as_str()),
+            Stmt::new(SELECT_COMPANIES).bind(json_ids(&asked)).bind(contact.as_str()),
             Stmt::new(SELECT_USER).bind(user_id.clone()).bind(login_key),
             Stmt::new(SELECT_USER_LINKS).bind(user_id.clone()),
         ])
@@ -586,7 +570,7 @@ pub async fn confirm<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, 
     let t = now.timestamp();
     let link_id = new_id(ports, now)?;
     let event_id = new_id(ports, now)?;
-    let companies = ids_json(&wizard.company_ids);
+    let companies = json_ids(&wizard.company_ids);
     let contact = wizard.contact_id.to_string();
     let (user_id, new_user) = match &wizard.user {
         UserChoice::Existing(id) => (id.to_string(), None),
@@ -889,51 +873,6 @@ struct ListRow {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-/// A LIKE pattern matching `q` anywhere, with LIKE's own wildcards taken literally.
-pub fn like_pattern(q: &str) -> String {
-    let mut p = String::from("%");
-    for ch in q.trim().chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(ch);
-    }
-    p.push('%');
-    p
-}
-
-/// Opaque keyset cursors: the last item's id, base64url.
-pub fn encode_cursor(id: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
-}
-
-pub fn decode_cursor(text: &str) -> Result<Uuid, ApiError> {
-    use base64::Engine;
-    let bad = || ApiError::invalid("cursor", "cursor is not one this API handed out");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
-    let s = String::from_utf8(bytes).map_err(|_| bad())?;
-    Uuid::parse_str(&s).map_err(|_| bad())
-}
-
-/// Splits a `limit + 1` result into the page and its next cursor.
-pub fn paginate<T>(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> &str) -> Page<T> {
-    let limit = limit as usize;
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|i| encode_cursor(id_of(i)))
-    } else {
-        None
-    };
-    Page { items, next_cursor }
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct ListItem {
     pub id: String,
     pub status: LinkStatus,
@@ -955,7 +894,7 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &
         .bind(status)
         .bind(f.company.map(|c| c.to_string()))
         .bind(f.review_due)
-        .bind(f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(like_pattern))
+        .bind(like_pattern(f.q.as_deref()))
         .bind(bearer.claims.sub.as_str())
         .bind(f.after.map(|a| a.to_string()))
         .bind(f.limit + 1);
@@ -980,7 +919,7 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &
             created_at: rfc3339(r.created_at),
         });
     }
-    Ok(paginate(items, f.limit, |i| i.id.as_str()))
+    Ok(Page::of(items, f.limit, |i| encode_id_cursor(&i.id)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1160,7 +1099,7 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
     let asked: Vec<Uuid> = input.company_ids.clone().unwrap_or_default().into_iter().chain(input.default_company_id).collect();
     let mut stmts = vec![Governor::check_stmt(bearer, now)];
     stmts.extend(detail_stmts(&id, t));
-    stmts.push(Stmt::new(SELECT_PATCH_COMPANIES).bind(ids_json(&asked)).bind(id.as_str()));
+    stmts.push(Stmt::new(SELECT_PATCH_COMPANIES).bind(json_ids(&asked)).bind(id.as_str()));
     let out = ports.db().batch(stmts).await?;
     let gov = Governor::from_check(bearer, out.first())?;
     let detail = decode_detail(out.get(1..1 + DETAIL_STMT_COUNT).unwrap_or_default())?.ok_or(ApiError::NotFound)?;
@@ -1194,8 +1133,8 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
         .bind(detail.policy_version)
         .bind(before.review_at)
         .bind(before.reviewed_at)
-        .bind(strings_json(&after.company_ids))
-        .bind(strings_json(&touched))
+        .bind(json_ids(&after.company_ids))
+        .bind(json_ids(&touched))
         .bind(gov.principal.session_id.as_str());
     let mut writes = vec![
         guard,
@@ -1211,7 +1150,7 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
             .bind(event_id.as_str()),
     ];
     if plan.companies_changed {
-        let list = strings_json(&after.company_ids);
+        let list = json_ids(&after.company_ids);
         writes.push(Stmt::new(DROP_COMPANIES).bind(id.as_str()).bind(list.as_str()).bind(event_id.as_str()));
         writes.push(Stmt::new(ADD_COMPANIES).bind(id.as_str()).bind(list.as_str()).bind(t).bind(event_id.as_str()));
     }
@@ -1340,13 +1279,5 @@ mod tests {
         assert_eq!(plan.action, "link.disabled");
         let same = PatchInput { status: Some(LinkStatus::Active), ..PatchInput::default() };
         assert_eq!(plan_patch(&state(LinkStatus::Active), &same, &[], 10).unwrap(), None);
-    }
-
-    #[test]
-    fn like_patterns_take_wildcards_literally() {
-        assert_eq!(like_pattern(" 50%_off\\ "), "%50\\%\\_off\\\\%");
-        let id = "0190a000-0000-7000-8000-000000000001";
-        assert_eq!(decode_cursor(&encode_cursor(id)).unwrap().to_string(), id);
-        assert!(decode_cursor("not a cursor!").is_err());
     }
 }

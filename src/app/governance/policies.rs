@@ -3,6 +3,7 @@
 //! batch whose every statement carries the same guard; warnings come from the access engine itself.
 //! Also the guard macros every governance write of this area shares.
 
+use crate::app::kit::rows::{changes, first_row, json_ids, rows};
 use crate::app::kit::sql::{governs_all, governs_any};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
@@ -16,7 +17,7 @@ use crate::access::facts::{CompanyFacts, CompanyStatus, ContactFacts, ContactSta
 use crate::access::Level;
 use crate::domain::policy::{CompanyPolicy, ContactPolicy, Permission, Rule};
 use crate::app::kit::meta::ClientMeta;
-use crate::store::{decode, decode_all, sql::flag, Outcome, Row, Sql, Stmt};
+use crate::store::{decode, decode_all, sql::flag, Outcome, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -199,25 +200,8 @@ struct IdRow {
     id: Uuid,
 }
 
-pub(crate) fn json_ids<T: ToString>(ids: impl IntoIterator<Item = T>) -> String {
-    let list: Vec<String> = ids.into_iter().map(|id| id.to_string()).collect();
-    serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
-}
-
-pub(crate) fn rows(out: &[Outcome], i: usize) -> Vec<Row> {
-    out.get(i).map(|o| o.rows.clone()).unwrap_or_default()
-}
-
-pub(crate) fn first_row(out: &[Outcome], i: usize) -> Option<Row> {
-    out.get(i).and_then(|o| o.rows.first().cloned())
-}
-
-pub(crate) fn changes(out: &[Outcome], i: usize) -> u64 {
-    out.get(i).map_or(0, |o| o.changes)
-}
-
 fn time(t: Option<i64>) -> Option<String> {
-    t.map(crate::app::auth::activation::rfc3339)
+    t.map(crate::app::kit::time::rfc3339)
 }
 
 /// Dedupes the list (keeping its order) and checks every pipeline exists and is not archived,

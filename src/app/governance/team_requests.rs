@@ -3,6 +3,9 @@
 //! thread and in a company's general chat. Managers work only in their companies: anything
 //! outside answers 404. Team messages carry author kind `employee`.
 
+use crate::app::kit::page::encode_time_cursor;
+use crate::app::kit::page::{ListOptions, Page, newest_first_bound, oldest_first_bound};
+use crate::app::kit::rows::{changes, first_row, rows};
 use crate::app::kit::sql::{employee_alive, company_in_scope};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
@@ -10,7 +13,7 @@ use crate::app::portal::chat::{message_body, message_page, message_view, thread_
 use crate::app::governance::crm::Stage;
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
-use crate::app::portal::requests::{changes, first_row, newest_first_bound, oldest_first_bound, request_row, request_select, rows, ListOptions, Page, RequestRow, RequestView, SELECT_REQUEST};
+use crate::app::portal::requests::{request_row, request_select, RequestRow, RequestView, SELECT_REQUEST};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::app::kit::meta::ClientMeta;
@@ -116,7 +119,7 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &
     if f.company.is_some_and(|c| !governor.sees_company(&c.to_string())) {
         return Err(ApiError::NotFound);
     }
-    let page = Page::of(decode_all::<RequestRow>(rows(&out, 1))?, f.list.limit, |r: &RequestRow| (r.created_at, r.id.to_string()));
+    let page = Page::of(decode_all::<RequestRow>(rows(&out, 1))?, f.list.limit, |r: &RequestRow| encode_time_cursor(r.created_at, &r.id.to_string()));
     page.try_map(|r| team_view(r, None))
 }
 

@@ -7,12 +7,15 @@
 //! live links are within their companies (an unlinked user qualifies); anything else is 404.
 //! Employees are admins' business. The last active admin cannot be demoted or blocked (409).
 
+use crate::app::kit::page::{Page, decode_cursor, encode_cursor};
+use crate::app::kit::rows::{changes, json_list, rows};
+use crate::app::kit::text::{dedup, like_pattern, required_text};
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{admin_alive, governs_user, is_admin};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
-use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::credentials;
-use crate::app::governance::directory::{changes, decode_cursor, dedup, employee_reads, encode_cursor, json_list, like_pattern, required_text, rows, Page};
+use crate::app::governance::directory::employee_reads;
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
 use crate::app::kit::session::{Bearer, Role};

@@ -14,8 +14,12 @@ pub mod lockout;
 pub mod meta;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
+pub mod page;
 pub mod ports;
+pub mod rows;
 pub mod session;
 pub mod settings;
 pub mod sql;
 pub mod step_up;
+pub mod text;
+pub mod time;

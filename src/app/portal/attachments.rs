@@ -7,12 +7,15 @@
 //! still answer with a file); listing and downloading need only seeing the request. Employees
 //! attach to requests of their companies.
 
+use crate::app::kit::page::encode_time_cursor;
+use crate::app::kit::page::{ListOptions, Page, oldest_first_bound};
+use crate::app::kit::rows::{changes, first_row, rows};
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{employee_alive, company_in_scope, client_alive};
-use crate::app::auth::activation::rfc3339;
 use crate::app::kit::client_gate::{gate_stmts, GATE_STMT_COUNT};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
-use crate::app::portal::requests::{changes, client_of, first_row, oldest_first_bound, rows, visible_request, ListOptions, Page, SELECT_REQUEST};
+use crate::app::portal::requests::{client_of, visible_request, SELECT_REQUEST};
 use crate::app::kit::session::Bearer;
 use crate::app::governance::team_requests::governed_request;
 use crate::app::kit::files;
@@ -157,7 +160,7 @@ fn list_stmt(request_id: Uuid, list: &ListOptions) -> Stmt {
 }
 
 fn attachment_page(rows: Vec<Row>, limit: u32) -> Result<Page<AttachmentView>, ApiError> {
-    let page = Page::of(decode_all::<AttachmentRow>(rows)?, limit, |a: &AttachmentRow| (a.created_at, a.id.to_string()));
+    let page = Page::of(decode_all::<AttachmentRow>(rows)?, limit, |a: &AttachmentRow| encode_time_cursor(a.created_at, &a.id.to_string()));
     page.try_map(|a| Ok(AttachmentView::from(a)))
 }
 

@@ -2,12 +2,15 @@
 //! channel, and gets a join URL made from CALLS_URL_TEMPLATE with a random room (128 bits, hex);
 //! the client lists the calls of the threads it can see, the team lists its companies' calls.
 
+use crate::app::kit::page::encode_time_cursor;
+use crate::app::kit::page::{ListOptions, Page, newest_first_bound};
+use crate::app::kit::rows::{changes, first_row, rows};
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{company_in_scope, client_alive};
-use crate::app::auth::activation::rfc3339;
 use crate::app::kit::client_gate::{gate_stmts, GATE_STMT_COUNT};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
-use crate::app::portal::requests::{changes, client_of, company_or_default, first_row, newest_first_bound, rows, scope_or_empty, visible_request, ListOptions, Page, SELECT_REQUEST};
+use crate::app::portal::requests::{client_of, company_or_default, scope_or_empty, visible_request, SELECT_REQUEST};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{Action, Object};
@@ -91,7 +94,7 @@ impl From<CallRow> for CallView {
 }
 
 fn call_page(rows: Vec<Row>, limit: u32) -> Result<Page<CallView>, ApiError> {
-    let page = Page::of(decode_all::<CallRow>(rows)?, limit, |c: &CallRow| (c.created_at, c.id.to_string()));
+    let page = Page::of(decode_all::<CallRow>(rows)?, limit, |c: &CallRow| encode_time_cursor(c.created_at, &c.id.to_string()));
     page.try_map(|c| Ok(CallView::from(c)))
 }
 

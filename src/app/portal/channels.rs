@@ -3,14 +3,17 @@
 //! signing secret is shown once, rotating that secret (the previous one stays valid 24 h), and
 //! revoking a channel link. Creating needs the telegram or widget permission at the company.
 
+use crate::app::kit::page::encode_time_cursor;
+use crate::app::kit::page::{ListOptions, Page, newest_first_bound};
+use crate::app::kit::rows::{changes, first_row, rows};
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{client_alive};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
-use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::client_gate::{gate_stmts, Client, GATE_STMT_COUNT};
 use crate::app::kit::credentials::new_invitation_token;
 use crate::app::kit::ids::{new_id, secret_bytes};
-use crate::app::portal::requests::{changes, client_of, first_row, newest_first_bound, rows, ListOptions, Page};
+use crate::app::portal::requests::client_of;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{decide, Action, Object};
@@ -128,7 +131,7 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, list
     let out = ports.db().batch(stmts).await?;
     let client = client_of(bearer, &out)?;
     let found: Vec<ChannelRow> = decode_all(rows(&out, GATE_STMT_COUNT))?;
-    let page = Page::of(found, list.limit, |c: &ChannelRow| (c.created_at, c.id.clone()));
+    let page = Page::of(found, list.limit, |c: &ChannelRow| encode_time_cursor(c.created_at, &c.id.to_string()));
     let t = now.timestamp();
     page.try_map(|row| Ok(view(row, &client, t)))
 }

@@ -3,11 +3,14 @@
 //! side. Also the message rows and views the team's side shares. Messages keep their author kind
 //! (client, employee, telegram, widget) and come oldest first with keyset pagination.
 
+use crate::app::kit::page::encode_time_cursor;
+use crate::app::kit::page::{ListOptions, Page, oldest_first_bound};
+use crate::app::kit::rows::{changes, first_row, rows};
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{client_alive};
-use crate::app::auth::activation::rfc3339;
 use crate::app::kit::client_gate::{gate_stmts, GATE_STMT_COUNT};
 use crate::app::kit::ids::new_id;
-use crate::app::portal::requests::{changes, client_of, company_or_default, first_row, oldest_first_bound, rows, visible_request, ListOptions, Page, SELECT_REQUEST};
+use crate::app::portal::requests::{client_of, company_or_default, visible_request, SELECT_REQUEST};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{Action, Object};
@@ -105,7 +108,7 @@ impl MessageRow {
 
 /// A page of messages from a list statement's rows.
 pub fn message_page(rows: Vec<Row>, limit: u32, team: bool) -> Result<Page<MessageView>, ApiError> {
-    let page = Page::of(decode_all::<MessageRow>(rows)?, limit, |m: &MessageRow| (m.created_at, m.id.to_string()));
+    let page = Page::of(decode_all::<MessageRow>(rows)?, limit, |m: &MessageRow| encode_time_cursor(m.created_at, &m.id.to_string()));
     page.try_map(|m| Ok(m.view(team)))
 }
 
@@ -124,7 +127,7 @@ pub struct MessageInput {
 }
 
 pub fn message_body(input: &MessageInput) -> Result<String, ApiError> {
-    crate::app::portal::requests::required_text("body", &input.body, BODY_MAX)
+    crate::app::kit::text::required_multiline("body", &input.body, BODY_MAX)
 }
 
 pub fn thread_stmt(request_id: Uuid, list: &ListOptions) -> Stmt {

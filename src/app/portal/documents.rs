@@ -9,12 +9,13 @@
 //! step and the audit event are written only WHERE EXISTS that nonce. So of any number of
 //! concurrent attempts exactly one completes, and only it leaves evidence.
 
+use crate::app::kit::page::Page;
+use crate::app::kit::page::{decode_time_cursor, encode_time_cursor};
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{client_alive};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::step_up;
-use crate::app::auth::activation::rfc3339;
 use crate::app::kit::audit::{ActorKind, Event};
-use crate::app::governance::audit_query::{decode_cursor, encode_cursor};
 use crate::app::kit::client_gate::{gate_stmts, token_scope, Client, GATE_STMT_COUNT};
 use crate::app::kit::credentials;
 use crate::app::kit::files::{self, Download, FileType};
@@ -251,19 +252,12 @@ impl From<&DocumentRow> for ClientDocumentView {
     }
 }
 
-/// One page of a document list.
-#[derive(Debug, Serialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
 /// Cuts a `limit + 1` fetch to a page; the extra row only says a next page exists.
 pub fn page<T>(mut rows: Vec<DocumentRow>, limit: u32, view: impl Fn(&DocumentRow) -> T) -> Page<T> {
     let limit = limit as usize;
     let more = rows.len() > limit;
     rows.truncate(limit);
-    let next_cursor = if more { rows.last().map(|d| encode_cursor(d.created_at, &d.id)) } else { None };
+    let next_cursor = if more { rows.last().map(|d| encode_time_cursor(d.created_at, &d.id)) } else { None };
     Page { items: rows.iter().map(view).collect(), next_cursor }
 }
 
@@ -276,7 +270,7 @@ pub struct ListPage {
 
 impl ListPage {
     pub fn after(&self) -> Result<(Option<i64>, Option<String>), ApiError> {
-        match self.cursor.as_deref().map(decode_cursor).transpose()? {
+        match self.cursor.as_deref().map(decode_time_cursor).transpose()? {
             Some((key, id)) => Ok((Some(key), Some(id))),
             None => Ok((None, None)),
         }

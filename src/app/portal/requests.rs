@@ -3,8 +3,12 @@
 //! a request (fields validated against its pipeline) and reading one. Also what the other
 //! request-area modules share: the request row and views, keyset cursors and the client write guard.
 
+use crate::app::kit::page::encode_time_cursor;
+use crate::app::kit::page::{newest_first_bound, ListOptions, Page};
+use crate::app::kit::rows::{changes, first_row, rows};
+use crate::app::kit::text::required_multiline;
+use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{client_alive};
-use crate::app::auth::activation::rfc3339;
 use crate::app::kit::client_gate::{gate_stmts, token_scope, Client, GATE_STMT_COUNT};
 use crate::app::governance::crm::{FieldType, RequestField, Stage};
 use crate::app::kit::ids::new_id;
@@ -14,7 +18,6 @@ use crate::access::decision::{Action, Object};
 use crate::access::facts::RequestFacts;
 use crate::access::visibility::VisibleScope;
 use crate::store::{decode, decode_all, sql::flag, Outcome, Row, Sql, Stmt};
-use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -46,92 +49,6 @@ pub const SELECT_REQUEST: &str = request_select!("WHERE r.id = ?1");
 // ---------------------------------------------------------------------------------------------
 // Shared plumbing
 // ---------------------------------------------------------------------------------------------
-
-/// A page of a keyset-paginated list (API.md: `{"items": [...], "next_cursor": ...}`).
-#[derive(Debug, Serialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    /// Splits a `limit + 1` result into the page and the cursor of its last item.
-    pub fn of(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> (i64, String)) -> Page<T> {
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|i| {
-                let (at, id) = key(i);
-                encode_cursor(at, &id)
-            })
-        } else {
-            None
-        };
-        Page { items, next_cursor }
-    }
-
-    pub fn try_map<U>(self, f: impl FnMut(T) -> Result<U, ApiError>) -> Result<Page<U>, ApiError> {
-        Ok(Page { items: self.items.into_iter().map(f).collect::<Result<Vec<_>, _>>()?, next_cursor: self.next_cursor })
-    }
-}
-
-/// `(created_at, id)` of the last item as an opaque base64url string.
-pub fn encode_cursor(at: i64, id: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}:{id}"))
-}
-
-/// Reads a cursor made by [`encode_cursor`]; anything else is bad input naming `cursor`.
-pub fn decode_cursor(raw: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::invalid("cursor", "cursor is not one this API returned");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (at, id) = text.split_once(':').ok_or_else(bad)?;
-    let at = at.parse::<i64>().map_err(|_| bad())?;
-    let id = Uuid::parse_str(id).map_err(|_| bad())?;
-    Ok((at, id.to_string()))
-}
-
-/// Where a page starts. Newest-first lists compare `(created_at, id) < (at, id)`, oldest-first
-/// ones `>`; with no cursor the bound lies beyond every row (ids are lowercase hex and hyphens,
-/// so `'g'` sorts after any of them), which keeps the SQL a plain index range.
-pub fn newest_first_bound(cursor: Option<(i64, String)>) -> (i64, String) {
-    cursor.unwrap_or((i64::MAX, "g".to_owned()))
-}
-
-pub fn oldest_first_bound(cursor: Option<(i64, String)>) -> (i64, String) {
-    cursor.unwrap_or((i64::MIN, String::new()))
-}
-
-/// The list options every list route takes.
-#[derive(Debug, Clone, Default)]
-pub struct ListOptions {
-    pub limit: u32,
-    pub cursor: Option<(i64, String)>,
-}
-
-pub fn rows(out: &[Outcome], i: usize) -> Vec<Row> {
-    out.get(i).map(|o| o.rows.clone()).unwrap_or_default()
-}
-
-pub fn first_row(out: &[Outcome], i: usize) -> Option<Row> {
-    out.get(i).and_then(|o| o.rows.first().cloned())
-}
-
-pub fn changes(out: &[Outcome], i: usize) -> u64 {
-    out.get(i).map_or(0, |o| o.changes)
-}
-
-/// A text the caller must give: trimmed, 1 to `max` characters.
-pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(ApiError::invalid(field, format!("{field} must not be empty")));
-    }
-    if value.chars().count() > max {
-        return Err(ApiError::invalid(field, format!("{field} must be at most {max} characters")));
-    }
-    Ok(value.to_owned())
-}
 
 /// The gate's outcome for a client: the client, or the error the API answers.
 pub fn client_of(bearer: &Bearer, out: &[Outcome]) -> Result<Client, ApiError> {
@@ -362,7 +279,7 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &
     if hidden_company {
         return Err(ApiError::NotFound);
     }
-    let page = Page::of(decode_all::<RequestRow>(rows(&out, 1))?, f.list.limit, |r: &RequestRow| (r.created_at, r.id.to_string()));
+    let page = Page::of(decode_all::<RequestRow>(rows(&out, 1))?, f.list.limit, |r: &RequestRow| encode_time_cursor(r.created_at, &r.id.to_string()));
     page.try_map(RequestView::try_from)
 }
 
@@ -414,7 +331,7 @@ pub fn validate_fields(defs: &[RequestField], given: Option<&Map<String, Value>>
         let stored = match def.kind {
             FieldType::Text => {
                 let text = value.as_str().ok_or_else(|| ApiError::invalid(&name, format!("{} must be text", def.label)))?;
-                Value::String(required_text(&name, text, TEXT_FIELD_MAX)?)
+                Value::String(required_multiline(&name, text, TEXT_FIELD_MAX)?)
             }
             FieldType::Number => match value {
                 Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => value.clone(),
@@ -453,7 +370,7 @@ const INSERT_REQUEST: &str = concat!(
 );
 
 pub async fn create<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, input: NewRequestInput) -> Result<RequestView, ApiError> {
-    let title = required_text("title", &input.title, TITLE_MAX)?;
+    let title = required_multiline("title", &input.title, TITLE_MAX)?;
     let description = input.description.trim().to_owned();
     if description.chars().count() > DESCRIPTION_MAX {
         return Err(ApiError::invalid("description", format!("description must be at most {DESCRIPTION_MAX} characters")));
@@ -538,13 +455,5 @@ mod tests {
         assert_eq!(field_error(json!({"summary": "a", "due": "2026-02-30"})), "fields.due");
         assert_eq!(field_error(json!({"summary": "a", "due": "2026-2-3"})), "fields.due");
         assert_eq!(field_error(json!({"summary": "a", "size": "XL"})), "fields.size");
-    }
-
-    #[test]
-    fn cursors_round_trip_and_refuse_forgeries() {
-        let id = "0190a000-0000-7000-8000-000000000001";
-        assert_eq!(decode_cursor(&encode_cursor(42, id)).unwrap(), (42, id.to_owned()));
-        assert!(decode_cursor("bm90IGEgY3Vyc29y").is_err());
-        assert!(decode_cursor("!!").is_err());
     }
 }

@@ -1,9 +1,9 @@
 //! Channels: the client's channel links (list, Telegram deep link, widget connection, rotation,
 //! revocation) and the two webhooks, which authenticate themselves (secret header, signature).
 
+use crate::app::kit::page::{ListOptions, decode_time_cursor};
 use crate::app::portal::channels::{self, ChannelInput};
 use crate::app::delivery::notify;
-use crate::app::portal::requests::{decode_cursor, ListOptions};
 use crate::app::kit::session::Bearer;
 use crate::app::delivery::webhooks::{self, SignedRequest};
 use crate::app::Ports;
@@ -24,7 +24,7 @@ fn header<'r>(req: &'r Req, name: &str) -> Option<&'r str> {
 pub async fn list_channels<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = caller(cx, req)?;
     let q = Query::of(req);
-    let list = ListOptions { limit: q.limit()?, cursor: q.get("cursor").map(decode_cursor).transpose()? };
+    let list = ListOptions { limit: q.limit()?, cursor: q.get("cursor").map(decode_time_cursor).transpose()? };
     reply::ok(&channels::list(cx.ports, &b, cx.now, &list).await?)
 }
 

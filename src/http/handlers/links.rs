@@ -1,8 +1,9 @@
 //! Client links and invitations (governance): the wizard's preview and confirm, the link list,
 //! detail and changes, and issuing, listing and revoking invitations.
 
+use crate::app::kit::page::{decode_id_cursor};
 use crate::app::governance::invitations::{self, Status};
-use crate::app::governance::links::{self, decode_cursor, Confirmed, LinkInput, PatchInput};
+use crate::app::governance::links::{self, Confirmed, LinkInput, PatchInput};
 use crate::app::kit::session::Bearer;
 use crate::app::Ports;
 use crate::access::facts::LinkStatus;
@@ -17,7 +18,7 @@ fn caller<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Bearer, ApiError> {
 }
 
 fn cursor(q: &Query) -> Result<Option<uuid::Uuid>, ApiError> {
-    q.get("cursor").map(decode_cursor).transpose()
+    q.get("cursor").map(decode_id_cursor).transpose()
 }
 
 pub async fn list_links<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {

@@ -1,9 +1,10 @@
 //! Requests, chats, calls and request attachments: the client's routes and the team's.
 
+use crate::app::kit::page::{ListOptions, decode_time_cursor};
 use crate::app::portal::attachments::{self, FileOut, UploadInput};
 use crate::app::portal::calls::{self, NewCallInput};
 use crate::app::portal::chat::{self, MessageInput};
-use crate::app::portal::requests::{self, decode_cursor, ListOptions, NewRequestInput, RequestFilter};
+use crate::app::portal::requests::{self, NewRequestInput, RequestFilter};
 use crate::app::kit::session::Bearer;
 use crate::app::governance::team_requests::{self, StatusInput, TeamFilter};
 use crate::app::Ports;
@@ -17,7 +18,7 @@ fn caller<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Bearer, ApiError> {
 }
 
 fn list_options(q: &Query) -> Result<ListOptions, ApiError> {
-    Ok(ListOptions { limit: q.limit()?, cursor: q.get("cursor").map(decode_cursor).transpose()? })
+    Ok(ListOptions { limit: q.limit()?, cursor: q.get("cursor").map(decode_time_cursor).transpose()? })
 }
 
 fn open_filter(q: &Query) -> Result<Option<bool>, ApiError> {
