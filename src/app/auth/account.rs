@@ -111,7 +111,7 @@ pub async fn revoke_my_session<P: Ports>(ports: &P, bearer: &Bearer, client: &Cl
         return Err(ApiError::NotFound);
     }
     let event = Event { actor_kind: ActorKind::of_user_kind(if me.employee { "employee" } else { "external" }), ..event };
-    crate::app::auth::login::write_events(ports, client, now, vec![event]).await
+    crate::app::kit::audit::write_events(ports, client, now, vec![event]).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,7 +169,7 @@ pub async fn change_password<P: Ports>(
             .target("user", &me.user_id)
             .failed()
             .details(json!({"reason": err.code()}));
-        crate::app::auth::login::write_events(ports, client, now, vec![event]).await?;
+        crate::app::kit::audit::write_events(ports, client, now, vec![event]).await?;
         return Err(err);
     }
     let mut step = None;

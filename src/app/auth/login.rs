@@ -1,6 +1,7 @@
 //! Login: one answer for every failure, one password verify whatever the branch, a lockout counter
 //! claimed atomically before the verify, and at most two database round trips.
 
+use crate::app::kit::audit::write_events;
 use crate::app::kit::lockout::claim_attempt;
 use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials;
@@ -186,12 +187,3 @@ fn hash_exists_but_locked(out: &[crate::store::Outcome]) -> bool {
     out.get(1).is_some_and(|o| o.rows.is_empty()) && out.get(2).is_some_and(|o| !o.rows.is_empty())
 }
 
-pub(crate) async fn write_events<P: Ports>(ports: &P, client: &ClientMeta, now: DateTime<Utc>, events: Vec<Event>) -> Result<(), ApiError> {
-    let t = now.timestamp();
-    let mut stmts = Vec::with_capacity(events.len());
-    for e in &events {
-        stmts.push(e.insert(&new_id(ports, now)?, client, t));
-    }
-    ports.db().batch(stmts).await?;
-    Ok(())
-}

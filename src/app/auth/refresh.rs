@@ -2,11 +2,11 @@
 //! guarded statement. The one used just before, again within 10 s, is a concurrent refresh (409);
 //! any other used token is a theft signal and ends the session; an unknown one changes nothing.
 
+use crate::app::kit::audit::write_events;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::credentials;
 use crate::app::kit::ids::{new_id, secret_bytes};
 use crate::app::kit::link_facts::{facts_stmts_for, token_scope};
-use crate::app::auth::login::write_events;
 use crate::app::kit::session::{Issued, Opening, Scope, SessionUser, Transport};
 use crate::app::kit::settings::{select_settings, settings_from};
 use crate::app::{ApiError, Ports};

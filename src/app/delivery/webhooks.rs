@@ -6,13 +6,13 @@
 //! access engine's, made on the link's facts at use time; a refusal is recorded too, so a retried
 //! refusal is not answered twice.
 
+use crate::app::kit::requests::{RequestRow, request_row, request_select};
 use crate::app::kit::rows::{first_row, rows};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event as AuditEvent};
 use crate::app::kit::ids::{new_id, nonce};
 use crate::app::kit::link_facts::{decode_facts, facts_stmts};
 use crate::app::delivery::notify::{self, Bot, RESUME_LINK, SUSPEND_LINK};
-use crate::app::portal::requests::{request_row, request_select, RequestRow};
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{decide, Action, Object, Verdict};
 use crate::access::facts::LinkFacts;
@@ -449,7 +449,7 @@ pub async fn widget<P: Ports>(ports: &P, now: DateTime<Utc>, req: SignedRequest<
     let mut stmts = vec![Stmt::new(SELECT_SEEN).bind(SOURCE_WIDGET).bind(key.as_str())];
     stmts.extend(facts_stmts(&channel.link_id));
     if let Some(r) = request_id {
-        stmts.push(Stmt::new(crate::app::portal::requests::SELECT_REQUEST).bind(r.to_string()));
+        stmts.push(Stmt::new(crate::app::kit::requests::SELECT_REQUEST).bind(r.to_string()));
     }
     let out = ports.db().batch(stmts).await?;
     if first_row(&out, 0).is_some() {

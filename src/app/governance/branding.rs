@@ -10,7 +10,7 @@ use crate::app::kit::text::{required_text};
 use crate::app::kit::sql::{admin_alive};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
-use crate::app::governance::directory::employee_reads;
+use crate::app::kit::governor::employee_reads;
 use crate::app::kit::ids::new_id;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};

@@ -12,12 +12,14 @@
 //! pipeline's archived flag or its creation (the links holding a company whose policy names the
 //! pipeline: only they can see a difference, as a contact policy only narrows the company's list).
 
+use crate::app::kit::page::ListQuery;
+use crate::app::kit::pipelines::{FieldType, RequestField, Stage};
 use crate::app::kit::page::{Page, decode_cursor, encode_cursor};
 use crate::app::kit::rows::{changes, is_foreign_key_failure, json_list, rows};
 use crate::app::kit::text::{dedup, like_pattern, optional_text, required_text, wire};
 use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{crm_or_admin, is_admin, company_in_scope};
-use crate::app::governance::directory::{crm_or_admin_reads, employee_reads, Caller};
+use crate::app::kit::governor::{crm_or_admin_reads, employee_reads, Caller};
 use crate::app::kit::ids::new_id;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
@@ -152,27 +154,6 @@ pub async fn list_companies<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<
     let (_, out) = employee_reads(ports, bearer, now, vec![list]).await?;
     let items: Vec<CompanyView> = decode_all::<CompanyRow>(rows(&out, 0))?.into_iter().map(CompanyView::from).collect();
     Ok(Page::of(items, query.limit, |c| encode_cursor(&[&c.name, &c.id])))
-}
-
-/// Query options shared by the lists: `?q=`, one enum filter (`status`, `state`, `archived`,
-/// `kind`), `?cursor=` and `?limit=`.
-#[derive(Debug, Clone, Default)]
-pub struct ListQuery {
-    pub q: Option<String>,
-    pub filter: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: u32,
-}
-
-impl ListQuery {
-    /// The filter's value when it is one of `allowed`; otherwise 400 naming `field`.
-    pub fn enum_filter(&self, field: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
-        match self.filter.as_deref() {
-            None => Ok(None),
-            Some(v) if allowed.contains(&v) => Ok(Some(v.to_owned())),
-            Some(_) => Err(ApiError::invalid(field, format!("{field} must be one of: {}.", allowed.join(", ")))),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,35 +416,6 @@ const LIST_PIPELINES: &str = "SELECT p.id, p.name, p.fields, p.archived, p.creat
        FROM (SELECT id, name, is_final FROM pipeline_stages WHERE pipeline_id = p.id ORDER BY position) s) AS stages \
      FROM pipelines p WHERE (?1 IS NULL OR p.name LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR p.archived = ?2) \
      AND (?3 IS NULL OR (p.name, p.id) > (?3, ?4)) ORDER BY p.name, p.id LIMIT ?5";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldType {
-    Text,
-    Number,
-    Date,
-    Choice,
-}
-
-/// A request field a pipeline declares; requests are validated against these on create.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RequestField {
-    pub key: String,
-    pub label: String,
-    #[serde(rename = "type")]
-    pub kind: FieldType,
-    pub required: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub choices: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Stage {
-    pub id: String,
-    pub name: String,
-    #[serde(with = "flag")]
-    pub is_final: bool,
-}
 
 #[derive(Debug, Deserialize)]
 pub struct PipelineInput {

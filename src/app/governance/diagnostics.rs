@@ -3,9 +3,9 @@
 //! access engine (`decide`, `effective_policy`, `visible_scope`): the gates call the same
 //! functions, so what is explained here is what is enforced.
 
+use crate::app::kit::governor::read_link;
 use crate::app::kit::rows::{first_row, json_ids, rows};
 use crate::app::kit::time::{rfc3339};
-use crate::app::governance::policies::read_link;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::chain::Check;

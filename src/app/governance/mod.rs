@@ -8,7 +8,6 @@ pub mod branding;
 pub mod channel_admin;
 pub mod crm;
 pub mod diagnostics;
-pub mod directory;
 pub mod invitations;
 pub mod links;
 pub mod offboarding;

@@ -6,13 +6,13 @@
 //! acting employee's rights; every statement carries it and the link row itself is updated last,
 //! so all statements see the same link row: either everything happens or nothing does.
 
+use crate::app::kit::governor::read_link;
 use crate::app::kit::rows::{changes, json_ids, rows};
 use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{governs_all};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::ids::new_id;
-use crate::app::governance::policies::read_link;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::facts::LinkStatus;

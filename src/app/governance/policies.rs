@@ -3,13 +3,14 @@
 //! batch whose every statement carries the same guard; warnings come from the access engine itself.
 //! Also the guard macros every governance write of this area shares.
 
+use crate::app::kit::governor::read_link;
 use crate::app::kit::rows::{changes, first_row, json_ids, rows};
 use crate::app::kit::sql::{governs_all, governs_any};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
-use crate::app::kit::link_facts::{decode_facts, facts_stmts, CompanyPolicyColumns, ContactPolicyColumns, FACTS_STMT_COUNT};
+use crate::app::kit::link_facts::{CompanyPolicyColumns, ContactPolicyColumns};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::effective::{effective_policy, Effective};
@@ -22,7 +23,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
-
 
 /// Every pipeline of the JSON array ?p exists and is not archived.
 macro_rules! pipelines_ok {
@@ -583,30 +583,6 @@ pub struct LinkPolicyView {
     pub contact_state: ContactState,
     pub policy_version: i64,
     pub companies: Vec<LinkCompanyPolicy>,
-}
-
-/// A link's facts, loaded in the employee's batch; 404 when the link does not exist or, for a
-/// manager, holds none of their companies. `extra` rides in the same batch (its outcomes follow).
-pub(crate) struct LinkRead {
-    pub gov: Governor,
-    pub link: crate::app::kit::link_facts::LinkRow,
-    pub facts: LinkFacts,
-    pub extra: Vec<Outcome>,
-}
-
-pub(crate) async fn read_link<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, link_id: Uuid, extra: Vec<Stmt>) -> Result<LinkRead, ApiError> {
-    let mut stmts = vec![Governor::check_stmt(bearer, now)];
-    stmts.extend(facts_stmts(&link_id.to_string()));
-    stmts.extend(extra);
-    let mut out = ports.db().batch(stmts).await?;
-    let gov = Governor::from_check(bearer, out.first())?;
-    let end = 1 + FACTS_STMT_COUNT;
-    let (link, facts) = decode_facts(out.get(1..end).unwrap_or_default())?.ok_or(ApiError::NotFound)?;
-    if !gov.admin && !facts.companies.iter().any(|c| gov.sees_company(&c.id.to_string())) {
-        return Err(ApiError::NotFound);
-    }
-    let extra = if out.len() > end { out.split_off(end) } else { Vec::new() };
-    Ok(LinkRead { gov, link, facts, extra })
 }
 
 pub async fn link_policy<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, link_id: Uuid) -> Result<LinkPolicyView, ApiError> {

@@ -13,12 +13,12 @@
 //! - withdraw: draft or published -> withdrawn (final; the file stays in KV as evidence);
 //!   withdrawing twice answers 409 `document_withdrawn`.
 
+use crate::app::kit::documents::{ClientAction, DocStatus, DocumentRow, ListPage, RequiredAction, doc_columns, document_at, page, select_document};
 use crate::app::kit::page::{Page};
 use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{employee_alive, company_in_scope};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
-use crate::app::portal::documents::{doc_columns, document_at, page, select_document, ClientAction, DocStatus, DocumentRow, ListPage, RequiredAction};
 use crate::app::kit::files::{self, Download, Part, Upload};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;

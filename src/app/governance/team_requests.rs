@@ -3,17 +3,18 @@
 //! thread and in a company's general chat. Managers work only in their companies: anything
 //! outside answers 404. Team messages carry author kind `employee`.
 
+use crate::app::kit::messages::{LIST_GENERAL, MessageInput, MessageView, SELECT_MESSAGE, message_body, message_page, message_view, thread_stmt};
+use crate::app::kit::requests::governed_request;
+use crate::app::kit::requests::{RequestRow, RequestView, SELECT_REQUEST, request_row, request_select};
+use crate::app::kit::pipelines::Stage;
 use crate::app::kit::page::encode_time_cursor;
 use crate::app::kit::page::{ListOptions, Page, newest_first_bound, oldest_first_bound};
 use crate::app::kit::rows::{changes, first_row, rows};
 use crate::app::kit::sql::{employee_alive, company_in_scope};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
-use crate::app::portal::chat::{message_body, message_page, message_view, thread_stmt, MessageInput, MessageView, LIST_GENERAL, SELECT_MESSAGE};
-use crate::app::governance::crm::Stage;
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
-use crate::app::portal::requests::{request_row, request_select, RequestRow, RequestView, SELECT_REQUEST};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::app::kit::meta::ClientMeta;
@@ -22,7 +23,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
-
 
 // One index range per company in scope (requests_by_company), each cut at the page size. ?1
 // company, ?2 the employee, ?3 pipeline, ?4 stage, ?5 open (1/0), ?6/?7 cursor bound, ?8 limit.
@@ -77,17 +77,6 @@ pub struct TeamRequestView {
 fn team_view(row: RequestRow, stages: Option<Vec<Stage>>) -> Result<TeamRequestView, ApiError> {
     let (created_by, created_by_name, created_by_kind) = (row.created_by.clone(), row.created_by_name.clone().filter(|n| !n.is_empty()), row.created_by_kind.clone());
     Ok(TeamRequestView { request: row.try_into()?, created_by, created_by_name, created_by_kind, stages })
-}
-
-/// The employee and the request of a team batch (check first, request second), or 404 when the
-/// request does not exist or lies outside their companies.
-pub fn governed_request(bearer: &Bearer, out: &[Outcome]) -> Result<(Governor, RequestRow), ApiError> {
-    let governor = Governor::from_check(bearer, out.first())?;
-    let request = request_row(first_row(out, 1))?.ok_or(ApiError::NotFound)?;
-    if !governor.sees_company(&request.company_id.to_string()) {
-        return Err(ApiError::NotFound);
-    }
-    Ok((governor, request))
 }
 
 // ---------------------------------------------------------------------------------------------

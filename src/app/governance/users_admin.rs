@@ -15,7 +15,7 @@ use crate::app::kit::sql::{admin_alive, governs_user, is_admin};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::credentials;
-use crate::app::governance::directory::employee_reads;
+use crate::app::kit::governor::employee_reads;
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
 use crate::app::kit::session::{Bearer, Role};
@@ -201,7 +201,7 @@ fn user_view(row: Option<Row>) -> Result<Option<UserView>, ApiError> {
 }
 
 /// `GET /api/admin/users?q=&kind=`.
-pub async fn list_users<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, query: crate::app::governance::crm::ListQuery) -> Result<Page<UserView>, ApiError> {
+pub async fn list_users<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, query: crate::app::kit::page::ListQuery) -> Result<Page<UserView>, ApiError> {
     let kind = query.enum_filter("kind", &["external", "employee"])?;
     let cursor = decode_cursor(query.cursor.as_deref(), 2)?.unwrap_or_default();
     let list = Stmt::new(LIST_USERS)

@@ -1,8 +1,11 @@
 //! Audit events: who did what to whom, from where and when. Written as a statement inside the
 //! use case's own batch, so an event exists exactly when its change committed.
 
+use crate::app::kit::ids::new_id;
 use crate::app::kit::meta::ClientMeta;
-use crate::store::Stmt;
+use crate::app::{ApiError, Ports};
+use chrono::{DateTime, Utc};
+use crate::store::{Sql, Stmt};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,3 +160,14 @@ pub const SETTINGS_VERSION: AuditGuard =
     audit_guard!("EXISTS (SELECT 1 FROM security_settings WHERE id = 1 AND version = ?14 + 1 AND updated_by = ?15 AND updated_at = ?2)");
 
 const INSERT_EVENT: &str = concat!(audit_columns!(), "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+
+/// Writes events on their own (a refused attempt: nothing else commits with it).
+pub async fn write_events<P: Ports>(ports: &P, client: &ClientMeta, now: DateTime<Utc>, events: Vec<Event>) -> Result<(), ApiError> {
+    let t = now.timestamp();
+    let mut stmts = Vec::with_capacity(events.len());
+    for e in &events {
+        stmts.push(e.insert(&new_id(ports, now)?, client, t));
+    }
+    ports.db().batch(stmts).await?;
+    Ok(())
+}

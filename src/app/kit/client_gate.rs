@@ -2,6 +2,7 @@
 //! case's own batch (one round trip), then `access::decide` (the same function diagnostics call)
 //! says allow, 404 (not visible) or 403 (`policy_denied` naming the permission).
 
+use uuid::Uuid;
 use crate::app::kit::link_facts::{decode_facts, facts_stmts, LinkRow, FACTS_STMT_COUNT};
 use crate::app::kit::session::{Bearer, Principal};
 use crate::app::ApiError;
@@ -68,4 +69,21 @@ pub fn verdict_to_result(verdict: Verdict) -> Result<(), ApiError> {
 pub fn token_scope(bearer: &Bearer) -> Result<VisibleScope, ApiError> {
     let vis = bearer.claims.vis.clone().ok_or(ApiError::Forbidden)?;
     serde_json::from_value(vis).map_err(|_| ApiError::Unauthenticated)
+}
+
+/// The gate's outcome for a client: the client, or the error the API answers.
+pub fn client_of(bearer: &Bearer, out: &[Outcome]) -> Result<Client, ApiError> {
+    Client::from_outcomes(bearer, out)
+}
+
+/// The visible scope the token carries, or an empty one when it carries none (an employee's
+/// token): the session check in the same batch then answers for the caller, so a dead session
+/// still hears 401 and an employee 403.
+pub fn scope_or_empty(bearer: &Bearer) -> VisibleScope {
+    token_scope(bearer).unwrap_or(VisibleScope { contact_id: Uuid::nil(), companies: Vec::new() })
+}
+
+/// The company a client route works on: `?company=`, else the link's default company.
+pub fn company_or_default(client: &Client, company: Option<Uuid>) -> Uuid {
+    company.unwrap_or(client.link.default_company_id)
 }

@@ -1,15 +1,22 @@
 //! Who may govern: the employee behind a governance call, their role and company scope, read
-//! afresh on every request inside the use case's batch; and the CRM's machine credential.
+//! afresh on every request inside the use case's batch; and the CRM's machine credential, with the
+//! guard their writes carry and the batch that checks them beside the use case's reads.
 //!
 //! Scope rule (DESIGN.md): a manager sees and changes only what belongs to their companies, and a
 //! change must keep every company it touches, before and after, inside that scope; anything
 //! outside answers 404. Admins see everything.
 
+use crate::app::kit::audit::{audit_guard, ActorKind, AuditGuard, Event};
+use crate::access::facts::LinkFacts;
 use crate::app::kit::credentials;
+use crate::app::kit::link_facts::{decode_facts, facts_stmts, LinkRow, FACTS_STMT_COUNT};
+use uuid::Uuid;
+use crate::app::kit::meta::ClientMeta;
+use crate::app::kit::sql::crm_or_admin;
 use crate::app::kit::session::{Bearer, Principal, Role};
-use crate::app::ApiError;
+use crate::app::{ApiError, Ports};
 use crate::config::Config;
-use crate::store::{decode, Outcome, Stmt};
+use crate::store::{decode, Outcome, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -19,11 +26,6 @@ const CHECK_EMPLOYEE: &str = "SELECT s.id AS session_id, s.user_id, s.link_id, s
      (SELECT json_group_array(ec.company_id) FROM employee_companies ec WHERE ec.user_id = u.id) AS scope_json \
      FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN links l ON l.id = s.link_id \
      WHERE s.id = ?1 AND s.user_id = ?2 AND s.revoked_at IS NULL AND s.idle_expires_at > ?3 AND s.absolute_expires_at > ?3";
-
-/// A governance write's own guard, placed in its WHERE: the acting employee's session is alive and
-/// still has a role. `employee_alive!(9, 3)` reads the session id from ?9 and now from ?3.
-#[allow(unused_macros)]
-#[allow(unused_imports)]
 
 /// Who is acting on the governance API.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,4 +104,101 @@ pub fn is_crm_token(config: &Config, token: Option<&str>) -> bool {
         (Some(expected), Some(given)) => credentials::constant_time_eq(given.as_bytes(), expected.expose().as_bytes()),
         _ => false,
     }
+}
+
+/// The audit insert of [`Event::insert`], written only when the guard holds (?14 session or NULL
+/// for the CRM; ?2 is the event's time, which is the request's `now`).
+pub const AUDIT_IF_CRM_OR_ADMIN: AuditGuard = audit_guard!(crm_or_admin!(14, 2));
+
+/// Who called a CRM upsert, as the handler saw the bearer header.
+pub enum Caller {
+    /// `Authorization: Bearer <CRM_SYNC_TOKEN>`, compared in constant time.
+    Crm,
+    Employee(Bearer),
+}
+
+impl Caller {
+    /// The CRM's credential, else a verified access token (401 when neither).
+    pub fn from_token(config: &Config, token: Option<&str>, now: DateTime<Utc>) -> Result<Caller, ApiError> {
+        if is_crm_token(config, token) {
+            return Ok(Caller::Crm);
+        }
+        Ok(Caller::Employee(Bearer::from_token(config, token, now)?))
+    }
+}
+
+/// The caller once checked: what the audit trail records and what the write's guard reads.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    pub kind: ActorKind,
+    pub user_id: Option<String>,
+    /// NULL in the guards for the CRM.
+    pub session_id: Option<String>,
+}
+
+impl Acting {
+    pub fn of(gov: &Governor) -> Acting {
+        Acting { kind: ActorKind::Employee, user_id: Some(gov.user_id().to_owned()), session_id: Some(gov.principal.session_id.clone()) }
+    }
+
+    pub fn event(&self, action: &'static str) -> Event {
+        Event::new(action, self.kind, self.user_id.as_deref())
+    }
+
+    /// The event's guarded insert (see [`AUDIT_IF_CRM_OR_ADMIN`]).
+    pub fn audit_stmt(&self, event: &Event, id: &str, client: &ClientMeta, now: i64) -> Stmt {
+        event.insert_if(id, client, now, AUDIT_IF_CRM_OR_ADMIN).bind(self.session_id.clone())
+    }
+}
+
+/// For CRM data: the CRM's credential, or an admin (a manager or a client answers 403). `reads`
+/// travel in the same batch as the employee's session check; their outcomes come back in order.
+pub async fn crm_or_admin_reads<P: Ports>(ports: &P, caller: &Caller, now: DateTime<Utc>, reads: Vec<Stmt>) -> Result<(Acting, Vec<Outcome>), ApiError> {
+    match caller {
+        Caller::Crm => {
+            let out = if reads.is_empty() { Vec::new() } else { ports.db().batch(reads).await? };
+            Ok((Acting { kind: ActorKind::Crm, user_id: None, session_id: None }, out))
+        }
+        Caller::Employee(bearer) => {
+            let (gov, out) = employee_reads(ports, bearer, now, reads).await?;
+            gov.require_admin()?;
+            Ok((Acting::of(&gov), out))
+        }
+    }
+}
+
+/// For governance reads and writes by employees: the session check with `reads` in one batch.
+/// 401 for a dead session, 403 for a client or an employee without a role.
+pub async fn employee_reads<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, reads: Vec<Stmt>) -> Result<(Governor, Vec<Outcome>), ApiError> {
+    let mut stmts = Vec::with_capacity(reads.len() + 1);
+    stmts.push(Governor::check_stmt(bearer, now));
+    stmts.extend(reads);
+    let mut out = ports.db().batch(stmts).await?;
+    let check = if out.is_empty() { None } else { Some(out.remove(0)) };
+    let gov = Governor::from_check(bearer, check.as_ref())?;
+    Ok((gov, out))
+}
+
+/// A link's facts, loaded in the employee's batch; 404 when the link does not exist or, for a
+/// manager, holds none of their companies. `extra` rides in the same batch (its outcomes follow).
+pub struct LinkRead {
+    pub gov: Governor,
+    pub link: LinkRow,
+    pub facts: LinkFacts,
+    pub extra: Vec<Outcome>,
+}
+
+pub async fn read_link<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, link_id: Uuid, extra: Vec<Stmt>) -> Result<LinkRead, ApiError> {
+    let mut stmts = vec![Governor::check_stmt(bearer, now)];
+    stmts.extend(facts_stmts(&link_id.to_string()));
+    stmts.extend(extra);
+    let mut out = ports.db().batch(stmts).await?;
+    let gov = Governor::from_check(bearer, out.first())?;
+    let end = 1 + FACTS_STMT_COUNT;
+    let (link, facts) = decode_facts(out.get(1..end).unwrap_or_default())?.ok_or(ApiError::NotFound)?;
+    if !gov.admin && !facts.companies.iter().any(|c| gov.sees_company(&c.id.to_string())) {
+        return Err(ApiError::NotFound);
+    }
+    let extra = if out.len() > end { out.split_off(end) } else { Vec::new() };
+    Ok(LinkRead { gov, link, facts, extra })
 }

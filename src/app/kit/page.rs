@@ -118,3 +118,24 @@ mod tests {
         assert_eq!(page.next_cursor, None);
     }
 }
+
+/// Query options shared by the lists: `?q=`, one enum filter (`status`, `state`, `archived`,
+/// `kind`), `?cursor=` and `?limit=`.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub q: Option<String>,
+    pub filter: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+impl ListQuery {
+    /// The filter's value when it is one of `allowed`; otherwise 400 naming `field`.
+    pub fn enum_filter(&self, field: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+        match self.filter.as_deref() {
+            None => Ok(None),
+            Some(v) if allowed.contains(&v) => Ok(Some(v.to_owned())),
+            Some(_) => Err(ApiError::invalid(field, format!("{field} must be one of: {}.", allowed.join(", ")))),
+        }
+    }
+}

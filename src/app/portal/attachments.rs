@@ -7,6 +7,9 @@
 //! still answer with a file); listing and downloading need only seeing the request. Employees
 //! attach to requests of their companies.
 
+use crate::app::kit::client_gate::client_of;
+use crate::app::kit::requests::governed_request;
+use crate::app::kit::requests::{SELECT_REQUEST, visible_request};
 use crate::app::kit::page::encode_time_cursor;
 use crate::app::kit::page::{ListOptions, Page, oldest_first_bound};
 use crate::app::kit::rows::{changes, first_row, rows};
@@ -15,9 +18,7 @@ use crate::app::kit::sql::{employee_alive, company_in_scope, client_alive};
 use crate::app::kit::client_gate::{gate_stmts, GATE_STMT_COUNT};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
-use crate::app::portal::requests::{client_of, visible_request, SELECT_REQUEST};
 use crate::app::kit::session::Bearer;
-use crate::app::governance::team_requests::governed_request;
 use crate::app::kit::files;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{Action, Object};

@@ -2,6 +2,8 @@
 //! channel, and gets a join URL made from CALLS_URL_TEMPLATE with a random room (128 bits, hex);
 //! the client lists the calls of the threads it can see, the team lists its companies' calls.
 
+use crate::app::kit::client_gate::{client_of, company_or_default, scope_or_empty};
+use crate::app::kit::requests::{SELECT_REQUEST, visible_request};
 use crate::app::kit::page::encode_time_cursor;
 use crate::app::kit::page::{ListOptions, Page, newest_first_bound};
 use crate::app::kit::rows::{changes, first_row, rows};
@@ -10,7 +12,6 @@ use crate::app::kit::sql::{company_in_scope, client_alive};
 use crate::app::kit::client_gate::{gate_stmts, GATE_STMT_COUNT};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
-use crate::app::portal::requests::{client_of, company_or_default, scope_or_empty, visible_request, SELECT_REQUEST};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{Action, Object};

@@ -3,6 +3,7 @@
 //! signing secret is shown once, rotating that secret (the previous one stays valid 24 h), and
 //! revoking a channel link. Creating needs the telegram or widget permission at the company.
 
+use crate::app::kit::client_gate::client_of;
 use crate::app::kit::page::encode_time_cursor;
 use crate::app::kit::page::{ListOptions, Page, newest_first_bound};
 use crate::app::kit::rows::{changes, first_row, rows};
@@ -13,7 +14,6 @@ use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::client_gate::{gate_stmts, Client, GATE_STMT_COUNT};
 use crate::app::kit::credentials::new_invitation_token;
 use crate::app::kit::ids::{new_id, secret_bytes};
-use crate::app::portal::requests::client_of;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{decide, Action, Object};

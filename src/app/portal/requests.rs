@@ -3,21 +3,20 @@
 //! a request (fields validated against its pipeline) and reading one. Also what the other
 //! request-area modules share: the request row and views, keyset cursors and the client write guard.
 
+use crate::app::kit::client_gate::{client_of, company_or_default, scope_or_empty};
+use crate::app::kit::requests::{RequestRow, RequestView, SELECT_REQUEST, request_row, request_select, visible_request};
+use crate::app::kit::pipelines::{FieldType, RequestField, Stage};
 use crate::app::kit::page::encode_time_cursor;
 use crate::app::kit::page::{newest_first_bound, ListOptions, Page};
 use crate::app::kit::rows::{changes, first_row, rows};
 use crate::app::kit::text::required_multiline;
-use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{client_alive};
-use crate::app::kit::client_gate::{gate_stmts, token_scope, Client, GATE_STMT_COUNT};
-use crate::app::governance::crm::{FieldType, RequestField, Stage};
+use crate::app::kit::client_gate::{gate_stmts, token_scope, GATE_STMT_COUNT};
 use crate::app::kit::ids::new_id;
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{Action, Object};
-use crate::access::facts::RequestFacts;
-use crate::access::visibility::VisibleScope;
-use crate::store::{decode, decode_all, sql::flag, Outcome, Row, Sql, Stmt};
+use crate::store::{decode, decode_all, Row, Sql, Stmt};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -27,133 +26,13 @@ pub const TITLE_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 10_000;
 pub const TEXT_FIELD_MAX: usize = 2_000;
 
-
-/// The columns of a request as every view shows it (the stage joined for its name and finality).
-macro_rules! request_select {
-    ($($rest:tt)*) => {
-        concat!(
-            "SELECT r.id, r.company_id, co.name AS company_name, r.pipeline_id, p.name AS pipeline_name, r.stage_id, \
-             st.name AS status_name, st.is_final, r.title, r.description, r.fields, r.created_by, \
-             trim(coalesce(cu.first_name, '') || ' ' || coalesce(cu.last_name, '')) AS created_by_name, cu.kind AS created_by_kind, \
-             r.created_at, r.updated_at FROM requests r JOIN companies co ON co.id = r.company_id \
-             JOIN pipelines p ON p.id = r.pipeline_id JOIN pipeline_stages st ON st.pipeline_id = r.pipeline_id AND st.id = r.stage_id \
-             LEFT JOIN users cu ON cu.id = r.created_by ",
-            $($rest)*
-        )
-    };
-}
-pub(crate) use request_select;
-
-pub const SELECT_REQUEST: &str = request_select!("WHERE r.id = ?1");
-
 // ---------------------------------------------------------------------------------------------
 // Shared plumbing
 // ---------------------------------------------------------------------------------------------
 
-/// The gate's outcome for a client: the client, or the error the API answers.
-pub fn client_of(bearer: &Bearer, out: &[Outcome]) -> Result<Client, ApiError> {
-    Client::from_outcomes(bearer, out)
-}
-
-/// The visible scope the token carries, or an empty one when it carries none (an employee's
-/// token): the session check in the same batch then answers for the caller, so a dead session
-/// still hears 401 and an employee 403.
-pub fn scope_or_empty(bearer: &Bearer) -> VisibleScope {
-    token_scope(bearer).unwrap_or(VisibleScope { contact_id: Uuid::nil(), companies: Vec::new() })
-}
-
-/// The company a client route works on: `?company=`, else the link's default company.
-pub fn company_or_default(client: &Client, company: Option<Uuid>) -> Uuid {
-    company.unwrap_or(client.link.default_company_id)
-}
-
 // ---------------------------------------------------------------------------------------------
 // The request row and its views
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RequestRow {
-    pub id: Uuid,
-    pub company_id: Uuid,
-    pub company_name: String,
-    pub pipeline_id: Uuid,
-    pub pipeline_name: String,
-    pub stage_id: String,
-    pub status_name: String,
-    #[serde(with = "flag")]
-    pub is_final: bool,
-    pub title: String,
-    pub description: String,
-    pub fields: String,
-    pub created_by: Option<String>,
-    pub created_by_name: Option<String>,
-    pub created_by_kind: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl RequestRow {
-    pub fn facts(&self) -> RequestFacts {
-        RequestFacts { id: self.id, company_id: self.company_id, pipeline_id: self.pipeline_id }
-    }
-
-    pub fn object(&self) -> Object {
-        Object::Request(self.facts())
-    }
-}
-
-/// A request as the client sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct RequestView {
-    pub id: String,
-    pub company_id: String,
-    pub company_name: String,
-    pub pipeline_id: String,
-    pub pipeline_name: String,
-    /// The stage id.
-    pub status: String,
-    pub status_name: String,
-    /// Open while the stage is not final.
-    pub is_open: bool,
-    pub title: String,
-    pub description: String,
-    pub fields: Value,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl TryFrom<RequestRow> for RequestView {
-    type Error = ApiError;
-    fn try_from(r: RequestRow) -> Result<Self, ApiError> {
-        let fields = serde_json::from_str(&r.fields).map_err(|e| ApiError::internal(format!("request fields: {e}")))?;
-        Ok(RequestView {
-            id: r.id.to_string(),
-            company_id: r.company_id.to_string(),
-            company_name: r.company_name,
-            pipeline_id: r.pipeline_id.to_string(),
-            pipeline_name: r.pipeline_name,
-            status: r.stage_id,
-            status_name: r.status_name,
-            is_open: !r.is_final,
-            title: r.title,
-            description: r.description,
-            fields,
-            created_at: rfc3339(r.created_at),
-            updated_at: rfc3339(r.updated_at),
-        })
-    }
-}
-
-pub fn request_row(row: Option<Row>) -> Result<Option<RequestRow>, ApiError> {
-    row.map(|r| decode::<RequestRow>(r).map_err(ApiError::from)).transpose()
-}
-
-/// The visible request of a gate batch, or 404: the engine decides `action` on it.
-pub fn visible_request(client: &Client, row: Option<Row>, action: Action) -> Result<RequestRow, ApiError> {
-    let request = request_row(row)?.ok_or(ApiError::NotFound)?;
-    client.check(action, &request.object())?;
-    Ok(request)
-}
 
 // ---------------------------------------------------------------------------------------------
 // GET /api/pipelines?company=

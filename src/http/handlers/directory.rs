@@ -1,8 +1,9 @@
 //! Directory routes: CRM upserts (companies, contacts, pipelines) and lists, portal users (list,
 //! block, MFA reset), employees, and branding.
 
-use crate::app::governance::crm::{self, ListQuery, Upserted};
-use crate::app::governance::directory::Caller;
+use crate::app::kit::page::ListQuery;
+use crate::app::governance::crm::{self, Upserted};
+use crate::app::kit::governor::Caller;
 use crate::app::kit::session::Bearer;
 use crate::app::governance::{branding, users_admin};
 use crate::app::Ports;

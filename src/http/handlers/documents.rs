@@ -1,7 +1,8 @@
 //! Documents: the client's list, detail, download and actions, and the team's upload, list,
 //! detail, download, publish, signature request and withdrawal.
 
-use crate::app::portal::documents::{self, ActionInput, DocStatus, ListPage};
+use crate::app::kit::documents::{DocStatus, ListPage};
+use crate::app::portal::documents::{self, ActionInput};
 use crate::app::kit::session::Bearer;
 use crate::app::kit::files::parse_multipart;
 use crate::app::governance::team_documents::{self, Change, PublishInput, TeamFilter, UploadInput, UploadRequest};

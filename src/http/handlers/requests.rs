@@ -1,9 +1,10 @@
 //! Requests, chats, calls and request attachments: the client's routes and the team's.
 
+use crate::app::kit::messages::MessageInput;
 use crate::app::kit::page::{ListOptions, decode_time_cursor};
 use crate::app::portal::attachments::{self, FileOut, UploadInput};
 use crate::app::portal::calls::{self, NewCallInput};
-use crate::app::portal::chat::{self, MessageInput};
+use crate::app::portal::chat::{self};
 use crate::app::portal::requests::{self, NewRequestInput, RequestFilter};
 use crate::app::kit::session::Bearer;
 use crate::app::governance::team_requests::{self, StatusInput, TeamFilter};
