@@ -1,5 +1,6 @@
 //! The signed-in user's own account: who am I, my sessions, signing one out, changing my password.
 
+use crate::app::kit::user_view::{select_user, user_view};
 use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials;
 use crate::app::kit::ids::new_id;
@@ -13,8 +14,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-const SELECT_USER: &str = "SELECT id, kind, login, email, first_name, last_name, role, totp_secret IS NOT NULL AS mfa_enrolled \
-     FROM users WHERE id = ?1";
 const SELECT_OWN_SESSIONS: &str = "SELECT id, created_at, last_seen_at, ip, country, user_agent, scope FROM sessions \
      WHERE user_id = ?1 AND revoked_at IS NULL AND idle_expires_at > ?2 AND absolute_expires_at > ?2 \
      ORDER BY created_at DESC, id DESC LIMIT 200";
@@ -29,28 +28,6 @@ const END_SESSION: &str = "UPDATE sessions SET revoked_at = ?2, revoked_reason =
      AND EXISTS (SELECT 1 FROM users WHERE id = ?3 AND login_nonce = ?4)";
 const END_ALL_SESSIONS: &str = "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'password_change' \
      WHERE user_id = ?1 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM users WHERE id = ?3 AND login_nonce = ?4)";
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct UserView {
-    pub id: String,
-    pub kind: String,
-    pub login: String,
-    pub email: Option<String>,
-    pub first_name: String,
-    pub last_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
-    #[serde(with = "crate::store::sql::flag")]
-    pub mfa_enrolled: bool,
-}
-
-pub fn select_user(user_id: &str) -> Stmt {
-    Stmt::new(SELECT_USER).bind(user_id)
-}
-
-pub fn user_view(row: Option<crate::store::Row>) -> Result<UserView, ApiError> {
-    decode(row.ok_or(ApiError::Unauthenticated)?).map_err(ApiError::from)
-}
 
 #[derive(Debug, Serialize)]
 pub struct SessionView {

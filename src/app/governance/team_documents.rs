@@ -442,7 +442,7 @@ pub async fn change<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now
             .bind(doc.required_action.as_str()),
         update.bind(t).bind(event_id.as_str()),
         select_document(id),
-        crate::app::delivery::notify::document_stmt(ports, now, &doc.id, &event_id)?,
+        crate::app::kit::outbox::document_stmt(ports, now, &doc.id, &event_id)?,
     ];
     let out = ports.db().batch(writes).await?;
     if out.get(1).map_or(0, |o| o.changes) != 1 {

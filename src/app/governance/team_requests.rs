@@ -164,7 +164,7 @@ pub async fn set_status<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMet
             guard,
             Stmt::new(UPDATE_STATUS).bind(stage.id.as_str()).bind(t).bind(request.id.to_string()).bind(event_id.as_str()),
             Stmt::new(SELECT_REQUEST).bind(id.to_string()),
-            crate::app::delivery::notify::status_change_stmt(ports, now, &request.id.to_string(), &event_id)?,
+            crate::app::kit::outbox::status_change_stmt(ports, now, &request.id.to_string(), &event_id)?,
         ])
         .await?;
     if changes(&out, 0) != 1 || changes(&out, 1) != 1 {
@@ -208,7 +208,7 @@ async fn insert<P: Ports>(ports: &P, governor: &Governor, now: DateTime<Utc>, co
                 .bind(now.timestamp())
                 .bind(governor.principal.session_id.as_str()),
             Stmt::new(SELECT_MESSAGE).bind(id.as_str()),
-            crate::app::delivery::notify::team_message_stmt(ports, now, &id)?,
+            crate::app::kit::outbox::team_message_stmt(ports, now, &id)?,
         ])
         .await?;
     if changes(&out, 0) != 1 {

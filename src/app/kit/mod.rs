@@ -14,6 +14,7 @@ pub mod link_facts;
 pub mod messages;
 pub mod lockout;
 pub mod meta;
+pub mod outbox;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
 pub mod page;
@@ -27,3 +28,4 @@ pub mod sql;
 pub mod step_up;
 pub mod text;
 pub mod time;
+pub mod user_view;

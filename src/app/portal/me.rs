@@ -1,7 +1,7 @@
 //! `GET /api/me`: the user, and for a client the link, the contact and each company with its
 //! effective policy (computed by the access engine, the same one every gate uses).
 
-use crate::app::auth::account::{select_user, user_view, UserView};
+use crate::app::kit::user_view::{UserView, select_user, user_view};
 use crate::app::kit::link_facts::{decode_facts, facts_stmts, FACTS_STMT_COUNT};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
