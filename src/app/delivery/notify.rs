@@ -11,6 +11,7 @@
 //! only the Telegram permission is checked at send time. A failed send never touches the request
 //! that caused it: the row records the error and is retried with backoff, then marked failed.
 
+use crate::app::kit::outbox::{RESUME_LINK, SUSPEND_LINK};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::session::Bearer;
 use crate::app::kit::link_facts::{decode_facts, facts_stmts, FACTS_STMT_COUNT};
@@ -97,9 +98,6 @@ const SELECT_DOCUMENTS: &str = "SELECT id, company_id, contact_id, status = 'pub
 const MARK_SENT: &str = "UPDATE notifications SET status = 'sent', sent_at = ?2, external_message_id = ?3, last_error = NULL WHERE id = ?1";
 const MARK_RETRY: &str = "UPDATE notifications SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'pending'";
 const MARK_FINAL: &str = "UPDATE notifications SET status = ?2, last_error = ?3 WHERE id = ?1 AND status = 'pending'";
-/// The stored status follows the engine's verdict at use time (a policy may come back).
-pub const SUSPEND_LINK: &str = "UPDATE channel_links SET status = 'suspended', updated_at = ?2 WHERE id = ?1 AND status = 'active'";
-pub const RESUME_LINK: &str = "UPDATE channel_links SET status = 'active', updated_at = ?2 WHERE id = ?1 AND status = 'suspended'";
 
 #[derive(Debug, Deserialize)]
 struct Claimed {

@@ -6,13 +6,14 @@
 //! access engine's, made on the link's facts at use time; a refusal is recorded too, so a retried
 //! refusal is not answered twice.
 
+use crate::app::kit::outbox::{RESUME_LINK, SUSPEND_LINK};
 use crate::app::kit::requests::{RequestRow, request_row, request_select};
 use crate::app::kit::rows::{first_row, rows};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event as AuditEvent};
 use crate::app::kit::ids::{new_id, nonce};
 use crate::app::kit::link_facts::{decode_facts, facts_stmts};
-use crate::app::delivery::notify::{self, Bot, RESUME_LINK, SUSPEND_LINK};
+use crate::app::delivery::notify::{self, Bot};
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{decide, Action, Object, Verdict};
 use crate::access::facts::LinkFacts;

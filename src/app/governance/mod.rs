@@ -8,7 +8,6 @@ pub mod branding;
 pub mod channel_admin;
 pub mod crm;
 pub mod diagnostics;
-pub mod invitations;
 pub mod links;
 pub mod offboarding;
 pub mod policies;

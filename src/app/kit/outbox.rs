@@ -60,3 +60,8 @@ pub fn document_stmt<P: Ports>(ports: &P, now: DateTime<Utc>, document_id: &str,
     ports.outbox_queued();
     Ok(Stmt::new(DOCUMENT).bind(id_prefix(ports, now)?).bind(now.timestamp()).bind(document_id).bind(event_id))
 }
+
+/// The stored status follows the engine's verdict at use time (a policy may come back).
+pub const SUSPEND_LINK: &str = "UPDATE channel_links SET status = 'suspended', updated_at = ?2 WHERE id = ?1 AND status = 'active'";
+
+pub const RESUME_LINK: &str = "UPDATE channel_links SET status = 'active', updated_at = ?2 WHERE id = ?1 AND status = 'suspended'";

@@ -2,7 +2,7 @@
 //! detail and changes, and issuing, listing and revoking invitations.
 
 use crate::app::kit::page::{decode_id_cursor};
-use crate::app::governance::invitations::{self, Status};
+use crate::app::governance::links::invitations::{self, Status};
 use crate::app::governance::links::{self, Confirmed, LinkInput, PatchInput};
 use crate::app::kit::session::Bearer;
 use crate::app::Ports;
