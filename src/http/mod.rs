@@ -2,6 +2,7 @@
 //! natively (tests drive it directly) and inside the worker (the edge converts to and from it).
 
 
+pub mod guard;
 pub mod handlers;
 pub mod input;
 pub mod openapi;
@@ -9,6 +10,8 @@ pub mod reply;
 pub mod routes;
 pub mod transport;
 
+use crate::app::kit::governor::Caller;
+use crate::app::kit::session::Bearer;
 use crate::app::Ports;
 use crate::config::Config;
 use chrono::{DateTime, Utc};
@@ -30,9 +33,25 @@ pub struct Ctx<'a, P: Ports> {
     pub client: ClientMeta,
     pub route: &'static Route,
     pub params: Vec<(&'static str, String)>,
+    /// The caller the route's guard verified (None for public and webhook routes).
+    pub caller: Option<Caller>,
 }
 
 impl<P: Ports> Ctx<'_, P> {
+    /// The verified access token of a guarded route. A handler of a public route that asks for it
+    /// answers 401: the guard is the only place a token is verified.
+    pub fn bearer(&self) -> Result<&Bearer, ApiError> {
+        match &self.caller {
+            Some(Caller::Token(bearer)) => Ok(bearer),
+            _ => Err(ApiError::Unauthenticated),
+        }
+    }
+
+    /// The verified caller of a route open to the CRM's credential as well as to tokens.
+    pub fn caller(&self) -> Result<&Caller, ApiError> {
+        self.caller.as_ref().ok_or(ApiError::Unauthenticated)
+    }
+
     /// A path parameter by name (the route table guarantees it is present).
     pub fn param(&self, name: &str) -> &str {
         self.params.iter().find(|(n, _)| *n == name).map_or("", |(_, v)| v.as_str())
@@ -53,8 +72,13 @@ pub async fn handle<P: Ports>(ports: &P, config: &Config, now: DateTime<Utc>, re
     if req.body().len() > route.body_limit {
         return finish(ports, Some(route), &request_id, started, Err(ApiError::TooLarge { limit: route.body_limit }), &req);
     }
-    let cx = Ctx { ports, config, now, client, route, params };
-    let result = dispatch(&cx, &req).await;
+    let result = match guard::verify(route.guard, config, &req, now) {
+        Ok(caller) => {
+            let cx = Ctx { ports, config, now, client, route, params, caller };
+            dispatch(&cx, &req).await
+        }
+        Err(err) => Err(err),
+    };
     finish(ports, Some(route), &request_id, started, result, &req)
 }
 

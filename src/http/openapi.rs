@@ -65,8 +65,10 @@ fn operation(route: &Route) -> Value {
             "default": {"$ref": "#/components/responses/Error"}
         }
     });
-    if matches!(route.guard, Guard::Session | Guard::Employee | Guard::CrmOrAdmin) {
+    if !matches!(route.guard, Guard::Public | Guard::Webhook) {
         op["security"] = json!([{"bearer": []}]);
+        // Who may call it, as the dispatcher enforces it (an OpenAPI extension).
+        op["x-guard"] = json!(route.guard.as_str());
     }
     op
 }

@@ -10,18 +10,37 @@ pub const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
 /// stays far below this.
 pub const WEBHOOK_LIMIT: usize = 256 * 1024;
 
-/// Who may call a route; checked by the dispatcher before the handler runs.
+/// Who may call a route; the dispatcher checks it before the handler runs (`http::guard`), and the
+/// use case then checks the session, user and role afresh in its own batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guard {
     Public,
-    /// A valid access token for a session that is still alive.
+    /// A valid access token, a client's or an employee's.
     Session,
-    /// An employee session (role read afresh on every request).
+    /// A client's access token (it carries a link).
+    Client,
+    /// An employee's access token (admin or manager).
     Employee,
-    /// An admin session or the CRM's machine credential.
+    /// An admin's access token.
+    Admin,
+    /// An admin's access token or the CRM's machine credential.
     CrmOrAdmin,
     /// The webhook checks its own signature.
     Webhook,
+}
+
+impl Guard {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Guard::Public => "public",
+            Guard::Session => "session",
+            Guard::Client => "client",
+            Guard::Employee => "employee",
+            Guard::Admin => "admin",
+            Guard::CrmOrAdmin => "crm_or_admin",
+            Guard::Webhook => "webhook",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -166,8 +185,8 @@ pub static ROUTES: &[Route] = &[
     quiet(Method::POST, "/api/me/mfa/totp", RouteId::StartTotp, Guard::Session, "me", "Start TOTP enrolment (replacing a secret needs current_code)"),
     quiet(Method::POST, "/api/me/mfa/totp/confirm", RouteId::ConfirmTotp, Guard::Session, "me", "Confirm TOTP enrolment with a code"),
     quiet(Method::POST, "/api/admin/bootstrap", RouteId::Bootstrap, Guard::Public, "governance", "Create the first admin with the bootstrap secret"),
-    route(Method::GET, "/api/admin/security", RouteId::GetSecurity, Guard::Employee, "governance", "Security settings (admins)"),
-    route(Method::PUT, "/api/admin/security", RouteId::PutSecurity, Guard::Employee, "governance", "Change the security settings (admins; validated ranges; audited)"),
+    route(Method::GET, "/api/admin/security", RouteId::GetSecurity, Guard::Admin, "governance", "Security settings (admins)"),
+    route(Method::PUT, "/api/admin/security", RouteId::PutSecurity, Guard::Admin, "governance", "Change the security settings (admins; validated ranges; audited)"),
     // [directory table]
     route(Method::PUT, "/api/admin/companies/{id}", RouteId::UpsertCompany, Guard::CrmOrAdmin, "governance", "Create or update a company from the CRM (admins or CRM_SYNC_TOKEN); 201 when created"),
     route(Method::PUT, "/api/admin/contacts/{id}", RouteId::UpsertContact, Guard::CrmOrAdmin, "governance", "Create or update a contact and replace its companies (admins or CRM_SYNC_TOKEN)"),
@@ -178,9 +197,9 @@ pub static ROUTES: &[Route] = &[
     route(Method::GET, "/api/admin/users", RouteId::ListUsers, Guard::Employee, "governance", "Portal users for the link wizard, with their live links; ?q=&kind=&cursor=&limit="),
     route(Method::PATCH, "/api/admin/users/{id}", RouteId::PatchUser, Guard::Employee, "governance", "Block or unblock a user (blocking ends their sessions at once; audited)"),
     route(Method::POST, "/api/admin/users/{id}/mfa/reset", RouteId::ResetUserMfa, Guard::Employee, "governance", "Clear a user's TOTP so they enrol again (audited)"),
-    route(Method::PUT, "/api/admin/employees/{id}", RouteId::UpsertEmployee, Guard::Employee, "governance", "Create or update an employee with role and company scope (admins); a new one gets an invitation"),
-    route(Method::GET, "/api/admin/branding", RouteId::GetBranding, Guard::Employee, "governance", "Branding (admins)"),
-    route(Method::PUT, "/api/admin/branding", RouteId::PutBranding, Guard::Employee, "governance", "Change the portal name, logo URL and primary colour (admins; audited)"),
+    route(Method::PUT, "/api/admin/employees/{id}", RouteId::UpsertEmployee, Guard::Admin, "governance", "Create or update an employee with role and company scope (admins); a new one gets an invitation"),
+    route(Method::GET, "/api/admin/branding", RouteId::GetBranding, Guard::Admin, "governance", "Branding (admins)"),
+    route(Method::PUT, "/api/admin/branding", RouteId::PutBranding, Guard::Admin, "governance", "Change the portal name, logo URL and primary colour (admins; audited)"),
     route(Method::GET, "/api/branding", RouteId::PublicBranding, Guard::Public, "public", "Portal name, logo URL and primary colour for the login page"),
     // [links table]
     route(Method::GET, "/api/admin/links", RouteId::ListLinks, Guard::Employee, "governance", "Client links: search (q), status, company and review_due filters"),
@@ -207,19 +226,19 @@ pub static ROUTES: &[Route] = &[
     route(Method::GET, "/api/admin/channel-links", RouteId::ChannelLinks, Guard::Employee, "governance", "Telegram and widget links by kind and status"),
     route(Method::POST, "/api/admin/channel-links/{id}/revoke", RouteId::RevokeChannelLink, Guard::Employee, "governance", "Revoke a channel link (audited)"),
     // [requests table]
-    route(Method::GET, "/api/pipelines", RouteId::ClientPipelines, Guard::Session, "portal", "Pipelines the effective policy allows at ?company= (default: the link's default company), with stages and request fields"),
-    route(Method::GET, "/api/requests", RouteId::ListRequests, Guard::Session, "portal", "Visible requests, newest first: company, pipeline, status (stage id) and open filters"),
-    route(Method::POST, "/api/requests", RouteId::CreateRequest, Guard::Session, "portal", "Create a request `{company_id, pipeline_id, title, description, fields?}` in the pipeline's first stage"),
-    route(Method::GET, "/api/requests/{id}", RouteId::GetRequest, Guard::Session, "portal", "A visible request: status (stage id), status_name, is_open, fields"),
-    Route { method: Method::POST, path: "/api/requests/{id}/attachments", id: RouteId::UploadRequestAttachment, guard: Guard::Session, summary: "Attach a file `{file_name, content_type, content_base64}` (allowlisted types; needs create_requests or send_request_chat)", tag: "portal", body_limit: UPLOAD_LIMIT, server_timing: true },
-    route(Method::GET, "/api/requests/{id}/attachments", RouteId::ListRequestAttachments, Guard::Session, "portal", "The files of a visible request"),
-    route(Method::GET, "/api/requests/{id}/attachments/{aid}", RouteId::DownloadRequestAttachment, Guard::Session, "portal", "Download a request's file (as an attachment, nosniff, sandboxed)"),
-    route(Method::GET, "/api/requests/{id}/messages", RouteId::ListRequestMessages, Guard::Session, "portal", "The request's chat, oldest first (read_request_chat)"),
-    route(Method::POST, "/api/requests/{id}/messages", RouteId::PostRequestMessage, Guard::Session, "portal", "Post `{body}` in the request's chat (send_request_chat)"),
-    route(Method::GET, "/api/chat/messages", RouteId::ListChatMessages, Guard::Session, "portal", "The general chat of ?company=, oldest first (general_chat)"),
-    route(Method::POST, "/api/chat/messages", RouteId::PostChatMessage, Guard::Session, "portal", "Post `{body}` in the general chat of ?company= (general_chat)"),
-    route(Method::POST, "/api/calls", RouteId::CreateCall, Guard::Session, "portal", "Start a call `{company_id, request_id?}` -> `{id, join_url, status}` (calls)"),
-    route(Method::GET, "/api/calls", RouteId::ListCalls, Guard::Session, "portal", "Calls of the visible threads at ?company= (calls)"),
+    route(Method::GET, "/api/pipelines", RouteId::ClientPipelines, Guard::Client, "portal", "Pipelines the effective policy allows at ?company= (default: the link's default company), with stages and request fields"),
+    route(Method::GET, "/api/requests", RouteId::ListRequests, Guard::Client, "portal", "Visible requests, newest first: company, pipeline, status (stage id) and open filters"),
+    route(Method::POST, "/api/requests", RouteId::CreateRequest, Guard::Client, "portal", "Create a request `{company_id, pipeline_id, title, description, fields?}` in the pipeline's first stage"),
+    route(Method::GET, "/api/requests/{id}", RouteId::GetRequest, Guard::Client, "portal", "A visible request: status (stage id), status_name, is_open, fields"),
+    Route { method: Method::POST, path: "/api/requests/{id}/attachments", id: RouteId::UploadRequestAttachment, guard: Guard::Client, summary: "Attach a file `{file_name, content_type, content_base64}` (allowlisted types; needs create_requests or send_request_chat)", tag: "portal", body_limit: UPLOAD_LIMIT, server_timing: true },
+    route(Method::GET, "/api/requests/{id}/attachments", RouteId::ListRequestAttachments, Guard::Client, "portal", "The files of a visible request"),
+    route(Method::GET, "/api/requests/{id}/attachments/{aid}", RouteId::DownloadRequestAttachment, Guard::Client, "portal", "Download a request's file (as an attachment, nosniff, sandboxed)"),
+    route(Method::GET, "/api/requests/{id}/messages", RouteId::ListRequestMessages, Guard::Client, "portal", "The request's chat, oldest first (read_request_chat)"),
+    route(Method::POST, "/api/requests/{id}/messages", RouteId::PostRequestMessage, Guard::Client, "portal", "Post `{body}` in the request's chat (send_request_chat)"),
+    route(Method::GET, "/api/chat/messages", RouteId::ListChatMessages, Guard::Client, "portal", "The general chat of ?company=, oldest first (general_chat)"),
+    route(Method::POST, "/api/chat/messages", RouteId::PostChatMessage, Guard::Client, "portal", "Post `{body}` in the general chat of ?company= (general_chat)"),
+    route(Method::POST, "/api/calls", RouteId::CreateCall, Guard::Client, "portal", "Start a call `{company_id, request_id?}` -> `{id, join_url, status}` (calls)"),
+    route(Method::GET, "/api/calls", RouteId::ListCalls, Guard::Client, "portal", "Calls of the visible threads at ?company= (calls)"),
     route(Method::GET, "/api/admin/requests", RouteId::TeamListRequests, Guard::Employee, "team", "Requests across the employee's companies: company, pipeline, status and open filters"),
     route(Method::GET, "/api/admin/requests/{id}", RouteId::TeamGetRequest, Guard::Employee, "team", "A request with its pipeline's stages"),
     route(Method::PATCH, "/api/admin/requests/{id}", RouteId::TeamPatchRequest, Guard::Employee, "team", "Move a request to another stage `{status}` (audited)"),
@@ -239,19 +258,19 @@ pub static ROUTES: &[Route] = &[
     route(Method::POST, "/api/admin/documents/{id}/publish", RouteId::PublishDocument, Guard::Employee, "documents", "Publish a draft `{required_action?: review | approve | sign}`"),
     route(Method::POST, "/api/admin/documents/{id}/request-signature", RouteId::RequestSignature, Guard::Employee, "documents", "Ask the client to sign a published document (409 when already signed)"),
     route(Method::POST, "/api/admin/documents/{id}/withdraw", RouteId::WithdrawDocument, Guard::Employee, "documents", "Withdraw a document: it disappears from the portal"),
-    route(Method::GET, "/api/documents", RouteId::ListDocuments, Guard::Session, "documents", "Published documents visible to the client (company filter)"),
-    route(Method::GET, "/api/documents/{id}", RouteId::GetDocument, Guard::Session, "documents", "A document: metadata, required action and the client action status"),
-    route(Method::GET, "/api/documents/{id}/file", RouteId::DocumentFile, Guard::Session, "documents", "Download a document's file (attachment, nosniff, sandbox CSP)"),
-    route(Method::POST, "/api/documents/{id}/actions", RouteId::ActOnDocument, Guard::Session, "documents", "Act on a document: reviewed, approved, rejected (comment) or signed (name, password, TOTP)"),
+    route(Method::GET, "/api/documents", RouteId::ListDocuments, Guard::Client, "documents", "Published documents visible to the client (company filter)"),
+    route(Method::GET, "/api/documents/{id}", RouteId::GetDocument, Guard::Client, "documents", "A document: metadata, required action and the client action status"),
+    route(Method::GET, "/api/documents/{id}/file", RouteId::DocumentFile, Guard::Client, "documents", "Download a document's file (attachment, nosniff, sandbox CSP)"),
+    route(Method::POST, "/api/documents/{id}/actions", RouteId::ActOnDocument, Guard::Client, "documents", "Act on a document: reviewed, approved, rejected (comment) or signed (name, password, TOTP)"),
     // [channels table]
-    route(Method::GET, "/api/channels", RouteId::ListChannels, Guard::Session, "channels", "Own channel links (Telegram chats, widget connections), newest first, with their status under the current policy"),
-    route(Method::POST, "/api/channels/telegram", RouteId::CreateTelegramLink, Guard::Session, "channels", "A Telegram deep link `{company_id}` -> `{deep_link, expires_at}` with a single-use code valid 10 minutes (telegram)"),
-    route(Method::POST, "/api/channels/widget", RouteId::CreateWidget, Guard::Session, "channels", "Connect a website widget `{company_id}` -> 201 `{id, signing_secret}`; the secret is shown only here (widget)"),
-    route(Method::POST, "/api/channels/{id}/rotate", RouteId::RotateWidget, Guard::Session, "channels", "A new widget signing secret, shown once; the previous one stays valid 24 h"),
-    route(Method::DELETE, "/api/channels/{id}", RouteId::RevokeChannel, Guard::Session, "channels", "Revoke one of own channel links"),
+    route(Method::GET, "/api/channels", RouteId::ListChannels, Guard::Client, "channels", "Own channel links (Telegram chats, widget connections), newest first, with their status under the current policy"),
+    route(Method::POST, "/api/channels/telegram", RouteId::CreateTelegramLink, Guard::Client, "channels", "A Telegram deep link `{company_id}` -> `{deep_link, expires_at}` with a single-use code valid 10 minutes (telegram)"),
+    route(Method::POST, "/api/channels/widget", RouteId::CreateWidget, Guard::Client, "channels", "Connect a website widget `{company_id}` -> 201 `{id, signing_secret}`; the secret is shown only here (widget)"),
+    route(Method::POST, "/api/channels/{id}/rotate", RouteId::RotateWidget, Guard::Client, "channels", "A new widget signing secret, shown once; the previous one stays valid 24 h"),
+    route(Method::DELETE, "/api/channels/{id}", RouteId::RevokeChannel, Guard::Client, "channels", "Revoke one of own channel links"),
     Route { method: Method::POST, path: "/webhooks/telegram", id: RouteId::TelegramWebhook, guard: Guard::Webhook, summary: "Telegram updates (X-Telegram-Bot-Api-Secret-Token); 200 once authenticated, deduped on update_id", tag: "webhooks", body_limit: WEBHOOK_LIMIT, server_timing: false },
     Route { method: Method::POST, path: "/webhooks/widget/{id}", id: RouteId::WidgetWebhook, guard: Guard::Webhook, summary: "A widget event `{id, type, text, request_id?}` signed `v1=` HMAC-SHA256 -> `{accepted, reason?}`; 401 for any bad signature or unknown connection", tag: "webhooks", body_limit: WEBHOOK_LIMIT, server_timing: false },
-    route(Method::POST, "/api/admin/notifications/deliver", RouteId::DeliverNotifications, Guard::Employee, "governance", "Deliver due Telegram notifications now, as the cron does (admins) -> `{claimed, sent, retried, failed, dropped}`"),
+    route(Method::POST, "/api/admin/notifications/deliver", RouteId::DeliverNotifications, Guard::Admin, "governance", "Deliver due Telegram notifications now, as the cron does (admins) -> `{claimed, sent, retried, failed, dropped}`"),
 ];
 
 /// What the router found for a method and path.

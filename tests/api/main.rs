@@ -3,6 +3,7 @@
 
 mod auth;
 mod foundation;
+mod guards;
 mod mfa_admin;
 mod support;
 // [directory tests]

@@ -179,6 +179,6 @@ pub async fn change_password<P: Ports>(
     if out.first().map_or(0, |o| o.changes) != 1 {
         return Err(ApiError::invalid("totp", "The code is incorrect or was already used."));
     }
-    let session_user = SessionUser { id: user.id, kind: user.kind, login: user.login, first_name: user.first_name, last_name: user.last_name };
+    let session_user = SessionUser { id: user.id, kind: user.kind, role: user.role, login: user.login, first_name: user.first_name, last_name: user.last_name };
     opening.issue(config, &settings, session_user, now, input.refresh_transport.unwrap_or(Transport::Cookie))
 }

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-const SELECT_INVITATION: &str = "SELECT i.id, i.status, i.expires_at, i.link_id, u.id AS user_id, u.kind, u.status AS user_status, \
+const SELECT_INVITATION: &str = "SELECT i.id, i.status, i.expires_at, i.link_id, u.id AS user_id, u.kind, u.role, u.status AS user_status, \
      u.login, u.email, u.first_name, u.last_name, u.password_hash IS NOT NULL AS has_password, u.totp_secret IS NOT NULL AS has_totp, \
      l.status AS link_status, l.policy_version \
      FROM invitations i JOIN users u ON u.id = i.user_id LEFT JOIN links l ON l.id = i.link_id WHERE i.token_hash = ?1";
@@ -45,6 +45,7 @@ struct InvitationRow {
     link_id: Option<String>,
     user_id: String,
     kind: String,
+    role: Option<String>,
     user_status: String,
     login: String,
     email: Option<String>,
@@ -164,7 +165,7 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
         opening.policy_version = pv;
         opening.vis = Some(vis);
     }
-    let user = SessionUser { id: inv.user_id, kind: inv.kind, login: inv.login, first_name: inv.first_name, last_name: inv.last_name };
+    let user = SessionUser { id: inv.user_id, kind: inv.kind, role: inv.role, login: inv.login, first_name: inv.first_name, last_name: inv.last_name };
     opening.issue(config, &settings, user, now, input.refresh_transport.unwrap_or_default())
 }
 

@@ -30,7 +30,7 @@ pub struct LoginInput {
 /// Counts this attempt before the verify (see `kit::lockout`), keyed by the login.
 const CLAIM_ATTEMPT: &str = claim_attempt!("login_key = ?1", "RETURNING id, failed_logins, locked_until");
 
-const SELECT_ACCOUNT: &str = "SELECT u.id, u.kind, u.status, u.login, u.email, u.first_name, u.last_name, u.password_hash, \
+const SELECT_ACCOUNT: &str = "SELECT u.id, u.kind, u.role, u.status, u.login, u.email, u.first_name, u.last_name, u.password_hash, \
      u.totp_secret, u.totp_last_step, l.id AS link_id, l.policy_version \
      FROM users u LEFT JOIN links l ON l.user_id = u.id AND l.status = 'active' WHERE u.login_key = ?1 LIMIT 1";
 
@@ -50,6 +50,7 @@ struct Claimed {
 struct Account {
     id: String,
     kind: String,
+    role: Option<String>,
     status: String,
     login: String,
     first_name: String,
@@ -178,7 +179,7 @@ pub async fn login<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, no
         opening.policy_version = pv;
         opening.vis = Some(vis);
     }
-    let user = SessionUser { id: account.id, kind: account.kind, login: account.login, first_name: account.first_name, last_name: account.last_name };
+    let user = SessionUser { id: account.id, kind: account.kind, role: account.role, login: account.login, first_name: account.first_name, last_name: account.last_name };
     opening.issue(config, &settings, user, now, input.refresh_transport.unwrap_or_default())
 }
 

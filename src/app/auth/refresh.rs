@@ -22,7 +22,7 @@ pub const REUSE_GRACE_SECONDS: i64 = 10;
 const SELECT_TOKEN: &str = "SELECT rt.used_at, rt.replaced_by, \
      (SELECT n.used_at IS NULL FROM refresh_tokens n WHERE n.token_hash = rt.replaced_by) AS successor_live, \
      s.id AS session_id, s.user_id, s.link_id, s.scope, s.revoked_at, s.idle_expires_at, s.absolute_expires_at, \
-     u.kind, u.status AS user_status, u.login, u.first_name, u.last_name, l.status AS link_status, l.policy_version \
+     u.kind, u.role, u.status AS user_status, u.login, u.first_name, u.last_name, l.status AS link_status, l.policy_version \
      FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id JOIN users u ON u.id = s.user_id \
      LEFT JOIN links l ON l.id = s.link_id WHERE rt.token_hash = ?1 AND rt.session_id = ?2";
 
@@ -60,6 +60,7 @@ struct TokenRow {
     idle_expires_at: i64,
     absolute_expires_at: i64,
     kind: String,
+    role: Option<String>,
     user_status: String,
     login: String,
     first_name: String,
@@ -133,7 +134,7 @@ pub async fn refresh<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, 
         policy_version,
         vis,
     };
-    let user = SessionUser { id: row.user_id, kind: row.kind, login: row.login, first_name: row.first_name, last_name: row.last_name };
+    let user = SessionUser { id: row.user_id, kind: row.kind, role: row.role, login: row.login, first_name: row.first_name, last_name: row.last_name };
     opening.issue(config, &settings, user, now, transport)
 }
 

@@ -114,7 +114,7 @@ pub const AUDIT_IF_CRM_OR_ADMIN: AuditGuard = audit_guard!(crm_or_admin!(14, 2))
 pub enum Caller {
     /// `Authorization: Bearer <CRM_SYNC_TOKEN>`, compared in constant time.
     Crm,
-    Employee(Bearer),
+    Token(Bearer),
 }
 
 impl Caller {
@@ -123,7 +123,7 @@ impl Caller {
         if is_crm_token(config, token) {
             return Ok(Caller::Crm);
         }
-        Ok(Caller::Employee(Bearer::from_token(config, token, now)?))
+        Ok(Caller::Token(Bearer::from_token(config, token, now)?))
     }
 }
 
@@ -159,7 +159,7 @@ pub async fn crm_or_admin_reads<P: Ports>(ports: &P, caller: &Caller, now: DateT
             let out = if reads.is_empty() { Vec::new() } else { ports.db().batch(reads).await? };
             Ok((Acting { kind: ActorKind::Crm, user_id: None, session_id: None }, out))
         }
-        Caller::Employee(bearer) => {
+        Caller::Token(bearer) => {
             let (gov, out) = employee_reads(ports, bearer, now, reads).await?;
             gov.require_admin()?;
             Ok((Acting::of(&gov), out))

@@ -34,6 +34,15 @@ pub enum Role {
     Manager,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+        }
+    }
+}
+
 /// The caller, as of this request: the token said who; the session row said they still are.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Principal {
@@ -130,6 +139,8 @@ impl Bearer {
 pub struct SessionUser {
     pub id: String,
     pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     pub login: String,
     pub first_name: String,
     pub last_name: String,

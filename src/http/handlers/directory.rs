@@ -3,22 +3,13 @@
 
 use crate::app::kit::page::ListQuery;
 use crate::app::governance::crm::{self, Upserted};
-use crate::app::kit::governor::Caller;
-use crate::app::kit::session::Bearer;
 use crate::app::governance::{branding, users_admin};
 use crate::app::Ports;
 use crate::http::input::{json_body, path_uuid, Query};
-use crate::http::transport::bearer;
 use crate::http::{reply, ApiError, Ctx, Req, Resp};
 use serde::Serialize;
 
-fn caller<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Bearer, ApiError> {
-    Bearer::from_token(cx.config, bearer(req), cx.now)
-}
 
-fn crm_caller<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Caller, ApiError> {
-    Caller::from_token(cx.config, bearer(req), cx.now)
-}
 
 fn upserted<T: Serialize>(u: Upserted<T>) -> Result<Resp, ApiError> {
     if u.created {
@@ -40,61 +31,61 @@ fn list_query(req: &Req, filter: &str) -> Result<ListQuery, ApiError> {
 }
 
 pub async fn upsert_company<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let who = crm_caller(cx, req)?;
+    let who = cx.caller()?;
     let id = path_uuid(cx.param("id"))?;
     let input = json_body(req)?;
     upserted(crm::upsert_company(cx.ports, &who, &cx.client, cx.now, id, input).await?)
 }
 
 pub async fn upsert_contact<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let who = crm_caller(cx, req)?;
+    let who = cx.caller()?;
     let id = path_uuid(cx.param("id"))?;
     let input = json_body(req)?;
     upserted(crm::upsert_contact(cx.ports, &who, &cx.client, cx.now, id, input).await?)
 }
 
 pub async fn upsert_pipeline<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let who = crm_caller(cx, req)?;
+    let who = cx.caller()?;
     let id = path_uuid(cx.param("id"))?;
     let input = json_body(req)?;
     upserted(crm::upsert_pipeline(cx.ports, &who, &cx.client, cx.now, id, input).await?)
 }
 
 pub async fn list_companies<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     reply::ok(&crm::list_companies(cx.ports, &b, cx.now, list_query(req, "status")?).await?)
 }
 
 pub async fn list_contacts<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     reply::ok(&crm::list_contacts(cx.ports, &b, cx.now, list_query(req, "state")?).await?)
 }
 
 pub async fn list_pipelines<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     reply::ok(&crm::list_pipelines(cx.ports, &b, cx.now, list_query(req, "archived")?).await?)
 }
 
 pub async fn list_users<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     reply::ok(&users_admin::list_users(cx.ports, &b, cx.now, list_query(req, "kind")?).await?)
 }
 
 pub async fn patch_user<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
     let input = json_body(req)?;
     reply::ok(&users_admin::set_status(cx.ports, &b, &cx.client, cx.now, id, input).await?)
 }
 
-pub async fn reset_user_mfa<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+pub async fn reset_user_mfa<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+    let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
     reply::ok(&users_admin::reset_mfa(cx.ports, &b, &cx.client, cx.now, id).await?)
 }
 
 pub async fn upsert_employee<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
     let input = json_body(req)?;
     let origin = cx.config.portal_url.clone().unwrap_or_else(|| request_origin(req));
@@ -106,12 +97,12 @@ pub async fn upsert_employee<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Res
     }
 }
 
-pub async fn get_branding<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    reply::ok(&branding::get(cx.ports, &caller(cx, req)?, cx.now).await?)
+pub async fn get_branding<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+    reply::ok(&branding::get(cx.ports, cx.bearer()?, cx.now).await?)
 }
 
 pub async fn put_branding<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let input = json_body(req)?;
     reply::ok(&branding::put(cx.ports, &b, &cx.client, cx.now, input).await?)
 }

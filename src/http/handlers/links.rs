@@ -4,25 +4,20 @@
 use crate::app::kit::page::{decode_id_cursor};
 use crate::app::governance::links::invitations::{self, Status};
 use crate::app::governance::links::{self, Confirmed, LinkInput, PatchInput};
-use crate::app::kit::session::Bearer;
 use crate::app::Ports;
 use crate::access::facts::LinkStatus;
 use crate::http::input::{json_body, path_uuid, Query};
-use crate::http::transport::bearer;
 use crate::http::{reply, ApiError, Ctx, Req, Resp};
 use http::StatusCode;
 use serde_json::json;
 
-fn caller<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Bearer, ApiError> {
-    Bearer::from_token(cx.config, bearer(req), cx.now)
-}
 
 fn cursor(q: &Query) -> Result<Option<uuid::Uuid>, ApiError> {
     q.get("cursor").map(decode_id_cursor).transpose()
 }
 
 pub async fn list_links<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let q = Query::of(req);
     let status = match q.get("status") {
         None => None,
@@ -49,13 +44,13 @@ pub async fn list_links<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, Ap
 }
 
 pub async fn preview_link<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let wizard = json_body::<LinkInput>(req)?.parse()?;
     reply::ok(&links::preview(cx.ports, &b, cx.now, &wizard).await?)
 }
 
 pub async fn create_link<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let wizard = json_body::<LinkInput>(req)?.parse()?;
     match links::confirm(cx.ports, &b, &cx.client, cx.now, &wizard).await? {
         Confirmed::Created(link) => reply::created(&link),
@@ -70,14 +65,14 @@ pub async fn create_link<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, A
     }
 }
 
-pub async fn get_link<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+pub async fn get_link<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+    let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
     reply::ok(&links::get(cx.ports, &b, cx.now, &id).await?)
 }
 
 pub async fn patch_link<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
     let input: PatchInput = json_body(req)?;
     reply::ok(&links::patch(cx.ports, &b, &cx.client, cx.now, &id, &input).await?)
@@ -99,14 +94,14 @@ fn public_origin<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> String {
 }
 
 pub async fn issue_invitation<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
     let origin = public_origin(cx, req);
     reply::created(&invitations::issue(cx.ports, &b, &cx.client, cx.now, &id, &origin).await?)
 }
 
 pub async fn list_invitations<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let q = Query::of(req);
     let status = q
         .get("status")
@@ -116,8 +111,8 @@ pub async fn list_invitations<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Re
     reply::ok(&invitations::list(cx.ports, &b, cx.now, &filter).await?)
 }
 
-pub async fn revoke_invitation<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+pub async fn revoke_invitation<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+    let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
     reply::ok(&invitations::revoke(cx.ports, &b, &cx.client, cx.now, &id).await?)
 }

@@ -6,17 +6,12 @@ use crate::app::portal::attachments::{self, FileOut, UploadInput};
 use crate::app::portal::calls::{self, NewCallInput};
 use crate::app::portal::chat::{self};
 use crate::app::portal::requests::{self, NewRequestInput, RequestFilter};
-use crate::app::kit::session::Bearer;
 use crate::app::governance::team_requests::{self, StatusInput, TeamFilter};
 use crate::app::Ports;
 use crate::http::input::{json_body, path_uuid, Query};
-use crate::http::transport::bearer;
 use crate::http::{reply, ApiError, Ctx, Req, Resp};
 use http::{HeaderValue, Response, StatusCode};
 
-fn caller<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Bearer, ApiError> {
-    Bearer::from_token(cx.config, bearer(req), cx.now)
-}
 
 fn list_options(q: &Query) -> Result<ListOptions, ApiError> {
     Ok(ListOptions { limit: q.limit()?, cursor: q.get("cursor").map(decode_time_cursor).transpose()? })
@@ -67,13 +62,13 @@ pub fn file_response(file: FileOut) -> Result<Resp, ApiError> {
 // ---------------------------------------------------------------------------------------------
 
 pub async fn list_pipelines<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let company = Query::of(req).uuid("company")?;
     reply::ok(&requests::pipelines(cx.ports, &b, cx.now, company).await?)
 }
 
 pub async fn list_requests<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let q = Query::of(req);
     let filter = RequestFilter {
         company: q.uuid("company")?,
@@ -86,68 +81,68 @@ pub async fn list_requests<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp,
 }
 
 pub async fn create_request<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let input = json_body::<NewRequestInput>(req)?;
     reply::created(&requests::create(cx.ports, &b, cx.now, input).await?)
 }
 
-pub async fn get_request<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+pub async fn get_request<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+    let b = cx.bearer()?;
     reply::ok(&requests::get(cx.ports, &b, cx.now, id_param(cx, "id")?).await?)
 }
 
 pub async fn upload_attachment<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let upload = json_body::<UploadInput>(req)?.parse()?;
     reply::created(&attachments::upload(cx.ports, &b, cx.now, id, upload).await?)
 }
 
 pub async fn list_attachments<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let list = list_options(&Query::of(req))?;
     reply::ok(&attachments::list(cx.ports, &b, cx.now, id_param(cx, "id")?, &list).await?)
 }
 
-pub async fn download_attachment<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+pub async fn download_attachment<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+    let b = cx.bearer()?;
     file_response(attachments::download(cx.ports, &b, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
 }
 
 pub async fn list_request_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let list = list_options(&Query::of(req))?;
     reply::ok(&chat::list_thread(cx.ports, &b, cx.now, id_param(cx, "id")?, &list).await?)
 }
 
 pub async fn post_request_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let input = json_body::<MessageInput>(req)?;
     reply::created(&chat::post_to_thread(cx.ports, &b, cx.now, id, input).await?)
 }
 
 pub async fn list_chat_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let q = Query::of(req);
     reply::ok(&chat::list_general(cx.ports, &b, cx.now, q.uuid("company")?, &list_options(&q)?).await?)
 }
 
 pub async fn post_chat_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let company = Query::of(req).uuid("company")?;
     let input = json_body::<MessageInput>(req)?;
     reply::created(&chat::post_general(cx.ports, &b, cx.now, company, input).await?)
 }
 
 pub async fn create_call<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let input = json_body::<NewCallInput>(req)?;
     reply::created(&calls::create(cx.ports, &b, cx.now, &cx.config.calls_url_template, input).await?)
 }
 
 pub async fn list_calls<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let q = Query::of(req);
     reply::ok(&calls::list(cx.ports, &b, cx.now, q.uuid("company")?, &list_options(&q)?).await?)
 }
@@ -157,7 +152,7 @@ pub async fn list_calls<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, Ap
 // ---------------------------------------------------------------------------------------------
 
 pub async fn team_list_requests<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let q = Query::of(req);
     let filter = TeamFilter {
         company: q.uuid("company")?,
@@ -169,46 +164,46 @@ pub async fn team_list_requests<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<
     reply::ok(&team_requests::list(cx.ports, &b, cx.now, &filter).await?)
 }
 
-pub async fn team_get_request<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+pub async fn team_get_request<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+    let b = cx.bearer()?;
     reply::ok(&team_requests::get(cx.ports, &b, cx.now, id_param(cx, "id")?).await?)
 }
 
 pub async fn team_patch_request<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let input = json_body::<StatusInput>(req)?;
     reply::ok(&team_requests::set_status(cx.ports, &b, &cx.client, cx.now, id, input).await?)
 }
 
 pub async fn team_list_request_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let list = list_options(&Query::of(req))?;
     reply::ok(&team_requests::list_thread(cx.ports, &b, cx.now, id_param(cx, "id")?, &list).await?)
 }
 
 pub async fn team_post_request_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let input = json_body::<MessageInput>(req)?;
     reply::created(&team_requests::post_to_thread(cx.ports, &b, cx.now, id, input).await?)
 }
 
 pub async fn team_upload_attachment<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let upload = json_body::<UploadInput>(req)?.parse()?;
     reply::created(&attachments::team_upload(cx.ports, &b, cx.now, id, upload).await?)
 }
 
 pub async fn team_list_attachments<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let list = list_options(&Query::of(req))?;
     reply::ok(&attachments::team_list(cx.ports, &b, cx.now, id_param(cx, "id")?, &list).await?)
 }
 
-pub async fn team_download_attachment<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+pub async fn team_download_attachment<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+    let b = cx.bearer()?;
     file_response(attachments::team_download(cx.ports, &b, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
 }
 
@@ -218,21 +213,21 @@ fn required_company(q: &Query, body: Option<&MessageInput>) -> Result<uuid::Uuid
 }
 
 pub async fn team_list_chat_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let q = Query::of(req);
     let company = required_company(&q, None)?;
     reply::ok(&team_requests::list_general(cx.ports, &b, cx.now, company, &list_options(&q)?).await?)
 }
 
 pub async fn team_post_chat_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let input = json_body::<MessageInput>(req)?;
     let company = required_company(&Query::of(req), Some(&input))?;
     reply::created(&team_requests::post_general(cx.ports, &b, cx.now, company, input).await?)
 }
 
 pub async fn team_list_calls<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
-    let b = caller(cx, req)?;
+    let b = cx.bearer()?;
     let q = Query::of(req);
     reply::ok(&calls::team_list(cx.ports, &b, cx.now, q.uuid("company")?, &list_options(&q)?).await?)
 }
