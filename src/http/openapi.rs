@@ -2,6 +2,7 @@
 //! the dispatcher serves.
 
 use super::routes::{Guard, Route, ROUTES};
+use super::ApiError;
 use serde_json::{json, Map, Value};
 
 pub fn document() -> Value {
@@ -32,7 +33,7 @@ pub fn document() -> Value {
                         "type": "object",
                         "required": ["code", "message"],
                         "properties": {
-                            "code": {"type": "string"},
+                            "code": {"type": "string", "enum": ApiError::all_codes()},
                             "message": {"type": "string"},
                             "field": {"type": "string"},
                             "rule": {"type": "string"},

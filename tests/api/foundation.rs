@@ -95,6 +95,28 @@ fn openapi_lists_exactly_the_route_table() {
 }
 
 #[test]
+fn openapi_names_every_error_code_a_client_can_receive() {
+    let app = TestApp::new();
+    let doc = json(&app.get("/openapi.json"));
+    let listed: Vec<&str> = doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+        .as_array()
+        .expect("the error code is an enum")
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let codes = extranet::app::ApiError::all_codes();
+    assert_eq!(listed, codes);
+    for code in ["invalid_input", "unauthenticated", "token_stale", "forbidden", "policy_denied", "not_found", "link_changed",
+                 "link_problems", "policy_not_saved", "last_admin", "invitation_used", "invitation_expired", "rate_limited", "internal"] {
+        assert!(listed.contains(&code), "{code} is documented");
+    }
+    // A code the app answers with is one of them: the wrong method, an unknown path, a bad body.
+    for resp in [app.call(request("DELETE", "/health", None, &[])), app.get("/nowhere"), app.post_json("/api/auth/login", serde_json::json!({}), &[])] {
+        assert!(listed.contains(&error_code(&resp).as_str()), "{}", error_code(&resp));
+    }
+}
+
+#[test]
 fn every_request_is_logged_as_one_json_line_without_the_query() {
     let app = TestApp::new();
     let resp = app.get("/health?deep=1&token=should-not-be-logged");

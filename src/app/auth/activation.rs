@@ -1,6 +1,7 @@
 //! Invitations seen from the client: preview (who it is for, the password rules) and activation,
 //! which consumes the token, sets the password and opens a session in one nonce-guarded batch.
 
+use crate::app::kit::error::Gone;
 use crate::app::kit::time::rfc3339;
 use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials;
@@ -63,21 +64,17 @@ impl InvitationRow {
         let status = if self.status == "pending" && self.expires_at <= now { "expired" } else { self.status.as_str() };
         match status {
             "pending" => {}
-            "used" => return Err(gone("invitation_used", "This invitation has already been used. Sign in, or ask for a new one.")),
-            "revoked" => return Err(gone("invitation_revoked", "This invitation was revoked. Ask your manager for a new one.")),
-            _ => return Err(gone("invitation_expired", "This invitation has expired. Ask your manager for a new one.")),
+            "used" => return Err(ApiError::Gone { code: Gone::InvitationUsed }),
+            "revoked" => return Err(ApiError::Gone { code: Gone::InvitationRevoked }),
+            _ => return Err(ApiError::Gone { code: Gone::InvitationExpired }),
         }
         // A blocked user or a link no longer active makes the invitation as good as revoked.
         let link_ok = self.link_id.is_none() || self.link_status.as_deref() == Some("active");
         if self.user_status != "active" || !link_ok {
-            return Err(gone("invitation_revoked", "This invitation is no longer valid. Ask your manager for a new one."));
+            return Err(ApiError::Gone { code: Gone::InvitationRevoked });
         }
         Ok(())
     }
-}
-
-fn gone(code: &'static str, message: &str) -> ApiError {
-    ApiError::Gone { code, message: message.into() }
 }
 
 #[derive(Debug, Serialize)]
@@ -158,7 +155,7 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
         // Someone else consumed it between our read and our write: answer as it now stands.
         let (_, again) = find(ports, &input.token).await?;
         again.usable(t)?;
-        return Err(gone("invitation_used", "This invitation has already been used."));
+        return Err(ApiError::Gone { code: Gone::InvitationUsed });
     }
     let mut opening = opening;
     if let Some((pv, vis)) = token_scope(out.get(facts_at..).unwrap_or_default())? {

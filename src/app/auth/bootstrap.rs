@@ -2,6 +2,7 @@
 //! admin exists. The "no admin yet" condition lives inside the INSERT, so two racing calls create
 //! one admin.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::credentials;
@@ -53,7 +54,7 @@ pub async fn bootstrap<P: Ports>(ports: &P, config: &Config, client: &ClientMeta
     }
     let out = ports.db().batch(vec![select_settings(), Stmt::new(SELECT_ANY_ADMIN)]).await?;
     if out.get(1).is_some_and(|o| !o.rows.is_empty()) {
-        return Err(ApiError::conflict("already_bootstrapped", "An admin already exists: sign in instead."));
+        return Err(ApiError::conflict(Conflict::AlreadyBootstrapped));
     }
     let (settings, _) = settings_from(out.first().and_then(|o| o.rows.first().cloned()))?;
     credentials::check_new_password("password", &input.password, &settings.password, login.as_str(), input.email.as_deref())?;
@@ -77,9 +78,9 @@ pub async fn bootstrap<P: Ports>(ports: &P, config: &Config, client: &ClientMeta
             audit,
         ])
         .await
-        .map_err(|e| if e.is_unique_violation() { ApiError::conflict("login_taken", "This login is taken.") } else { e.into() })?;
+        .map_err(|e| if e.is_unique_violation() { ApiError::conflict(Conflict::LoginTaken) } else { e.into() })?;
     if out.first().map_or(0, |o| o.changes) != 1 {
-        return Err(ApiError::conflict("already_bootstrapped", "An admin already exists: sign in instead."));
+        return Err(ApiError::conflict(Conflict::AlreadyBootstrapped));
     }
     Ok(BootstrapResult { id, login: login.as_str().to_owned(), role: "admin" })
 }

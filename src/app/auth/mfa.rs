@@ -1,6 +1,7 @@
 //! TOTP enrolment: start (a new secret, shown once, pending until a code from it is confirmed) and
 //! confirm. Replacing an existing secret needs a current code. An admin reset is audited.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials::{self, TokenClaims};
 use crate::app::kit::ids::{new_id, nonce, secret_bytes};
@@ -93,7 +94,7 @@ pub async fn confirm<P: Ports>(ports: &P, config: &Config, bearer: &Bearer, clie
     let row: TotpRow = decode(out.get(1).and_then(|o| o.rows.first().cloned()).ok_or(ApiError::Unauthenticated)?)?;
     let (settings, _) = crate::app::kit::settings::settings_from(out.get(2).and_then(|o| o.rows.first().cloned()))?;
     let vis = crate::app::kit::link_facts::token_scope(out.get(3..).unwrap_or_default())?.map(|(_, vis)| vis);
-    let pending = row.totp_pending_secret.ok_or_else(|| ApiError::conflict("no_pending_enrolment", "Start the enrolment first."))?;
+    let pending = row.totp_pending_secret.ok_or_else(|| ApiError::conflict(Conflict::NoPendingEnrolment))?;
     let t = now.timestamp();
     let step = credentials::totp_verify(&pending, input.code.trim(), t, None)
         .ok_or_else(|| ApiError::invalid("code", "The code is incorrect: check the time on your device and try again."))?;
@@ -110,7 +111,7 @@ pub async fn confirm<P: Ports>(ports: &P, config: &Config, bearer: &Bearer, clie
         ])
         .await?;
     if out.first().map_or(0, |o| o.changes) != 1 {
-        return Err(ApiError::conflict("no_pending_enrolment", "The enrolment changed meanwhile: start again."));
+        return Err(ApiError::conflict(Conflict::NoPendingEnrolment));
     }
     let ttl = i64::from(settings.sessions.access_ttl_seconds);
     let claims = TokenClaims {

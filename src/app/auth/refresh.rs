@@ -2,6 +2,7 @@
 //! guarded statement. The one used just before, again within 10 s, is a concurrent refresh (409);
 //! any other used token is a theft signal and ends the session; an unknown one changes nothing.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::audit::write_events;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::credentials;
@@ -90,7 +91,7 @@ pub async fn refresh<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, 
     if let Some(used_at) = row.used_at {
         let just_before = row.replaced_by.is_some() && row.successor_live == Some(1);
         if just_before && t - used_at <= REUSE_GRACE_SECONDS {
-            return Err(ApiError::conflict("refresh_conflict", "This session was refreshed a moment ago by another request."));
+            return Err(ApiError::conflict(Conflict::RefreshConflict));
         }
         let event = Event::new("refresh.reused", ActorKind::System, None)
             .target("session", &row.session_id)
@@ -118,7 +119,7 @@ pub async fn refresh<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, 
     stmts.extend(facts_stmts_for(row.link_id.as_deref()));
     let out = ports.db().batch(stmts).await?;
     if out.first().map_or(0, |o| o.changes) != 1 {
-        return Err(ApiError::conflict("refresh_conflict", "This session was refreshed a moment ago by another request."));
+        return Err(ApiError::conflict(Conflict::RefreshConflict));
     }
     // Refreshing is how a client picks up a changed policy: recompute what it may see.
     let (policy_version, vis) = match token_scope(out.get(3..).unwrap_or_default())? {

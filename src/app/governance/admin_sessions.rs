@@ -1,6 +1,7 @@
 //! A user's sessions as the governance console sees them (list, revoke all) and clearing a
 //! lockout. Managers reach the users whose links hold one of their companies; anyone else is 404.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::page::{decode_time_cursor, encode_time_cursor};
 use crate::app::kit::rows::{changes, first_row, json_ids, rows};
 use crate::app::kit::time::{rfc3339};
@@ -248,7 +249,7 @@ pub async fn revoke_all<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMet
     let revoke = Stmt::new(REVOKE_SESSIONS).bind(id.as_str()).bind(t).bind(session.as_str()).bind(companies.as_str());
     let out = ports.db().batch(vec![audit, revoke]).await?;
     if changes(&out, 0) != 1 {
-        return Err(ApiError::conflict("not_applied", "Your access changed meanwhile: reload and try again."));
+        return Err(ApiError::conflict(Conflict::NotApplied));
     }
     Ok(RevokedSessions { user_id, sessions_revoked: changes(&out, 1) })
 }
@@ -272,7 +273,7 @@ pub async fn unlock<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, n
     let update = Stmt::new(UNLOCK).bind(id.as_str()).bind(t).bind(session.as_str()).bind(companies.as_str());
     let out = ports.db().batch(vec![audit, update]).await?;
     if changes(&out, 1) != 1 {
-        return Err(ApiError::conflict("not_applied", "Your access changed meanwhile: reload and try again."));
+        return Err(ApiError::conflict(Conflict::NotApplied));
     }
     Ok(Unlocked { user_id, was_locked, failed_logins_before: target.user.failed_logins, failed_logins: 0, locked_until: None })
 }

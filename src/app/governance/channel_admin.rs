@@ -1,6 +1,7 @@
 //! The governance view of channel links (Telegram chats and widgets the clients connected): list
 //! by kind and status, and revoke. Managers see and revoke those of their companies only.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::page::{decode_time_cursor, encode_time_cursor};
 use crate::app::kit::rows::{changes, first_row, json_ids, rows};
 use crate::app::kit::time::{rfc3339};
@@ -165,7 +166,7 @@ pub async fn revoke<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, n
         return Err(ApiError::NotFound);
     }
     if row.status == "revoked" {
-        return Err(ApiError::conflict("channel_link_revoked", "The channel link is already revoked."));
+        return Err(ApiError::conflict(Conflict::ChannelLinkRevoked));
     }
     let t = now.timestamp();
     let session = gov.principal.session_id.clone();
@@ -181,7 +182,7 @@ pub async fn revoke<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, n
     let update = Stmt::new(REVOKE).bind(id.as_str()).bind(t).bind(session.as_str()).bind(companies.as_str());
     let out = ports.db().batch(vec![audit, update, Stmt::new(SELECT_ONE).bind(id.as_str())]).await?;
     if changes(&out, 1) != 1 {
-        return Err(ApiError::conflict("channel_link_changed", "The channel link changed meanwhile (or your access did): reload and try again."));
+        return Err(ApiError::conflict(Conflict::ChannelLinkChanged));
     }
     let row: ChannelRow = decode(first_row(&out, 2).ok_or_else(|| ApiError::internal("revoked channel link vanished"))?)?;
     Ok(row.into())

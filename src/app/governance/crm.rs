@@ -12,6 +12,7 @@
 //! pipeline's archived flag or its creation (the links holding a company whose policy names the
 //! pipeline: only they can see a difference, as a contact policy only narrows the company's list).
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::page::ListQuery;
 use crate::app::kit::pipelines::{FieldType, RequestField, Stage};
 use crate::app::kit::page::{Page, decode_cursor, encode_cursor};
@@ -338,7 +339,7 @@ pub async fn upsert_contact<P: Ports>(ports: &P, caller: &Caller, client: &Clien
     let out = ports.db().batch(stmts).await.map_err(|e| {
         if is_foreign_key_failure(&e) {
             // Nothing deletes companies or contacts today; should that change, say so plainly.
-            ApiError::conflict("reference_changed", "A company or contact named here changed meanwhile: try again.")
+            ApiError::conflict(Conflict::ReferenceChanged)
         } else {
             e.into()
         }
@@ -600,5 +601,5 @@ pub async fn list_pipelines<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<
 }
 
 fn stage_in_use(which: &str) -> ApiError {
-    ApiError::conflict("stage_in_use", format!("Requests are still in {which}: move them to another stage before dropping it."))
+    ApiError::conflict_because(Conflict::StageInUse, format!("Requests are still in {which}: move them to another stage before dropping it."))
 }

@@ -6,6 +6,7 @@
 //! acting employee's rights; every statement carries it and the link row itself is updated last,
 //! so all statements see the same link row: either everything happens or nothing does.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::governor::read_link;
 use crate::app::kit::rows::{changes, json_ids, rows};
 use crate::app::kit::time::{rfc3339};
@@ -152,7 +153,7 @@ pub async fn offboard<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta,
         return Err(ApiError::NotFound);
     }
     if read.link.status == LinkStatus::Revoked {
-        return Err(ApiError::conflict("link_revoked", "The link is revoked: revoking is final."));
+        return Err(ApiError::conflict(Conflict::LinkRevoked));
     }
     let id = link_id.to_string();
     let t = now.timestamp();
@@ -180,7 +181,7 @@ pub async fn offboard<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta,
         ])
         .await?;
     if changes(&out, 5) != 1 {
-        return Err(ApiError::conflict("link_changed", "The link changed meanwhile (or your access did): reload and try again."));
+        return Err(ApiError::conflict(Conflict::LinkChanged));
     }
     Ok(OffboardReport {
         link_id,

@@ -3,6 +3,7 @@
 //! batch whose every statement carries the same guard; warnings come from the access engine itself.
 //! Also the guard macros every governance write of this area shares.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::governor::read_link;
 use crate::app::kit::rows::{changes, first_row, json_ids, rows};
 use crate::app::kit::sql::{governs_all, governs_any};
@@ -383,7 +384,7 @@ pub async fn put_company<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMe
 }
 
 fn not_saved() -> ApiError {
-    ApiError::conflict("policy_not_saved", "Something changed meanwhile (a pipeline, or your access): reload and try again.")
+    ApiError::conflict(Conflict::PolicyNotSaved)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! settings version and every link's policy version (sessions are shaped by the settings), and is
 //! audited with before and after.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::sql::{admin_alive};
 use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::ids::new_id;
@@ -77,7 +78,7 @@ pub async fn put<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, now:
         .await?;
     if out.first().map_or(0, |o| o.changes) != 1 {
         // Either another admin changed the settings first, or this session lost its rights.
-        return Err(ApiError::conflict("settings_changed", "The settings changed meanwhile: reload and try again."));
+        return Err(ApiError::conflict(Conflict::SettingsChanged));
     }
     Ok(next)
 }

@@ -13,6 +13,7 @@
 //! - withdraw: draft or published -> withdrawn (final; the file stays in KV as evidence);
 //!   withdrawing twice answers 409 `document_withdrawn`.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::documents::{ClientAction, DocStatus, DocumentRow, ListPage, RequiredAction, doc_columns, document_at, page, select_document};
 use crate::app::kit::page::{Page};
 use crate::app::kit::time::{rfc3339};
@@ -195,7 +196,7 @@ pub async fn upload<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now
         _ => return Err(ApiError::NotFound),
     };
     if company_row.status != "active" {
-        return Err(ApiError::conflict("company_archived", "The company is archived: documents cannot be added to it."));
+        return Err(ApiError::conflict(Conflict::CompanyArchived));
     }
     if contact.is_some() && out.get(2).is_none_or(|o| o.rows.is_empty()) {
         return Err(ApiError::invalid("contact_id", "contact_id must be a contact of the company"));
@@ -240,7 +241,7 @@ pub async fn upload<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now
     };
     if out.get(1).map_or(0, |o| o.changes) != 1 {
         files::discard(ports, &stored.kv_key).await;
-        return Err(ApiError::conflict("upload_refused", "The company, the contact or your access changed meanwhile: reload and try again."));
+        return Err(ApiError::conflict(Conflict::UploadRefused));
     }
     let doc = document_at(&out, 2)?.ok_or_else(|| ApiError::internal("uploaded document not read back"))?;
     Ok(TeamDocumentView::from(&doc))
@@ -395,18 +396,18 @@ fn plan(doc: &DocumentRow, change: Change) -> Result<Option<(&'static str, Stmt)
     let stmt = |sql: &'static str| Stmt::new(sql).bind(doc.id.as_str());
     match change {
         Change::Publish(_) if doc.status != DocStatus::Draft => {
-            Err(ApiError::conflict("document_not_draft", format!("The document is {}: only a draft can be published.", doc.status.as_str())))
+            Err(ApiError::conflict_because(Conflict::DocumentNotDraft, format!("The document is {}: only a draft can be published.", doc.status.as_str())))
         }
         Change::Publish(required) => Ok(Some(("document.published", stmt(PUBLISH).bind(required.as_str())))),
         Change::RequestSignature if doc.status != DocStatus::Published => {
-            Err(ApiError::conflict("document_not_published", format!("The document is {}: publish it first.", doc.status.as_str())))
+            Err(ApiError::conflict_because(Conflict::DocumentNotPublished, format!("The document is {}: publish it first.", doc.status.as_str())))
         }
         Change::RequestSignature if doc.completed_action == Some(ClientAction::Signed) => {
-            Err(ApiError::conflict("document_signed", "The document is already signed."))
+            Err(ApiError::conflict(Conflict::DocumentSigned))
         }
         Change::RequestSignature if doc.required_action == RequiredAction::Sign && doc.completed_at.is_none() => Ok(None),
         Change::RequestSignature => Ok(Some(("document.signature_requested", stmt(REQUEST_SIGNATURE)))),
-        Change::Withdraw if doc.status == DocStatus::Withdrawn => Err(ApiError::conflict("document_withdrawn", "The document is already withdrawn.")),
+        Change::Withdraw if doc.status == DocStatus::Withdrawn => Err(ApiError::conflict(Conflict::DocumentWithdrawn)),
         Change::Withdraw => Ok(Some(("document.withdrawn", stmt(WITHDRAW)))),
     }
 }
@@ -446,7 +447,7 @@ pub async fn change<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now
     ];
     let out = ports.db().batch(writes).await?;
     if out.get(1).map_or(0, |o| o.changes) != 1 {
-        return Err(ApiError::conflict("document_changed", "The document or your access changed meanwhile: reload and try again."));
+        return Err(ApiError::conflict(Conflict::DocumentChanged));
     }
     let doc = document_at(&out, 2)?.ok_or(ApiError::NotFound)?;
     Ok(TeamDocumentView::from(&doc))

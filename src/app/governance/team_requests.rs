@@ -3,6 +3,7 @@
 //! thread and in a company's general chat. Managers work only in their companies: anything
 //! outside answers 404. Team messages carry author kind `employee`.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::messages::{LIST_GENERAL, MessageInput, MessageView, SELECT_MESSAGE, message_body, message_page, message_view, thread_stmt};
 use crate::app::kit::requests::governed_request;
 use crate::app::kit::requests::{RequestRow, RequestView, SELECT_REQUEST, request_row, request_select};
@@ -168,7 +169,7 @@ pub async fn set_status<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMet
         ])
         .await?;
     if changes(&out, 0) != 1 || changes(&out, 1) != 1 {
-        return Err(ApiError::conflict("request_changed", "The request changed meanwhile (or your access did): reload and try again."));
+        return Err(ApiError::conflict(Conflict::RequestChanged));
     }
     let updated = request_row(first_row(&out, 2))?.ok_or_else(|| ApiError::internal("request vanished after update"))?;
     team_view(updated, Some(stages))

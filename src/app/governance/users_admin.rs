@@ -7,6 +7,7 @@
 //! live links are within their companies (an unlinked user qualifies); anything else is 404.
 //! Employees are admins' business. The last active admin cannot be demoted or blocked (409).
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::page::{Page, decode_cursor, encode_cursor};
 use crate::app::kit::rows::{changes, json_list, rows};
 use crate::app::kit::text::{dedup, like_pattern, required_text};
@@ -264,7 +265,7 @@ pub struct StatusInput {
 }
 
 fn last_admin() -> ApiError {
-    ApiError::conflict("last_admin", "This is the last active admin: make someone else an admin first.")
+    ApiError::conflict(Conflict::LastAdmin)
 }
 
 /// `PATCH /api/admin/users/{id}`: block or unblock. Blocking ends the user's sessions at once;
@@ -455,7 +456,7 @@ pub async fn upsert_employee<P: Ports>(
     gov.require_admin()?;
     let before = user_view(rows(&out, 0).into_iter().next())?;
     if before.as_ref().is_some_and(|b| b.kind != "employee") {
-        return Err(ApiError::conflict("not_an_employee", "This id belongs to a client user, not an employee."));
+        return Err(ApiError::conflict(Conflict::NotAnEmployee));
     }
     if rows(&out, 1).iter().any(|r| r.get("id").and_then(|v| v.as_str()) != Some(id.as_str())) {
         return Err(login_taken());
@@ -550,5 +551,5 @@ pub async fn upsert_employee<P: Ports>(
 }
 
 fn login_taken() -> ApiError {
-    ApiError::conflict("login_taken", "This login belongs to another user.")
+    ApiError::conflict(Conflict::LoginTaken)
 }

@@ -1,7 +1,9 @@
-//! The one error table: every failure a use case can end in, its HTTP status and its stable code.
+//! The one error table: every failure a use case can end in, its HTTP status, its stable code and
+//! its message, each in one place (`ApiError::row`, `Conflict`, `Gone`).
 //! Use cases return it and the HTTP layer renders it, so a code means the same thing everywhere.
 
 use http::StatusCode;
+use std::borrow::Cow;
 use serde_json::{json, Map, Value};
 
 /// A failure as the client sees it. Internals never travel in it: `Internal` carries a log line
@@ -20,8 +22,9 @@ pub enum ApiError {
     MfaEnrollmentRequired,
     NotFound,
     MethodNotAllowed { allow: Vec<&'static str> },
-    Conflict { code: &'static str, message: String },
-    Gone { code: &'static str, message: String },
+    /// 409 with the table's message, or one that names what the caller must change.
+    Conflict { code: Conflict, message: String },
+    Gone { code: Gone },
     TooLarge { limit: usize },
     UnsupportedMediaType,
     RateLimited { retry_after_seconds: u64 },
@@ -34,7 +37,13 @@ impl ApiError {
         ApiError::InvalidInput { field: field.into(), message: message.into() }
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    /// A 409 with the table's message.
+    pub fn conflict(code: Conflict) -> Self {
+        ApiError::Conflict { code, message: code.message().to_owned() }
+    }
+
+    /// A 409 whose message names the specifics (which stage, which problems).
+    pub fn conflict_because(code: Conflict, message: impl Into<String>) -> Self {
         ApiError::Conflict { code, message: message.into() }
     }
 
@@ -42,72 +51,81 @@ impl ApiError {
         ApiError::Internal { log: log.into() }
     }
 
-    pub fn status(&self) -> StatusCode {
+    /// The one table: status, stable code and the message a person reads, for every variant.
+    fn row(&self) -> (StatusCode, &'static str, Cow<'static, str>) {
+        let fixed = |status, code, message: &'static str| (status, code, Cow::Borrowed(message));
         match self {
-            ApiError::InvalidInput { .. } | ApiError::WeakPassword { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthenticated
-            | ApiError::InvalidCredentials
-            | ApiError::MfaRequired
-            | ApiError::TokenExpired
-            | ApiError::TokenStale => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden | ApiError::PolicyDenied { .. } | ApiError::MfaEnrollmentRequired => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Gone { .. } => StatusCode::GONE,
-            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::InvalidInput { message, .. } => (StatusCode::BAD_REQUEST, "invalid_input", Cow::Owned(message.clone())),
+            ApiError::WeakPassword { message, .. } => (StatusCode::BAD_REQUEST, "weak_password", Cow::Owned(message.clone())),
+            ApiError::Unauthenticated => fixed(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in to continue."),
+            ApiError::InvalidCredentials => fixed(StatusCode::UNAUTHORIZED, "invalid_credentials", "The login or password is incorrect."),
+            ApiError::MfaRequired => fixed(StatusCode::UNAUTHORIZED, "mfa_required", "Enter the code from your authenticator app."),
+            ApiError::TokenExpired => fixed(StatusCode::UNAUTHORIZED, "token_expired", "The access token has expired: refresh it."),
+            ApiError::TokenStale => fixed(StatusCode::UNAUTHORIZED, "token_stale", "Your access changed: refresh the token."),
+            ApiError::Forbidden => fixed(StatusCode::FORBIDDEN, "forbidden", "You are not allowed to do this."),
+            ApiError::PolicyDenied { permission } => {
+                (StatusCode::FORBIDDEN, "policy_denied", Cow::Owned(format!("The access policy does not allow {permission}.")))
+            }
+            ApiError::MfaEnrollmentRequired => {
+                fixed(StatusCode::FORBIDDEN, "mfa_enrollment_required", "Set up two-factor authentication first.")
+            }
+            ApiError::NotFound => fixed(StatusCode::NOT_FOUND, "not_found", "Not found."),
+            ApiError::MethodNotAllowed { .. } => {
+                fixed(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here.")
+            }
+            ApiError::Conflict { code, message } => (StatusCode::CONFLICT, code.code(), Cow::Owned(message.clone())),
+            ApiError::Gone { code } => (StatusCode::GONE, code.code(), Cow::Borrowed(code.message())),
+            ApiError::TooLarge { limit } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too_large", Cow::Owned(format!("The request body is larger than {limit} bytes.")))
+            }
+            ApiError::UnsupportedMediaType => {
+                fixed(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Send the body as application/json.")
+            }
+            ApiError::RateLimited { .. } => fixed(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts: wait and try again."),
+            ApiError::Unavailable { what } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Cow::Owned(format!("{what} is unavailable."))),
+            ApiError::Internal { .. } => fixed(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side."),
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.row().0
     }
 
     pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::InvalidInput { .. } => "invalid_input",
-            ApiError::WeakPassword { .. } => "weak_password",
-            ApiError::Unauthenticated => "unauthenticated",
-            ApiError::InvalidCredentials => "invalid_credentials",
-            ApiError::MfaRequired => "mfa_required",
-            ApiError::TokenExpired => "token_expired",
-            ApiError::TokenStale => "token_stale",
-            ApiError::Forbidden => "forbidden",
-            ApiError::PolicyDenied { .. } => "policy_denied",
-            ApiError::MfaEnrollmentRequired => "mfa_enrollment_required",
-            ApiError::NotFound => "not_found",
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::Conflict { code, .. } | ApiError::Gone { code, .. } => code,
-            ApiError::TooLarge { .. } => "too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Unavailable { .. } => "unavailable",
-            ApiError::Internal { .. } => "internal",
-        }
+        self.row().1
     }
 
     pub fn message(&self) -> String {
-        match self {
-            ApiError::InvalidInput { message, .. }
-            | ApiError::WeakPassword { message, .. }
-            | ApiError::Conflict { message, .. }
-            | ApiError::Gone { message, .. } => message.clone(),
-            ApiError::Unauthenticated => "Sign in to continue.".into(),
-            ApiError::InvalidCredentials => "The login or password is incorrect.".into(),
-            ApiError::MfaRequired => "Enter the code from your authenticator app.".into(),
-            ApiError::TokenExpired => "The access token has expired: refresh it.".into(),
-            ApiError::TokenStale => "Your access changed: refresh the token.".into(),
-            ApiError::Forbidden => "You are not allowed to do this.".into(),
-            ApiError::PolicyDenied { permission } => format!("The access policy does not allow {permission}."),
-            ApiError::MfaEnrollmentRequired => "Set up two-factor authentication first.".into(),
-            ApiError::NotFound => "Not found.".into(),
-            ApiError::MethodNotAllowed { .. } => "This method is not allowed here.".into(),
-            ApiError::TooLarge { limit } => format!("The request body is larger than {limit} bytes."),
-            ApiError::UnsupportedMediaType => "Send the body as application/json.".into(),
-            ApiError::RateLimited { .. } => "Too many attempts: wait and try again.".into(),
-            ApiError::Unavailable { what } => format!("{what} is unavailable."),
-            ApiError::Internal { .. } => "Something went wrong on our side.".into(),
-        }
+        self.row().2.into_owned()
+    }
+
+    /// Every code a client can receive, each once: one value of every variant through the table,
+    /// then every conflict and every gone code. The OpenAPI document lists exactly these.
+    pub fn all_codes() -> Vec<&'static str> {
+        let text = String::new;
+        let one_of_each = [
+            ApiError::InvalidInput { field: text(), message: text() },
+            ApiError::WeakPassword { field: text(), rule: text(), message: text() },
+            ApiError::Unauthenticated,
+            ApiError::InvalidCredentials,
+            ApiError::MfaRequired,
+            ApiError::TokenExpired,
+            ApiError::TokenStale,
+            ApiError::Forbidden,
+            ApiError::PolicyDenied { permission: text() },
+            ApiError::MfaEnrollmentRequired,
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed { allow: Vec::new() },
+            ApiError::TooLarge { limit: 0 },
+            ApiError::UnsupportedMediaType,
+            ApiError::RateLimited { retry_after_seconds: 0 },
+            ApiError::Unavailable { what: text() },
+            ApiError::Internal { log: text() },
+        ];
+        let mut codes: Vec<&'static str> = one_of_each.iter().map(ApiError::code).collect();
+        codes.extend(Conflict::ALL.iter().map(|c| c.code()));
+        codes.extend(Gone::ALL.iter().map(|g| g.code()));
+        codes
     }
 
     /// The JSON body of API.md: `{"error": {"code", "message", "field"?, "permission"?}}`.
@@ -132,8 +150,165 @@ impl ApiError {
     }
 }
 
+/// Every 409 the API gives, one variant each: its code and its message live here and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    ActionNotExpected,
+    AlreadyBootstrapped,
+    ChannelLinkChanged,
+    ChannelLinkRevoked,
+    CompanyArchived,
+    DocumentChanged,
+    DocumentNotDraft,
+    DocumentNotPublished,
+    DocumentSigned,
+    DocumentWithdrawn,
+    InvitationNotPending,
+    LastAdmin,
+    LinkChanged,
+    LinkNotActive,
+    LinkProblems,
+    LinkRevoked,
+    LoginTaken,
+    NoPendingEnrolment,
+    NotAWidget,
+    NotAnEmployee,
+    NotApplied,
+    PolicyNotSaved,
+    ReferenceChanged,
+    RefreshConflict,
+    RequestChanged,
+    SettingsChanged,
+    StageInUse,
+    UploadRefused,
+    UserBlocked,
+}
+
+impl Conflict {
+    pub const ALL: &'static [Conflict] = &[Conflict::ActionNotExpected, Conflict::AlreadyBootstrapped, Conflict::ChannelLinkChanged, Conflict::ChannelLinkRevoked, Conflict::CompanyArchived, Conflict::DocumentChanged, Conflict::DocumentNotDraft, Conflict::DocumentNotPublished, Conflict::DocumentSigned, Conflict::DocumentWithdrawn, Conflict::InvitationNotPending, Conflict::LastAdmin, Conflict::LinkChanged, Conflict::LinkNotActive, Conflict::LinkProblems, Conflict::LinkRevoked, Conflict::LoginTaken, Conflict::NoPendingEnrolment, Conflict::NotAWidget, Conflict::NotAnEmployee, Conflict::NotApplied, Conflict::PolicyNotSaved, Conflict::ReferenceChanged, Conflict::RefreshConflict, Conflict::RequestChanged, Conflict::SettingsChanged, Conflict::StageInUse, Conflict::UploadRefused, Conflict::UserBlocked];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Conflict::ActionNotExpected => "action_not_expected",
+            Conflict::AlreadyBootstrapped => "already_bootstrapped",
+            Conflict::ChannelLinkChanged => "channel_link_changed",
+            Conflict::ChannelLinkRevoked => "channel_link_revoked",
+            Conflict::CompanyArchived => "company_archived",
+            Conflict::DocumentChanged => "document_changed",
+            Conflict::DocumentNotDraft => "document_not_draft",
+            Conflict::DocumentNotPublished => "document_not_published",
+            Conflict::DocumentSigned => "document_signed",
+            Conflict::DocumentWithdrawn => "document_withdrawn",
+            Conflict::InvitationNotPending => "invitation_not_pending",
+            Conflict::LastAdmin => "last_admin",
+            Conflict::LinkChanged => "link_changed",
+            Conflict::LinkNotActive => "link_not_active",
+            Conflict::LinkProblems => "link_problems",
+            Conflict::LinkRevoked => "link_revoked",
+            Conflict::LoginTaken => "login_taken",
+            Conflict::NoPendingEnrolment => "no_pending_enrolment",
+            Conflict::NotAWidget => "not_a_widget",
+            Conflict::NotAnEmployee => "not_an_employee",
+            Conflict::NotApplied => "not_applied",
+            Conflict::PolicyNotSaved => "policy_not_saved",
+            Conflict::ReferenceChanged => "reference_changed",
+            Conflict::RefreshConflict => "refresh_conflict",
+            Conflict::RequestChanged => "request_changed",
+            Conflict::SettingsChanged => "settings_changed",
+            Conflict::StageInUse => "stage_in_use",
+            Conflict::UploadRefused => "upload_refused",
+            Conflict::UserBlocked => "user_blocked",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Conflict::ActionNotExpected => "This document's action was already completed or changed: reload it.",
+            Conflict::AlreadyBootstrapped => "An admin already exists: sign in instead.",
+            Conflict::ChannelLinkChanged => "The channel link changed meanwhile (or your access did): reload and try again.",
+            Conflict::ChannelLinkRevoked => "The channel link is already revoked.",
+            Conflict::CompanyArchived => "The company is archived: documents cannot be added to it.",
+            Conflict::DocumentChanged => "The document or your access changed meanwhile: reload and try again.",
+            Conflict::DocumentNotDraft => "Only a draft can be published.",
+            Conflict::DocumentNotPublished => "The document is not published: publish it first.",
+            Conflict::DocumentSigned => "The document is already signed.",
+            Conflict::DocumentWithdrawn => "The document is already withdrawn.",
+            Conflict::InvitationNotPending => "Only a pending invitation can be revoked.",
+            Conflict::LastAdmin => "This is the last active admin: make someone else an admin first.",
+            Conflict::LinkChanged => "The link changed meanwhile (or your access did): reload it and try again.",
+            Conflict::LinkNotActive => "Invitations are issued for active links only: enable the link first.",
+            Conflict::LinkProblems => "The link cannot be saved: see its problems.",
+            Conflict::LinkRevoked => "The link is revoked, which is final: create a new link instead.",
+            Conflict::LoginTaken => "This login belongs to another user.",
+            Conflict::NoPendingEnrolment => "No enrolment is pending (or it changed meanwhile): start again.",
+            Conflict::NotAWidget => "Only a widget connection has a signing secret to rotate.",
+            Conflict::NotAnEmployee => "This id belongs to a client user, not an employee.",
+            Conflict::NotApplied => "Your access changed meanwhile: reload and try again.",
+            Conflict::PolicyNotSaved => "Something changed meanwhile (a pipeline, or your access): reload and try again.",
+            Conflict::ReferenceChanged => "A company or contact named here changed meanwhile: try again.",
+            Conflict::RefreshConflict => "This session was refreshed a moment ago by another request.",
+            Conflict::RequestChanged => "The request changed meanwhile (or your access did): reload and try again.",
+            Conflict::SettingsChanged => "The settings changed meanwhile: reload and try again.",
+            Conflict::StageInUse => "Requests are still in a stage being dropped: move them to another stage first.",
+            Conflict::UploadRefused => "The company, the contact or your access changed meanwhile: reload and try again.",
+            Conflict::UserBlocked => "The user is blocked: unblock them before inviting.",
+        }
+    }
+}
+
+/// Every 410 the API gives: an invitation that can no longer be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    InvitationUsed,
+    InvitationRevoked,
+    InvitationExpired,
+}
+
+impl Gone {
+    pub const ALL: &'static [Gone] = &[Gone::InvitationUsed, Gone::InvitationRevoked, Gone::InvitationExpired];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Gone::InvitationUsed => "invitation_used",
+            Gone::InvitationRevoked => "invitation_revoked",
+            Gone::InvitationExpired => "invitation_expired",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Gone::InvitationUsed => "This invitation has already been used. Sign in, or ask for a new one.",
+            Gone::InvitationRevoked => "This invitation was revoked or is no longer valid. Ask your manager for a new one.",
+            Gone::InvitationExpired => "This invitation has expired. Ask your manager for a new one.",
+        }
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         ApiError::Internal { log: e.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_snake_case_and_listed_once() {
+        let codes = ApiError::all_codes();
+        for (i, code) in codes.iter().enumerate() {
+            assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
+            assert!(!codes[i + 1..].contains(code), "{code} twice");
+        }
+        assert!(codes.contains(&"link_changed") && codes.contains(&"invitation_expired") && codes.contains(&"not_found"));
+    }
+
+    #[test]
+    fn a_conflict_without_specifics_reads_the_table() {
+        let err = ApiError::conflict(Conflict::LastAdmin);
+        assert_eq!((err.status(), err.code()), (StatusCode::CONFLICT, "last_admin"));
+        assert_eq!(err.message(), Conflict::LastAdmin.message());
+        assert_eq!(ApiError::Gone { code: Gone::InvitationUsed }.status(), StatusCode::GONE);
     }
 }

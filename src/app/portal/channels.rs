@@ -3,6 +3,7 @@
 //! signing secret is shown once, rotating that secret (the previous one stays valid 24 h), and
 //! revoking a channel link. Creating needs the telegram or widget permission at the company.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::client_gate::client_of;
 use crate::app::kit::page::encode_time_cursor;
 use crate::app::kit::page::{ListOptions, Page, newest_first_bound};
@@ -286,10 +287,10 @@ async fn own<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, id: Uuid)
 pub async fn rotate<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, id: Uuid) -> Result<WidgetSecret, ApiError> {
     let (client, row) = own(ports, bearer, now, id).await?;
     if row.kind != "widget" {
-        return Err(ApiError::conflict("not_a_widget", "Only a widget connection has a signing secret to rotate."));
+        return Err(ApiError::conflict(Conflict::NotAWidget));
     }
     if row.status == "revoked" {
-        return Err(ApiError::conflict("channel_link_revoked", "The channel link is revoked."));
+        return Err(ApiError::conflict(Conflict::ChannelLinkRevoked));
     }
     client.check(Action::Widget, &Object::Company(row.company_id))?;
     let secret = new_secret(ports)?;

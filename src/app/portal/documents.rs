@@ -9,6 +9,7 @@
 //! step and the audit event are written only WHERE EXISTS that nonce. So of any number of
 //! concurrent attempts exactly one completes, and only it leaves evidence.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::documents::{ClientAction, DocumentRow, ListPage, RequiredAction, doc_columns, document_at, page, select_document};
 use crate::app::kit::page::Page;
 use crate::app::kit::time::{rfc3339};
@@ -267,7 +268,7 @@ fn not_expected(doc: &DocumentRow, action: ClientAction) -> ApiError {
     } else {
         format!("This document expects {}, not {}.", doc.required_action.as_str(), action.as_str())
     };
-    ApiError::conflict("action_not_expected", message)
+    ApiError::conflict_because(Conflict::ActionNotExpected, message)
 }
 
 /// `POST /api/documents/{id}/actions`: the first matching action completes the document's
@@ -353,7 +354,7 @@ pub async fn act<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: D
             return Err(ApiError::invalid("totp", "The code is incorrect or was already used."));
         }
         // Someone completed it first, or the team changed what it expects.
-        return Err(ApiError::conflict("action_not_expected", "This document's action was already completed or changed: reload it."));
+        return Err(ApiError::conflict(Conflict::ActionNotExpected));
     }
     let mut done = doc.clone();
     done.completed_action = Some(valid.action);

@@ -1,6 +1,7 @@
 //! Client links and invitations (governance): the wizard's preview and confirm, the link list,
 //! detail and changes, and issuing, listing and revoking invitations.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::page::{decode_id_cursor};
 use crate::app::governance::links::invitations::{self, Status};
 use crate::app::governance::links::{self, Confirmed, LinkInput, PatchInput};
@@ -57,7 +58,7 @@ pub async fn create_link<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, A
         Confirmed::Refused(problems) => {
             // The error table's shape, plus the problems the review step would have shown.
             let codes: Vec<&str> = problems.iter().map(|p| p.code).collect();
-            let err = ApiError::conflict("link_problems", format!("The link cannot be saved: {}.", codes.join(", ")));
+            let err = ApiError::conflict_because(Conflict::LinkProblems, format!("The link cannot be saved: {}.", codes.join(", ")));
             let mut body = err.body();
             body["error"]["problems"] = json!(problems);
             reply::json(StatusCode::CONFLICT, &body)

@@ -1,6 +1,7 @@
 //! Confirming the wizard: the link (and a new user when asked) written under a guard that the
 //! facts the assessment passed on still hold.
 
+use crate::app::kit::error::Conflict;
 use super::*;
 use crate::app::kit::rows::json_ids;
 use crate::app::kit::time::{rfc3339};
@@ -122,7 +123,7 @@ pub async fn confirm<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, 
 pub(super) async fn recheck<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, wizard: &Wizard) -> Result<Confirmed, ApiError> {
     let (_, preview) = assess_wizard(ports, bearer, now, wizard).await?;
     if preview.ok {
-        return Err(ApiError::conflict("link_changed", "The data changed while the link was being saved: review and try again."));
+        return Err(ApiError::conflict(Conflict::LinkChanged));
     }
     Ok(Confirmed::Refused(preview.problems))
 }

@@ -4,6 +4,7 @@
 //!
 //! Writes use the links module's pattern: the audit event is the batch's guard and nonce.
 
+use crate::app::kit::error::Conflict;
 use crate::app::kit::page::{Page, encode_id_cursor};
 use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{employee_alive, all_in_scope, link_in_scope};
@@ -164,10 +165,10 @@ pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
         return Err(ApiError::NotFound);
     }
     if link.status != LinkStatus::Active {
-        return Err(ApiError::conflict("link_not_active", "Invitations are issued for active links only: enable the link first."));
+        return Err(ApiError::conflict(Conflict::LinkNotActive));
     }
     if link.user_status == UserStatus::Blocked {
-        return Err(ApiError::conflict("user_blocked", "The user is blocked: unblock them before inviting."));
+        return Err(ApiError::conflict(Conflict::UserBlocked));
     }
     let (settings, _) = settings_from(out.get(2).and_then(|o| o.rows.first().cloned()))?;
     let expires_at = t + i64::from(settings.sessions.invitation_ttl_hours) * 3600;
@@ -196,7 +197,7 @@ pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
         ])
         .await?;
     if out.first().map_or(0, |o| o.changes) != 1 {
-        return Err(ApiError::conflict("link_changed", "The link changed meanwhile: reload it and try again."));
+        return Err(ApiError::conflict(Conflict::LinkChanged));
     }
     Ok(Issued {
         id: invitation_id,
@@ -299,7 +300,7 @@ pub async fn revoke<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, n
     if !gov.admin && (row.link_id.is_none() || !gov.sees_all(companies.iter().map(String::as_str))) {
         return Err(ApiError::NotFound);
     }
-    let not_pending = || ApiError::conflict("invitation_not_pending", "Only a pending invitation can be revoked.");
+    let not_pending = || ApiError::conflict(Conflict::InvitationNotPending);
     if row.status != "pending" {
         return Err(not_pending());
     }

@@ -1,6 +1,7 @@
 //! Changing a link: status, companies, default company and review dates, planned purely by
 //! `plan_patch` and written under a guard that the link is still as read.
 
+use crate::app::kit::error::Conflict;
 use super::*;
 use crate::app::kit::rows::{json_ids, rows};
 use crate::app::kit::time::{rfc3339};
@@ -82,7 +83,7 @@ pub struct Plan {
 /// The PATCH rules, pure. None when nothing would change.
 pub fn plan_patch(before: &LinkState, input: &PatchInput, asked: &[PatchCompanyRow], now: i64) -> Result<Option<Plan>, ApiError> {
     if before.status == LinkStatus::Revoked {
-        return Err(ApiError::conflict("link_revoked", "The link is revoked, which is final: create a new link instead."));
+        return Err(ApiError::conflict(Conflict::LinkRevoked));
     }
     let nothing = input.status.is_none()
         && input.default_company_id.is_none()
@@ -262,7 +263,7 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
     writes.extend(detail_stmts(&id, t));
     let out = ports.db().batch(writes).await?;
     if out.first().map_or(0, |o| o.changes) != 1 {
-        return Err(ApiError::conflict("link_changed", "The link changed meanwhile: reload it and try again."));
+        return Err(ApiError::conflict(Conflict::LinkChanged));
     }
     decode_detail(out.get(first_read..).unwrap_or_default())?.ok_or(ApiError::NotFound)
 }
