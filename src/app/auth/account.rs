@@ -1,5 +1,6 @@
 //! The signed-in user's own account: who am I, my sessions, signing one out, changing my password.
 
+use uuid::Uuid;
 use crate::app::kit::user_view::{select_user, user_view};
 use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials;
@@ -75,7 +76,9 @@ pub async fn my_sessions<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc
 }
 
 /// Signs out one of the caller's own sessions; another user's session id answers 404.
-pub async fn revoke_my_session<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, now: DateTime<Utc>, session_id: &str) -> Result<(), ApiError> {
+pub async fn revoke_my_session<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, now: DateTime<Utc>, session_id: Uuid) -> Result<(), ApiError> {
+    let session_id = session_id.to_string();
+    let session_id = session_id.as_str();
     let t = now.timestamp();
     let me_sub = bearer.claims.sub.as_str();
     let event = Event::new("session.revoked", ActorKind::External, Some(me_sub)).target("session", session_id).details(json!({"by": "owner"}));

@@ -23,7 +23,7 @@ pub async fn my_sessions<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, 
 pub async fn revoke_my_session<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    account::revoke_my_session(cx.ports, &b, &cx.client, cx.now, &id.to_string()).await?;
+    account::revoke_my_session(cx.ports, b, &cx.client, cx.now, id).await?;
     Ok(reply::no_content())
 }
 
