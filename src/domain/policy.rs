@@ -8,6 +8,22 @@ use uuid::Uuid;
 
 /// One thing a client may be allowed to do at a company. The snake_case names are stable: they
 /// are the policy fields, the `permission` of a 403 `policy_denied`, and the database columns.
+/// The field of a policy that holds `permission`: company and contact policies name their fields
+/// alike, so one match serves both, borrowed as asked (`&` or `&mut`).
+macro_rules! permission_field {
+    ($policy:expr, $permission:expr, $($borrow:tt)+) => {
+        match $permission {
+            Permission::CreateRequests => $($borrow)+ $policy.create_requests,
+            Permission::ReadRequestChat => $($borrow)+ $policy.read_request_chat,
+            Permission::SendRequestChat => $($borrow)+ $policy.send_request_chat,
+            Permission::GeneralChat => $($borrow)+ $policy.general_chat,
+            Permission::Calls => $($borrow)+ $policy.calls,
+            Permission::Telegram => $($borrow)+ $policy.telegram,
+            Permission::Widget => $($borrow)+ $policy.widget,
+        }
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
@@ -108,27 +124,11 @@ impl CompanyPolicy {
     }
 
     fn field(&self, permission: Permission) -> &bool {
-        match permission {
-            Permission::CreateRequests => &self.create_requests,
-            Permission::ReadRequestChat => &self.read_request_chat,
-            Permission::SendRequestChat => &self.send_request_chat,
-            Permission::GeneralChat => &self.general_chat,
-            Permission::Calls => &self.calls,
-            Permission::Telegram => &self.telegram,
-            Permission::Widget => &self.widget,
-        }
+        permission_field!(self, permission, &)
     }
 
     fn field_mut(&mut self, permission: Permission) -> &mut bool {
-        match permission {
-            Permission::CreateRequests => &mut self.create_requests,
-            Permission::ReadRequestChat => &mut self.read_request_chat,
-            Permission::SendRequestChat => &mut self.send_request_chat,
-            Permission::GeneralChat => &mut self.general_chat,
-            Permission::Calls => &mut self.calls,
-            Permission::Telegram => &mut self.telegram,
-            Permission::Widget => &mut self.widget,
-        }
+        permission_field!(self, permission, &mut)
     }
 }
 
@@ -183,26 +183,10 @@ impl ContactPolicy {
     }
 
     fn field(&self, permission: Permission) -> &Rule {
-        match permission {
-            Permission::CreateRequests => &self.create_requests,
-            Permission::ReadRequestChat => &self.read_request_chat,
-            Permission::SendRequestChat => &self.send_request_chat,
-            Permission::GeneralChat => &self.general_chat,
-            Permission::Calls => &self.calls,
-            Permission::Telegram => &self.telegram,
-            Permission::Widget => &self.widget,
-        }
+        permission_field!(self, permission, &)
     }
 
     fn field_mut(&mut self, permission: Permission) -> &mut Rule {
-        match permission {
-            Permission::CreateRequests => &mut self.create_requests,
-            Permission::ReadRequestChat => &mut self.read_request_chat,
-            Permission::SendRequestChat => &mut self.send_request_chat,
-            Permission::GeneralChat => &mut self.general_chat,
-            Permission::Calls => &mut self.calls,
-            Permission::Telegram => &mut self.telegram,
-            Permission::Widget => &mut self.widget,
-        }
+        permission_field!(self, permission, &mut)
     }
 }

@@ -35,9 +35,35 @@ macro_rules! pipelines_ok {
     };
 }
 
+/// A policy row (company or contact) by its owner's id `?1`.
+macro_rules! select_policy {
+    ($table:literal, $key:literal) => {
+        concat!(
+            "SELECT create_requests, read_request_chat, send_request_chat, general_chat, calls, telegram, widget, allowed_pipelines, \
+             updated_by, updated_at FROM ", $table, " WHERE ", $key, " = ?1"
+        )
+    };
+}
+
+/// The upsert of a policy row: ?1 owner, ?2-?8 the rules, ?9 allowed pipelines, ?10 by, ?11 now; written
+/// only when the owner (in `$owner`) exists and the guard that follows holds.
+macro_rules! upsert_policy {
+    ($table:literal, $key:literal, $owner:literal, $($guard:tt)*) => {
+        concat!(
+            "INSERT INTO ", $table, " (", $key, ", create_requests, read_request_chat, send_request_chat, general_chat, calls, \
+             telegram, widget, allowed_pipelines, updated_by, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
+             WHERE EXISTS (SELECT 1 FROM ", $owner, " WHERE id = ?1) AND ",
+            $($guard)*,
+            " ON CONFLICT (", $key, ") DO UPDATE SET create_requests = excluded.create_requests, \
+             read_request_chat = excluded.read_request_chat, send_request_chat = excluded.send_request_chat, \
+             general_chat = excluded.general_chat, calls = excluded.calls, telegram = excluded.telegram, widget = excluded.widget, \
+             allowed_pipelines = excluded.allowed_pipelines, updated_by = excluded.updated_by, updated_at = excluded.updated_at"
+        )
+    };
+}
+
 const SELECT_COMPANY: &str = "SELECT id, name, status FROM companies WHERE id = ?1";
-const SELECT_COMPANY_POLICY: &str = "SELECT create_requests, read_request_chat, send_request_chat, general_chat, calls, telegram, \
-     widget, allowed_pipelines, updated_by, updated_at FROM company_policies WHERE company_id = ?1";
+const SELECT_COMPANY_POLICY: &str = select_policy!("company_policies", "company_id");
 const SELECT_FIRST_PIPELINE: &str = "SELECT id FROM pipelines WHERE archived = 0 ORDER BY position, name, id LIMIT 1";
 const SELECT_NAMED_PIPELINES: &str = "SELECT id, archived FROM pipelines WHERE id IN (SELECT value FROM json_each(?1))";
 
@@ -47,20 +73,10 @@ const BUMP_COMPANY_LINKS: &str = concat!(
     governs_all!(3, 2, 4), " AND ", pipelines_ok!(5)
 );
 const AUDIT_COMPANY_POLICY: AuditGuard = audit_guard!(governs_all!(14, 2, 15), " AND ", pipelines_ok!(16));
-const UPSERT_COMPANY_POLICY: &str = concat!(
-    "INSERT INTO company_policies (company_id, create_requests, read_request_chat, send_request_chat, general_chat, calls, \
-     telegram, widget, allowed_pipelines, updated_by, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
-     WHERE EXISTS (SELECT 1 FROM companies WHERE id = ?1) AND ",
-    governs_all!(12, 11, 13), " AND ", pipelines_ok!(9),
-    " ON CONFLICT (company_id) DO UPDATE SET create_requests = excluded.create_requests, \
-     read_request_chat = excluded.read_request_chat, send_request_chat = excluded.send_request_chat, \
-     general_chat = excluded.general_chat, calls = excluded.calls, telegram = excluded.telegram, widget = excluded.widget, \
-     allowed_pipelines = excluded.allowed_pipelines, updated_by = excluded.updated_by, updated_at = excluded.updated_at"
-);
+const UPSERT_COMPANY_POLICY: &str = upsert_policy!("company_policies", "company_id", "companies", governs_all!(12, 11, 13), " AND ", pipelines_ok!(9));
 
 const SELECT_CONTACT: &str = "SELECT id, first_name, last_name, state FROM contacts WHERE id = ?1";
-const SELECT_CONTACT_POLICY: &str = "SELECT create_requests, read_request_chat, send_request_chat, general_chat, calls, telegram, \
-     widget, allowed_pipelines, updated_by, updated_at FROM contact_policies WHERE contact_id = ?1";
+const SELECT_CONTACT_POLICY: &str = select_policy!("contact_policies", "contact_id");
 /// The companies a contact policy applies on: the CRM relation and the companies of the contact's
 /// live links, with their policies (for the warnings).
 const SELECT_CONTACT_COMPANIES: &str = "SELECT co.id, co.name, COALESCE(p.create_requests, 0) AS create_requests, \
@@ -77,16 +93,7 @@ const BUMP_CONTACT_LINKS: &str = concat!(
     governs_any!(3, 2, 4), " AND ", pipelines_ok!(5)
 );
 const AUDIT_CONTACT_POLICY: AuditGuard = audit_guard!(governs_any!(14, 2, 15), " AND ", pipelines_ok!(16));
-const UPSERT_CONTACT_POLICY: &str = concat!(
-    "INSERT INTO contact_policies (contact_id, create_requests, read_request_chat, send_request_chat, general_chat, calls, \
-     telegram, widget, allowed_pipelines, updated_by, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
-     WHERE EXISTS (SELECT 1 FROM contacts WHERE id = ?1) AND ",
-    governs_any!(12, 11, 13), " AND ", pipelines_ok!(14),
-    " ON CONFLICT (contact_id) DO UPDATE SET create_requests = excluded.create_requests, \
-     read_request_chat = excluded.read_request_chat, send_request_chat = excluded.send_request_chat, \
-     general_chat = excluded.general_chat, calls = excluded.calls, telegram = excluded.telegram, widget = excluded.widget, \
-     allowed_pipelines = excluded.allowed_pipelines, updated_by = excluded.updated_by, updated_at = excluded.updated_at"
-);
+const UPSERT_CONTACT_POLICY: &str = upsert_policy!("contact_policies", "contact_id", "contacts", governs_any!(12, 11, 13), " AND ", pipelines_ok!(14));
 
 /// More pipelines than this in one policy is a mistake (and a long JSON parameter).
 const MAX_PIPELINES: usize = 100;

@@ -14,7 +14,7 @@
 //!   withdrawing twice answers 409 `document_withdrawn`.
 
 use crate::app::kit::error::Conflict;
-use crate::app::kit::documents::{ClientAction, DocStatus, DocumentRow, ListPage, RequiredAction, doc_columns, document_at, page, select_document};
+use crate::app::kit::documents::{DocumentShown, ClientAction, DocStatus, DocumentRow, ListPage, RequiredAction, doc_columns, document_at, page, select_document};
 use crate::app::kit::page::{Page};
 use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{employee_alive, company_in_scope};
@@ -35,54 +35,28 @@ use uuid::Uuid;
 const MAX_TITLE: usize = 200;
 
 /// A document as the team sees it.
+/// A document as the team sees it: what the client sees, plus its state and history.
 #[derive(Debug, Clone, Serialize)]
 pub struct TeamDocumentView {
-    pub id: String,
-    pub company_id: String,
-    pub contact_id: Option<String>,
-    pub title: String,
-    pub content_type: String,
-    pub size: i64,
-    pub sha256: String,
+    #[serde(flatten)]
+    pub shown: DocumentShown,
     pub status: DocStatus,
-    pub required_action: RequiredAction,
-    pub completed_action: Option<ClientAction>,
-    pub completed_by: Option<String>,
-    pub completed_by_name: Option<String>,
-    pub completed_at: Option<String>,
     pub uploaded_by: Option<String>,
-    pub created_at: String,
     pub updated_at: String,
-    pub published_at: Option<String>,
     pub withdrawn_at: Option<String>,
 }
 
 impl From<&DocumentRow> for TeamDocumentView {
     fn from(d: &DocumentRow) -> Self {
         TeamDocumentView {
-            id: d.id.clone(),
-            company_id: d.company_id.clone(),
-            contact_id: d.contact_id.clone(),
-            title: d.title.clone(),
-            content_type: d.content_type.clone(),
-            size: d.size,
-            sha256: d.sha256.clone(),
+            shown: DocumentShown::from(d),
             status: d.status,
-            required_action: d.required_action,
-            completed_action: d.completed_action,
-            completed_by: d.completed_by.clone(),
-            completed_by_name: d.completed_by_name.clone(),
-            completed_at: d.completed_at.map(rfc3339),
             uploaded_by: d.uploaded_by.clone(),
-            created_at: rfc3339(d.created_at),
             updated_at: rfc3339(d.updated_at),
-            published_at: d.published_at.map(rfc3339),
             withdrawn_at: d.withdrawn_at.map(rfc3339),
         }
     }
 }
-
-
 
 // ------------------------------------------------------------------------------------------------
 // Upload

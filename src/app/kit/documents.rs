@@ -1,6 +1,7 @@
 //! The document row as the client and the team read it: its states, the action it asks for, the
 //! one SELECT it is read with, and its pages.
 
+use crate::app::kit::time::rfc3339;
 use crate::app::kit::page::Page;
 use crate::app::kit::page::{decode_time_cursor, encode_time_cursor};
 use crate::app::kit::files::FileType;
@@ -206,6 +207,46 @@ impl ListPage {
         match self.cursor.as_deref().map(decode_time_cursor).transpose()? {
             Some((key, id)) => Ok((Some(key), Some(id))),
             None => Ok((None, None)),
+        }
+    }
+}
+
+/// The fields every view of a document shows, the client's and the team's (times as RFC 3339).
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentShown {
+    pub id: String,
+    pub company_id: String,
+    pub contact_id: Option<String>,
+    pub title: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub required_action: RequiredAction,
+    pub completed_action: Option<ClientAction>,
+    pub completed_by: Option<String>,
+    pub completed_by_name: Option<String>,
+    pub completed_at: Option<String>,
+    pub published_at: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&DocumentRow> for DocumentShown {
+    fn from(d: &DocumentRow) -> Self {
+        DocumentShown {
+            id: d.id.clone(),
+            company_id: d.company_id.clone(),
+            contact_id: d.contact_id.clone(),
+            title: d.title.clone(),
+            content_type: d.content_type.clone(),
+            size: d.size,
+            sha256: d.sha256.clone(),
+            required_action: d.required_action,
+            completed_action: d.completed_action,
+            completed_by: d.completed_by.clone(),
+            completed_by_name: d.completed_by_name.clone(),
+            completed_at: d.completed_at.map(rfc3339),
+            published_at: d.published_at.map(rfc3339),
+            created_at: rfc3339(d.created_at),
         }
     }
 }

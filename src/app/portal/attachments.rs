@@ -216,20 +216,7 @@ pub async fn upload<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, re
     let sha = sha256_hex(&upload.bytes);
     let t = now.timestamp();
     let (session, version, user) = (client.principal.session_id.clone(), client.principal.policy_version, client.user_id().to_owned());
-    let insert = |id: &str, key: &str| {
-        Stmt::new(INSERT_CLIENT_ATTACHMENT)
-            .bind(id)
-            .bind(request_id.to_string())
-            .bind(upload.file_name.as_str())
-            .bind(upload.content_type)
-            .bind(file_size(&upload))
-            .bind(sha.as_str())
-            .bind(key)
-            .bind(user.as_str())
-            .bind(t)
-            .bind(session.as_str())
-            .bind(version)
-    };
+    let insert = |id: &str, key: &str| insert_stmt(INSERT_CLIENT_ATTACHMENT, id, key, request_id, &upload, &sha, &user, t, &session).bind(version);
     let id = store(ports, now, &upload, insert, ApiError::TokenStale).await?;
     fetch_view(ports, &id, request_id).await
 }
@@ -263,25 +250,29 @@ pub async fn download<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, 
 // The team's side
 // ---------------------------------------------------------------------------------------------
 
+/// An attachment's INSERT bound up to the acting session (?10); `sql` carries the uploader's guard.
+#[allow(clippy::too_many_arguments)]
+fn insert_stmt(sql: &'static str, id: &str, key: &str, request_id: Uuid, upload: &Upload, sha: &str, user: &str, t: i64, session: &str) -> Stmt {
+    Stmt::new(sql)
+        .bind(id)
+        .bind(request_id.to_string())
+        .bind(upload.file_name.as_str())
+        .bind(upload.content_type)
+        .bind(file_size(upload))
+        .bind(sha)
+        .bind(key)
+        .bind(user)
+        .bind(t)
+        .bind(session)
+}
+
 pub async fn team_upload<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, upload: Upload) -> Result<AttachmentView, ApiError> {
     let out = ports.db().batch(vec![Governor::check_stmt(bearer, now), Stmt::new(SELECT_REQUEST).bind(request_id.to_string())]).await?;
     let (governor, _) = governed_request(bearer, &out)?;
     let sha = sha256_hex(&upload.bytes);
     let t = now.timestamp();
     let (session, user) = (governor.principal.session_id.clone(), governor.user_id().to_owned());
-    let insert = |id: &str, key: &str| {
-        Stmt::new(INSERT_TEAM_ATTACHMENT)
-            .bind(id)
-            .bind(request_id.to_string())
-            .bind(upload.file_name.as_str())
-            .bind(upload.content_type)
-            .bind(file_size(&upload))
-            .bind(sha.as_str())
-            .bind(key)
-            .bind(user.as_str())
-            .bind(t)
-            .bind(session.as_str())
-    };
+    let insert = |id: &str, key: &str| insert_stmt(INSERT_TEAM_ATTACHMENT, id, key, request_id, &upload, &sha, &user, t, &session);
     let id = store(ports, now, &upload, insert, ApiError::Unauthenticated).await?;
     fetch_view(ports, &id, request_id).await
 }

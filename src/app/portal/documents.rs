@@ -10,7 +10,7 @@
 //! concurrent attempts exactly one completes, and only it leaves evidence.
 
 use crate::app::kit::error::Conflict;
-use crate::app::kit::documents::{ClientAction, DocumentRow, ListPage, RequiredAction, doc_columns, document_at, page, select_document};
+use crate::app::kit::documents::{DocumentShown, ClientAction, DocumentRow, ListPage, RequiredAction, doc_columns, document_at, page, select_document};
 use crate::app::kit::page::Page;
 use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{client_alive};
@@ -33,44 +33,20 @@ use uuid::Uuid;
 
 /// A document as the client sees it: what it is, what the team asks, and whether (and by whom)
 /// it was done.
+/// A document as its client sees it, with the actions still expected of them.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientDocumentView {
-    pub id: String,
-    pub company_id: String,
-    pub contact_id: Option<String>,
-    pub title: String,
-    pub content_type: String,
-    pub size: i64,
-    pub sha256: String,
-    pub required_action: RequiredAction,
+    #[serde(flatten)]
+    pub shown: DocumentShown,
     pub expected_actions: Vec<ClientAction>,
-    pub completed_action: Option<ClientAction>,
-    pub completed_by: Option<String>,
-    pub completed_by_name: Option<String>,
-    pub completed_at: Option<String>,
-    pub published_at: Option<String>,
-    pub created_at: String,
     pub file_url: String,
 }
 
 impl From<&DocumentRow> for ClientDocumentView {
     fn from(d: &DocumentRow) -> Self {
         ClientDocumentView {
-            id: d.id.clone(),
-            company_id: d.company_id.clone(),
-            contact_id: d.contact_id.clone(),
-            title: d.title.clone(),
-            content_type: d.content_type.clone(),
-            size: d.size,
-            sha256: d.sha256.clone(),
-            required_action: d.required_action,
+            shown: DocumentShown::from(d),
             expected_actions: d.expected_actions(),
-            completed_action: d.completed_action,
-            completed_by: d.completed_by.clone(),
-            completed_by_name: d.completed_by_name.clone(),
-            completed_at: d.completed_at.map(rfc3339),
-            published_at: d.published_at.map(rfc3339),
-            created_at: rfc3339(d.created_at),
             file_url: format!("/api/documents/{}/file", d.id),
         }
     }

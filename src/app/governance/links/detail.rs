@@ -91,18 +91,11 @@ pub struct ChannelView {
 /// `GET /api/admin/links/{id}` (also the answer of confirm and PATCH).
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkDetail {
-    pub id: String,
-    pub status: LinkStatus,
-    pub user: Value,
-    pub contact: Value,
-    pub companies: Vec<Value>,
-    pub default_company_id: String,
+    #[serde(flatten)]
+    pub summary: LinkSummary,
     pub policy_version: i64,
-    pub review_at: String,
-    pub review_due: bool,
     pub reviewed_at: Option<String>,
     pub created_by: Option<String>,
-    pub created_at: String,
     pub updated_at: String,
     pub revoked_at: Option<String>,
     pub invitations: Vec<InvitationView>,
@@ -135,7 +128,7 @@ pub fn decode_detail(out: &[Outcome]) -> Result<Option<LinkDetail>, ApiError> {
         reviewed_at: l.reviewed_at,
         contact_id: l.contact_id.clone(),
     };
-    Ok(Some(LinkDetail {
+    let summary = LinkSummary {
         companies: companies
             .iter()
             .map(|c| json!({"id": c.id, "name": c.name, "status": c.status, "is_default": c.id == l.default_company_id}))
@@ -151,12 +144,15 @@ pub fn decode_detail(out: &[Outcome]) -> Result<Option<LinkDetail>, ApiError> {
         id: l.id,
         status: l.status,
         default_company_id: l.default_company_id,
-        policy_version: l.policy_version,
         review_at: rfc3339(l.review_at),
         review_due: l.review_due,
+        created_at: rfc3339(l.created_at),
+    };
+    Ok(Some(LinkDetail {
+        summary,
+        policy_version: l.policy_version,
         reviewed_at: l.reviewed_at.map(rfc3339),
         created_by: l.created_by,
-        created_at: rfc3339(l.created_at),
         updated_at: rfc3339(l.updated_at),
         revoked_at: l.revoked_at.map(rfc3339),
         invitations,

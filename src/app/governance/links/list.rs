@@ -68,8 +68,9 @@ pub(super) struct ListRow {
     companies: Option<String>,
 }
 
+/// What the list and a link's detail both show of a link.
 #[derive(Debug, Clone, Serialize)]
-pub struct ListItem {
+pub struct LinkSummary {
     pub id: String,
     pub status: LinkStatus,
     pub user: Value,
@@ -82,7 +83,7 @@ pub struct ListItem {
 }
 
 /// `GET /api/admin/links`: managers see only links whose companies are all in their scope.
-pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &ListFilter) -> Result<Page<ListItem>, ApiError> {
+pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &ListFilter) -> Result<Page<LinkSummary>, ApiError> {
     let t = now.timestamp();
     let status = f.status.map(status_word);
     let query = Stmt::new(SELECT_LIST)
@@ -103,7 +104,7 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &
             Some(text) => serde_json::from_str(text).map_err(|e| ApiError::internal(format!("companies: {e}")))?,
         };
         companies.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-        items.push(ListItem {
+        items.push(LinkSummary {
             id: r.id,
             status: r.status,
             user: json!({"id": r.user_id, "login": r.login, "first_name": r.user_first_name, "last_name": r.user_last_name}),

@@ -201,8 +201,8 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
     let detail = decode_detail(out.get(1..1 + DETAIL_STMT_COUNT).unwrap_or_default())?.ok_or(ApiError::NotFound)?;
     let asked_rows: Vec<PatchCompanyRow> = decode_all(rows(&out, 1 + DETAIL_STMT_COUNT))?;
     let before = LinkState {
-        status: detail.status,
-        default_company_id: detail.default_company_id.clone(),
+        status: detail.summary.status,
+        default_company_id: detail.summary.default_company_id.clone(),
         company_ids: detail.facts.company_ids.clone(),
         review_at: detail.facts.review_at,
         reviewed_at: detail.facts.reviewed_at,
