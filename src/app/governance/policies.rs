@@ -120,11 +120,19 @@ pub struct CompanyPolicyView {
     pub company_name: String,
     #[serde(flatten)]
     pub policy: CompanyPolicy,
-    /// No policy row: everything is denied until an employee applies one.
-    pub is_default: bool,
     /// The preset the console offers (create requests, read and send their chat, the first
     /// non-archived pipeline); never applied unless PUT.
     pub recommended_minimum: Option<CompanyPolicy>,
+    /// No row means everything is denied until an employee applies one.
+    #[serde(flatten)]
+    pub saved: Saved,
+}
+
+/// Whether a policy was ever saved, by whom and when, and (after a PUT) what it does not do.
+#[derive(Debug, Serialize)]
+pub struct Saved {
+    /// No policy row: the default applies.
+    pub is_default: bool,
     pub updated_at: Option<String>,
     pub updated_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,12 +144,9 @@ pub struct ContactPolicyView {
     pub contact_id: Uuid,
     #[serde(flatten)]
     pub policy: ContactPolicy,
-    /// No policy row: the contact inherits everything from each company policy.
-    pub is_default: bool,
-    pub updated_at: Option<String>,
-    pub updated_by: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub warnings: Option<Vec<Warning>>,
+    /// No row means the contact inherits everything from each company policy.
+    #[serde(flatten)]
+    pub saved: Saved,
 }
 
 #[derive(Deserialize)]
@@ -268,11 +273,8 @@ pub async fn get_company<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc
         company_id: company.id,
         company_name: company.name,
         policy: row.as_ref().map(CompanyPolicyRow::policy).transpose()?.unwrap_or_default(),
-        is_default: row.is_none(),
         recommended_minimum: first.map(|p| CompanyPolicy::recommended_minimum(p.id)),
-        updated_at: time(row.as_ref().map(|r| r.updated_at)),
-        updated_by: row.and_then(|r| r.updated_by),
-        warnings: None,
+        saved: Saved { is_default: row.is_none(), updated_at: time(row.as_ref().map(|r| r.updated_at)), updated_by: row.and_then(|r| r.updated_by), warnings: None },
     })
 }
 
@@ -382,11 +384,8 @@ pub async fn put_company<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMe
         company_id: company.id,
         company_name: company.name,
         policy,
-        is_default: false,
         recommended_minimum: None,
-        updated_at: time(Some(t)),
-        updated_by: Some(me),
-        warnings: Some(warnings),
+        saved: Saved { is_default: false, updated_at: time(Some(t)), updated_by: Some(me), warnings: Some(warnings) },
     })
 }
 
@@ -445,10 +444,12 @@ pub async fn get_contact<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc
     Ok(ContactPolicyView {
         contact_id: read.contact.id,
         policy: read.row.as_ref().map(ContactPolicyRow::policy).transpose()?.unwrap_or_default(),
-        is_default: read.row.is_none(),
-        updated_at: time(read.row.as_ref().map(|r| r.updated_at)),
-        updated_by: read.row.and_then(|r| r.updated_by),
-        warnings: None,
+        saved: Saved {
+            is_default: read.row.is_none(),
+            updated_at: time(read.row.as_ref().map(|r| r.updated_at)),
+            updated_by: read.row.and_then(|r| r.updated_by),
+            warnings: None,
+        },
     })
 }
 
@@ -561,10 +562,7 @@ pub async fn put_contact<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMe
     Ok(ContactPolicyView {
         contact_id: read.contact.id,
         policy,
-        is_default: false,
-        updated_at: time(Some(t)),
-        updated_by: Some(me),
-        warnings: Some(warnings),
+        saved: Saved { is_default: false, updated_at: time(Some(t)), updated_by: Some(me), warnings: Some(warnings) },
     })
 }
 

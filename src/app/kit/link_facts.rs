@@ -62,6 +62,22 @@ struct CompanyRow {
     policy: CompanyPolicyColumns,
 }
 
+/// A policy built from its columns: the seven rules copied by name, the pipelines as given.
+macro_rules! policy_of {
+    ($policy:ident, $columns:expr, $pipelines:expr) => {
+        $policy {
+            create_requests: $columns.create_requests,
+            read_request_chat: $columns.read_request_chat,
+            send_request_chat: $columns.send_request_chat,
+            general_chat: $columns.general_chat,
+            calls: $columns.calls,
+            telegram: $columns.telegram,
+            widget: $columns.widget,
+            allowed_pipelines: $pipelines,
+        }
+    };
+}
+
 /// A company policy's columns as SQLite returns them (0/1 flags, the pipelines as JSON text). Every
 /// reader of company policies decodes them here, so the engine and the policy pages agree.
 #[derive(Deserialize)]
@@ -85,16 +101,7 @@ pub(crate) struct CompanyPolicyColumns {
 
 impl CompanyPolicyColumns {
     pub(crate) fn policy(&self) -> Result<CompanyPolicy, ApiError> {
-        Ok(CompanyPolicy {
-            create_requests: self.create_requests,
-            read_request_chat: self.read_request_chat,
-            send_request_chat: self.send_request_chat,
-            general_chat: self.general_chat,
-            calls: self.calls,
-            telegram: self.telegram,
-            widget: self.widget,
-            allowed_pipelines: ids(&self.allowed_pipelines)?,
-        })
+        Ok(policy_of!(CompanyPolicy, self, ids(&self.allowed_pipelines)?))
     }
 }
 
@@ -113,16 +120,7 @@ pub(crate) struct ContactPolicyColumns {
 
 impl ContactPolicyColumns {
     pub(crate) fn policy(&self) -> Result<ContactPolicy, ApiError> {
-        Ok(ContactPolicy {
-            create_requests: self.create_requests,
-            read_request_chat: self.read_request_chat,
-            send_request_chat: self.send_request_chat,
-            general_chat: self.general_chat,
-            calls: self.calls,
-            telegram: self.telegram,
-            widget: self.widget,
-            allowed_pipelines: self.allowed_pipelines.as_deref().map(ids).transpose()?,
-        })
+        Ok(policy_of!(ContactPolicy, self, self.allowed_pipelines.as_deref().map(ids).transpose()?))
     }
 }
 
