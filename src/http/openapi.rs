@@ -84,3 +84,34 @@ pub fn operation_id(route: &Route) -> String {
     let joined = format!("{}_{}", route.method.as_str().to_ascii_lowercase(), path);
     joined.split('_').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("_")
 }
+
+/// The API reference in Markdown (`docs/api.md`), from the same table: one section per tag, one row
+/// per route with who may call it. A test keeps the file equal to this.
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# API reference\n\nGenerated from the route table (`src/http/routes.rs`) by `http::openapi::reference_markdown`; \
+         `cargo test` fails when this file and the table differ (`UPDATE_DOCS=1 cargo test --test api docs` rewrites it). \
+         The machine-readable form is `GET /openapi.json`.\n\n\
+         Guards, enforced by the dispatcher before any handler runs: `public` (no credential), `session` (any access token), \
+         `client` (a client's token), `employee` (an employee's token; the role is read afresh by the use case), `admin` \
+         (an employee's token, and the use case requires the admin role), `crm_or_admin` (the CRM's machine credential or an admin), \
+         `webhook` (the webhook checks its own signature).\n\n\
+         Errors: `{\"error\": {\"code\", \"message\", \"field\"?, \"permission\"?}}` with one of these codes: ",
+    );
+    out.push_str(&ApiError::all_codes().iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "));
+    out.push_str(".\n");
+    let mut tags: Vec<&str> = Vec::new();
+    for route in ROUTES {
+        if !tags.contains(&route.tag) {
+            tags.push(route.tag);
+        }
+    }
+    for tag in tags {
+        out.push_str(&format!("\n## {tag}\n\n| method | path | guard | what it does |\n|---|---|---|---|\n"));
+        for route in ROUTES.iter().filter(|r| r.tag == tag) {
+            let summary = route.summary.replace('|', "\\|");
+            out.push_str(&format!("| {} | `{}` | {} | {} |\n", route.method.as_str(), route.path, route.guard.as_str(), summary));
+        }
+    }
+    out
+}

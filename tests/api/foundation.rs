@@ -128,3 +128,17 @@ fn every_request_is_logged_as_one_json_line_without_the_query() {
     assert_eq!(parsed["request_id"].as_str(), header(&resp, "x-request-id"));
     assert!(!line.contains("should-not-be-logged"));
 }
+
+#[test]
+fn docs_api_md_is_the_route_table() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/api.md");
+    let expected = extranet::http::openapi::reference_markdown();
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(path, &expected).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(on_disk == expected, "docs/api.md differs from the route table: run UPDATE_DOCS=1 cargo test --test api docs");
+    for route in ROUTES {
+        assert!(on_disk.contains(&format!("`{}`", route.path)), "{} is documented", route.path);
+    }
+}
