@@ -8,6 +8,7 @@ pub mod branding;
 pub mod channel_admin;
 pub mod crm;
 pub mod diagnostics;
+pub mod link_policy;
 pub mod links;
 pub mod offboarding;
 pub mod policies;

@@ -4,7 +4,6 @@
 //! Also the guard macros every governance write of this area shares.
 
 use crate::app::kit::error::Conflict;
-use crate::app::kit::governor::read_link;
 use crate::app::kit::rows::{changes, first_row, json_ids, rows};
 use crate::app::kit::sql::{governs_all, governs_any};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
@@ -566,54 +565,4 @@ pub async fn put_contact<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMe
     })
 }
 
-// ---------------------------------------------------------------------------------------------
-// A link's policies, company by company
 
-#[derive(Debug, Serialize)]
-pub struct LinkCompanyPolicy {
-    pub company_id: Uuid,
-    pub company_name: String,
-    pub company_status: CompanyStatus,
-    pub is_default_company: bool,
-    pub company_policy: CompanyPolicy,
-    pub contact_policy: ContactPolicy,
-    /// The access engine's result, with the level and reason of every denied field.
-    pub effective: Effective,
-}
-
-#[derive(Debug, Serialize)]
-pub struct LinkPolicyView {
-    pub link_id: Uuid,
-    pub link_status: LinkStatus,
-    pub user_status: UserStatus,
-    pub contact_state: ContactState,
-    pub policy_version: i64,
-    pub companies: Vec<LinkCompanyPolicy>,
-}
-
-pub async fn link_policy<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, link_id: Uuid) -> Result<LinkPolicyView, ApiError> {
-    let read = read_link(ports, bearer, now, link_id, Vec::new()).await?;
-    let facts = &read.facts;
-    let companies = facts
-        .companies
-        .iter()
-        .filter(|c| read.gov.sees_company(&c.id.to_string()))
-        .map(|c| LinkCompanyPolicy {
-            company_id: c.id,
-            company_name: c.name.clone(),
-            company_status: c.status,
-            is_default_company: c.id == facts.link.default_company_id,
-            company_policy: c.policy.clone(),
-            contact_policy: facts.contact_policy.clone(),
-            effective: effective_policy(facts, c.id),
-        })
-        .collect();
-    Ok(LinkPolicyView {
-        link_id: read.link.id,
-        link_status: read.link.status,
-        user_status: read.link.user_status,
-        contact_state: read.link.contact_state,
-        policy_version: read.link.policy_version,
-        companies,
-    })
-}

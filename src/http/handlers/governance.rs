@@ -41,7 +41,7 @@ pub async fn put_contact_policy<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<
 
 pub async fn link_policy<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&policies::link_policy(cx.ports, &b, cx.now, id(cx)?).await?)
+    reply::ok(&crate::app::governance::link_policy::link_policy(cx.ports, &b, cx.now, id(cx)?).await?)
 }
 
 pub async fn link_diagnostics<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
