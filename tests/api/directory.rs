@@ -332,7 +332,7 @@ fn a_stage_still_used_by_requests_cannot_be_dropped() {
     assert_eq!(status_and_code(&refused), (409, "stage_in_use".into()));
     assert!(json(&refused)["error"]["message"].as_str().unwrap().contains("doing"));
     assert_eq!(app.sql_count(&format!("SELECT count(*) FROM pipeline_stages WHERE pipeline_id = '{PIPELINE_SUPPORT}'")), 3);
-    assert_eq!(app.sql_count(&format!("SELECT count(*) FROM pipelines WHERE name = 'Support v2'")), 0, "nothing of the refused upsert stays");
+    assert_eq!(app.sql_count(&"SELECT count(*) FROM pipelines WHERE name = 'Support v2'".to_string()), 0, "nothing of the refused upsert stays");
 
     let without_new = json!([{"id": "doing", "name": "Working on it", "is_final": false}, {"id": "done", "name": "Done", "is_final": true}]);
     let ok = crm(&app, &path, json!({"name": "Support v2", "stages": without_new}));

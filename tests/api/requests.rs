@@ -741,7 +741,7 @@ impl Prng {
     }
 
     fn coin(&mut self) -> bool {
-        self.next() % 2 == 0
+        self.next().is_multiple_of(2)
     }
 
     fn below(&mut self, n: u64) -> u64 {
@@ -978,11 +978,10 @@ fn property_no_client_reaches_outside_its_visibility_and_every_allowed_action_su
     }
     for what in ["get", "attachments", "read chat", "send", "call", "attach"] {
         for outcome in ["hidden", "allowed", "denied"] {
-            if what == "get" || what == "attachments" {
-                if outcome == "denied" {
+            if (what == "get" || what == "attachments")
+                && outcome == "denied" {
                     continue;
                 }
-            }
             assert!(outcomes.get(&format!("{what}: {outcome}")).copied().unwrap_or(0) > 0, "never saw {what}: {outcome} in {outcomes:?}");
         }
     }

@@ -30,19 +30,19 @@ pub async fn revoke_my_session<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<
 pub async fn change_password<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let input = json_body(req)?;
-    session_reply(account::change_password(cx.ports, cx.config, &b, &cx.client, cx.now, input).await?)
+    session_reply(account::change_password(cx.ports, cx.config, b, &cx.client, cx.now, input).await?)
 }
 
 pub async fn start_totp<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let input = optional_json_body(req)?;
-    reply::ok(&mfa::start(cx.ports, &b, cx.now, &cx.config.token_issuer_label(), input).await?)
+    reply::ok(&mfa::start(cx.ports, b, cx.now, &cx.config.token_issuer_label(), input).await?)
 }
 
 pub async fn confirm_totp<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let input = json_body(req)?;
-    reply::ok(&mfa::confirm(cx.ports, cx.config, &b, &cx.client, cx.now, input).await?)
+    reply::ok(&mfa::confirm(cx.ports, cx.config, b, &cx.client, cx.now, input).await?)
 }
 
 pub async fn bootstrap<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -57,5 +57,5 @@ pub async fn get_security<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp,
 pub async fn put_security<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let next: SecuritySettings = json_body(req)?;
-    reply::ok(&security_settings::put(cx.ports, &b, &cx.client, cx.now, next).await?)
+    reply::ok(&security_settings::put(cx.ports, b, &cx.client, cx.now, next).await?)
 }

@@ -20,31 +20,31 @@ pub async fn list_channels<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp,
     let b = cx.bearer()?;
     let q = Query::of(req);
     let list = ListOptions { limit: q.limit()?, cursor: q.get("cursor").map(decode_time_cursor).transpose()? };
-    reply::ok(&channels::list(cx.ports, &b, cx.now, &list).await?)
+    reply::ok(&channels::list(cx.ports, b, cx.now, &list).await?)
 }
 
 pub async fn create_telegram_link<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let input: ChannelInput = json_body(req)?;
-    reply::ok(&channels::telegram_link(cx.ports, cx.config, &b, cx.now, input).await?)
+    reply::ok(&channels::telegram_link(cx.ports, cx.config, b, cx.now, input).await?)
 }
 
 pub async fn create_widget<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let input: ChannelInput = json_body(req)?;
-    reply::created(&channels::create_widget(cx.ports, &b, &cx.client, cx.now, input).await?)
+    reply::created(&channels::create_widget(cx.ports, b, &cx.client, cx.now, input).await?)
 }
 
 pub async fn rotate_widget<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::ok(&channels::rotate(cx.ports, &b, &cx.client, cx.now, id).await?)
+    reply::ok(&channels::rotate(cx.ports, b, &cx.client, cx.now, id).await?)
 }
 
 pub async fn revoke_channel<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    channels::revoke(cx.ports, &b, &cx.client, cx.now, id).await?;
+    channels::revoke(cx.ports, b, &cx.client, cx.now, id).await?;
     Ok(reply::no_content())
 }
 
@@ -67,5 +67,5 @@ pub async fn widget_webhook<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp
 
 pub async fn deliver_notifications<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&notify::deliver_now(cx.ports, cx.config, &b, cx.now).await?)
+    reply::ok(&notify::deliver_now(cx.ports, cx.config, b, cx.now).await?)
 }

@@ -34,54 +34,54 @@ pub async fn upsert_company<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp
     let who = cx.caller()?;
     let id = path_uuid(cx.param("id"))?;
     let input = json_body(req)?;
-    upserted(crm::upsert_company(cx.ports, &who, &cx.client, cx.now, id, input).await?)
+    upserted(crm::upsert_company(cx.ports, who, &cx.client, cx.now, id, input).await?)
 }
 
 pub async fn upsert_contact<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let who = cx.caller()?;
     let id = path_uuid(cx.param("id"))?;
     let input = json_body(req)?;
-    upserted(crm::upsert_contact(cx.ports, &who, &cx.client, cx.now, id, input).await?)
+    upserted(crm::upsert_contact(cx.ports, who, &cx.client, cx.now, id, input).await?)
 }
 
 pub async fn upsert_pipeline<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let who = cx.caller()?;
     let id = path_uuid(cx.param("id"))?;
     let input = json_body(req)?;
-    upserted(crm::upsert_pipeline(cx.ports, &who, &cx.client, cx.now, id, input).await?)
+    upserted(crm::upsert_pipeline(cx.ports, who, &cx.client, cx.now, id, input).await?)
 }
 
 pub async fn list_companies<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&crm::list_companies(cx.ports, &b, cx.now, list_query(req, "status")?).await?)
+    reply::ok(&crm::list_companies(cx.ports, b, cx.now, list_query(req, "status")?).await?)
 }
 
 pub async fn list_contacts<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&crm::list_contacts(cx.ports, &b, cx.now, list_query(req, "state")?).await?)
+    reply::ok(&crm::list_contacts(cx.ports, b, cx.now, list_query(req, "state")?).await?)
 }
 
 pub async fn list_pipelines<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&crm::list_pipelines(cx.ports, &b, cx.now, list_query(req, "archived")?).await?)
+    reply::ok(&crm::list_pipelines(cx.ports, b, cx.now, list_query(req, "archived")?).await?)
 }
 
 pub async fn list_users<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&users_admin::list_users(cx.ports, &b, cx.now, list_query(req, "kind")?).await?)
+    reply::ok(&users_admin::list_users(cx.ports, b, cx.now, list_query(req, "kind")?).await?)
 }
 
 pub async fn patch_user<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
     let input = json_body(req)?;
-    reply::ok(&users_admin::set_status(cx.ports, &b, &cx.client, cx.now, id, input).await?)
+    reply::ok(&users_admin::set_status(cx.ports, b, &cx.client, cx.now, id, input).await?)
 }
 
 pub async fn reset_user_mfa<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::ok(&users_admin::reset_mfa(cx.ports, &b, &cx.client, cx.now, id).await?)
+    reply::ok(&users_admin::reset_mfa(cx.ports, b, &cx.client, cx.now, id).await?)
 }
 
 pub async fn upsert_employee<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -89,7 +89,7 @@ pub async fn upsert_employee<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Res
     let id = path_uuid(cx.param("id"))?;
     let input = json_body(req)?;
     let origin = cx.config.portal_url.clone().unwrap_or_else(|| request_origin(req));
-    let done = users_admin::upsert_employee(cx.ports, &b, &cx.client, cx.now, &origin, id, input).await?;
+    let done = users_admin::upsert_employee(cx.ports, b, &cx.client, cx.now, &origin, id, input).await?;
     if done.created {
         reply::created(&done.view)
     } else {
@@ -104,7 +104,7 @@ pub async fn get_branding<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp,
 pub async fn put_branding<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let input = json_body(req)?;
-    reply::ok(&branding::put(cx.ports, &b, &cx.client, cx.now, input).await?)
+    reply::ok(&branding::put(cx.ports, b, &cx.client, cx.now, input).await?)
 }
 
 /// Public: the login page reads it before anyone signs in. A minute of HTTP caching spares the

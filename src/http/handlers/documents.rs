@@ -18,26 +18,26 @@ fn paging(q: &Query) -> Result<ListPage, ApiError> {
 pub async fn list_documents<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let q = Query::of(req);
-    reply::ok(&documents::list(cx.ports, &b, cx.now, q.uuid("company")?, &paging(&q)?).await?)
+    reply::ok(&documents::list(cx.ports, b, cx.now, q.uuid("company")?, &paging(&q)?).await?)
 }
 
 pub async fn get_document<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::ok(&documents::get(cx.ports, &b, cx.now, &id).await?)
+    reply::ok(&documents::get(cx.ports, b, cx.now, &id).await?)
 }
 
 pub async fn document_file<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::download(documents::file(cx.ports, &b, cx.now, &id).await?)
+    reply::download(documents::file(cx.ports, b, cx.now, &id).await?)
 }
 
 pub async fn act_on_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
     let input: ActionInput = json_body(req)?;
-    reply::ok(&documents::act(cx.ports, &b, &cx.client, cx.now, &id, input).await?)
+    reply::ok(&documents::act(cx.ports, b, &cx.client, cx.now, &id, input).await?)
 }
 
 pub async fn upload_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -48,7 +48,7 @@ pub async fn upload_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Res
     } else {
         UploadRequest::from(json_body::<UploadInput>(req)?)
     };
-    reply::created(&team_documents::upload(cx.ports, &b, &cx.client, cx.now, input).await?)
+    reply::created(&team_documents::upload(cx.ports, b, &cx.client, cx.now, input).await?)
 }
 
 pub async fn list_team_documents<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -62,19 +62,19 @@ pub async fn list_team_documents<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result
         Some(_) => return Err(ApiError::invalid("status", "status is one of draft, published, withdrawn")),
     };
     let filter = TeamFilter { company: q.uuid("company")?, status, paging: paging(&q)? };
-    reply::ok(&team_documents::list(cx.ports, &b, cx.now, &filter).await?)
+    reply::ok(&team_documents::list(cx.ports, b, cx.now, &filter).await?)
 }
 
 pub async fn get_team_document<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::ok(&team_documents::get(cx.ports, &b, cx.now, &id).await?)
+    reply::ok(&team_documents::get(cx.ports, b, cx.now, &id).await?)
 }
 
 pub async fn team_document_file<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::download(team_documents::file(cx.ports, &b, cx.now, &id).await?)
+    reply::download(team_documents::file(cx.ports, b, cx.now, &id).await?)
 }
 
 pub async fn publish_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -82,17 +82,17 @@ pub async fn publish_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Re
     let id = path_uuid(cx.param("id"))?;
     let input: PublishInput = optional_json_body(req)?;
     let change = Change::Publish(input.required_action.unwrap_or_default());
-    reply::ok(&team_documents::change(cx.ports, &b, &cx.client, cx.now, &id, change).await?)
+    reply::ok(&team_documents::change(cx.ports, b, &cx.client, cx.now, &id, change).await?)
 }
 
 pub async fn request_signature<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::ok(&team_documents::change(cx.ports, &b, &cx.client, cx.now, &id, Change::RequestSignature).await?)
+    reply::ok(&team_documents::change(cx.ports, b, &cx.client, cx.now, &id, Change::RequestSignature).await?)
 }
 
 pub async fn withdraw_document<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::ok(&team_documents::change(cx.ports, &b, &cx.client, cx.now, &id, Change::Withdraw).await?)
+    reply::ok(&team_documents::change(cx.ports, b, &cx.client, cx.now, &id, Change::Withdraw).await?)
 }

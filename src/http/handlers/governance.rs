@@ -17,31 +17,31 @@ fn id<P: Ports>(cx: &Ctx<'_, P>) -> Result<uuid::Uuid, ApiError> {
 
 pub async fn get_company_policy<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&policies::get_company(cx.ports, &b, cx.now, id(cx)?).await?)
+    reply::ok(&policies::get_company(cx.ports, b, cx.now, id(cx)?).await?)
 }
 
 pub async fn put_company_policy<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let company = id(cx)?;
     let input: CompanyPolicy = json_body(req)?;
-    reply::ok(&policies::put_company(cx.ports, &b, &cx.client, cx.now, company, input).await?)
+    reply::ok(&policies::put_company(cx.ports, b, &cx.client, cx.now, company, input).await?)
 }
 
 pub async fn get_contact_policy<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&policies::get_contact(cx.ports, &b, cx.now, id(cx)?).await?)
+    reply::ok(&policies::get_contact(cx.ports, b, cx.now, id(cx)?).await?)
 }
 
 pub async fn put_contact_policy<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let contact = id(cx)?;
     let input = policies::parse_contact_policy(&json_body(req)?)?;
-    reply::ok(&policies::put_contact(cx.ports, &b, &cx.client, cx.now, contact, input).await?)
+    reply::ok(&policies::put_contact(cx.ports, b, &cx.client, cx.now, contact, input).await?)
 }
 
 pub async fn link_policy<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&crate::app::governance::link_policy::link_policy(cx.ports, &b, cx.now, id(cx)?).await?)
+    reply::ok(&crate::app::governance::link_policy::link_policy(cx.ports, b, cx.now, id(cx)?).await?)
 }
 
 pub async fn link_diagnostics<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -49,21 +49,21 @@ pub async fn link_diagnostics<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Re
     let link = id(cx)?;
     let q = Query::of(req);
     let query = DiagnosticsQuery::parse(q.get("object"), q.get("action"), q.uuid("company")?)?;
-    reply::ok(&diagnostics::diagnose(cx.ports, &b, cx.now, link, query).await?)
+    reply::ok(&diagnostics::diagnose(cx.ports, b, cx.now, link, query).await?)
 }
 
 pub async fn link_visible<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let link = id(cx)?;
     let company = Query::of(req).uuid("company")?;
-    reply::ok(&diagnostics::visible(cx.ports, &b, cx.now, link, company).await?)
+    reply::ok(&diagnostics::visible(cx.ports, b, cx.now, link, company).await?)
 }
 
 pub async fn offboard_link<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let link = id(cx)?;
     let input = json_body(req)?;
-    reply::ok(&offboarding::offboard(cx.ports, &b, &cx.client, cx.now, link, input).await?)
+    reply::ok(&offboarding::offboard(cx.ports, b, &cx.client, cx.now, link, input).await?)
 }
 
 pub async fn user_sessions<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -74,17 +74,17 @@ pub async fn user_sessions<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp,
         .get("status")
         .map(|s| admin_sessions::SessionStatus::parse(s).ok_or_else(|| ApiError::invalid("status", "status must be live, revoked or expired")))
         .transpose()?;
-    reply::ok(&admin_sessions::list(cx.ports, &b, cx.now, user, status, q.limit()?, q.get("cursor")).await?)
+    reply::ok(&admin_sessions::list(cx.ports, b, cx.now, user, status, q.limit()?, q.get("cursor")).await?)
 }
 
 pub async fn revoke_user_sessions<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&admin_sessions::revoke_all(cx.ports, &b, &cx.client, cx.now, id(cx)?).await?)
+    reply::ok(&admin_sessions::revoke_all(cx.ports, b, &cx.client, cx.now, id(cx)?).await?)
 }
 
 pub async fn unlock_user<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&admin_sessions::unlock(cx.ports, &b, &cx.client, cx.now, id(cx)?).await?)
+    reply::ok(&admin_sessions::unlock(cx.ports, b, &cx.client, cx.now, id(cx)?).await?)
 }
 
 pub async fn audit<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -98,17 +98,17 @@ pub async fn audit<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiErro
         limit: q.limit()?,
         cursor: q.get("cursor").map(str::to_owned),
     };
-    reply::ok(&audit_query::query(cx.ports, &b, cx.now, filter).await?)
+    reply::ok(&audit_query::query(cx.ports, b, cx.now, filter).await?)
 }
 
 pub async fn channel_links<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let q = Query::of(req);
     let filter = ChannelFilter::parse(q.get("kind"), q.get("status"), q.uuid("company")?, q.uuid("link")?)?;
-    reply::ok(&channel_admin::list(cx.ports, &b, cx.now, filter, q.limit()?, q.get("cursor")).await?)
+    reply::ok(&channel_admin::list(cx.ports, b, cx.now, filter, q.limit()?, q.get("cursor")).await?)
 }
 
 pub async fn revoke_channel_link<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&channel_admin::revoke(cx.ports, &b, &cx.client, cx.now, id(cx)?).await?)
+    reply::ok(&channel_admin::revoke(cx.ports, b, &cx.client, cx.now, id(cx)?).await?)
 }

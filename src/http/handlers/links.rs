@@ -41,19 +41,19 @@ pub async fn list_links<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, Ap
         limit: q.limit()?,
         after: cursor(&q)?,
     };
-    reply::ok(&links::list(cx.ports, &b, cx.now, &filter).await?)
+    reply::ok(&links::list(cx.ports, b, cx.now, &filter).await?)
 }
 
 pub async fn preview_link<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let wizard = json_body::<LinkInput>(req)?.parse()?;
-    reply::ok(&links::preview(cx.ports, &b, cx.now, &wizard).await?)
+    reply::ok(&links::preview(cx.ports, b, cx.now, &wizard).await?)
 }
 
 pub async fn create_link<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let wizard = json_body::<LinkInput>(req)?.parse()?;
-    match links::confirm(cx.ports, &b, &cx.client, cx.now, &wizard).await? {
+    match links::confirm(cx.ports, b, &cx.client, cx.now, &wizard).await? {
         Confirmed::Created(link) => reply::created(&link),
         Confirmed::Refused(problems) => {
             // The error table's shape, plus the problems the review step would have shown.
@@ -69,14 +69,14 @@ pub async fn create_link<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, A
 pub async fn get_link<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::ok(&links::get(cx.ports, &b, cx.now, &id).await?)
+    reply::ok(&links::get(cx.ports, b, cx.now, &id).await?)
 }
 
 pub async fn patch_link<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
     let input: PatchInput = json_body(req)?;
-    reply::ok(&links::patch(cx.ports, &b, &cx.client, cx.now, &id, &input).await?)
+    reply::ok(&links::patch(cx.ports, b, &cx.client, cx.now, &id, &input).await?)
 }
 
 /// PORTAL_URL, or the origin the request came to (scheme and host).
@@ -98,7 +98,7 @@ pub async fn issue_invitation<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Re
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
     let origin = public_origin(cx, req);
-    reply::created(&invitations::issue(cx.ports, &b, &cx.client, cx.now, &id, &origin).await?)
+    reply::created(&invitations::issue(cx.ports, b, &cx.client, cx.now, &id, &origin).await?)
 }
 
 pub async fn list_invitations<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -109,11 +109,11 @@ pub async fn list_invitations<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Re
         .map(|s| Status::parse(s).ok_or_else(|| ApiError::invalid("status", "status is one of pending, used, revoked, expired")))
         .transpose()?;
     let filter = invitations::ListFilter { link: q.uuid("link")?, status, limit: q.limit()?, after: cursor(&q)? };
-    reply::ok(&invitations::list(cx.ports, &b, cx.now, &filter).await?)
+    reply::ok(&invitations::list(cx.ports, b, cx.now, &filter).await?)
 }
 
 pub async fn revoke_invitation<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::ok(&invitations::revoke(cx.ports, &b, &cx.client, cx.now, &id).await?)
+    reply::ok(&invitations::revoke(cx.ports, b, &cx.client, cx.now, &id).await?)
 }

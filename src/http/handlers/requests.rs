@@ -64,7 +64,7 @@ pub fn file_response(file: FileOut) -> Result<Resp, ApiError> {
 pub async fn list_pipelines<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let company = Query::of(req).uuid("company")?;
-    reply::ok(&requests::pipelines(cx.ports, &b, cx.now, company).await?)
+    reply::ok(&requests::pipelines(cx.ports, b, cx.now, company).await?)
 }
 
 pub async fn list_requests<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -77,74 +77,74 @@ pub async fn list_requests<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp,
         open: open_filter(&q)?,
         list: list_options(&q)?,
     };
-    reply::ok(&requests::list(cx.ports, &b, cx.now, &filter).await?)
+    reply::ok(&requests::list(cx.ports, b, cx.now, &filter).await?)
 }
 
 pub async fn create_request<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let input = json_body::<NewRequestInput>(req)?;
-    reply::created(&requests::create(cx.ports, &b, cx.now, input).await?)
+    reply::created(&requests::create(cx.ports, b, cx.now, input).await?)
 }
 
 pub async fn get_request<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&requests::get(cx.ports, &b, cx.now, id_param(cx, "id")?).await?)
+    reply::ok(&requests::get(cx.ports, b, cx.now, id_param(cx, "id")?).await?)
 }
 
 pub async fn upload_attachment<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let upload = json_body::<UploadInput>(req)?.parse()?;
-    reply::created(&attachments::upload(cx.ports, &b, cx.now, id, upload).await?)
+    reply::created(&attachments::upload(cx.ports, b, cx.now, id, upload).await?)
 }
 
 pub async fn list_attachments<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let list = list_options(&Query::of(req))?;
-    reply::ok(&attachments::list(cx.ports, &b, cx.now, id_param(cx, "id")?, &list).await?)
+    reply::ok(&attachments::list(cx.ports, b, cx.now, id_param(cx, "id")?, &list).await?)
 }
 
 pub async fn download_attachment<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    file_response(attachments::download(cx.ports, &b, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
+    file_response(attachments::download(cx.ports, b, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
 }
 
 pub async fn list_request_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let list = list_options(&Query::of(req))?;
-    reply::ok(&chat::list_thread(cx.ports, &b, cx.now, id_param(cx, "id")?, &list).await?)
+    reply::ok(&chat::list_thread(cx.ports, b, cx.now, id_param(cx, "id")?, &list).await?)
 }
 
 pub async fn post_request_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let input = json_body::<MessageInput>(req)?;
-    reply::created(&chat::post_to_thread(cx.ports, &b, cx.now, id, input).await?)
+    reply::created(&chat::post_to_thread(cx.ports, b, cx.now, id, input).await?)
 }
 
 pub async fn list_chat_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let q = Query::of(req);
-    reply::ok(&chat::list_general(cx.ports, &b, cx.now, q.uuid("company")?, &list_options(&q)?).await?)
+    reply::ok(&chat::list_general(cx.ports, b, cx.now, q.uuid("company")?, &list_options(&q)?).await?)
 }
 
 pub async fn post_chat_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let company = Query::of(req).uuid("company")?;
     let input = json_body::<MessageInput>(req)?;
-    reply::created(&chat::post_general(cx.ports, &b, cx.now, company, input).await?)
+    reply::created(&chat::post_general(cx.ports, b, cx.now, company, input).await?)
 }
 
 pub async fn create_call<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let input = json_body::<NewCallInput>(req)?;
-    reply::created(&calls::create(cx.ports, &b, cx.now, &cx.config.calls_url_template, input).await?)
+    reply::created(&calls::create(cx.ports, b, cx.now, &cx.config.calls_url_template, input).await?)
 }
 
 pub async fn list_calls<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let q = Query::of(req);
-    reply::ok(&calls::list(cx.ports, &b, cx.now, q.uuid("company")?, &list_options(&q)?).await?)
+    reply::ok(&calls::list(cx.ports, b, cx.now, q.uuid("company")?, &list_options(&q)?).await?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,50 +161,50 @@ pub async fn team_list_requests<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<
         open: open_filter(&q)?,
         list: list_options(&q)?,
     };
-    reply::ok(&team_requests::list(cx.ports, &b, cx.now, &filter).await?)
+    reply::ok(&team_requests::list(cx.ports, b, cx.now, &filter).await?)
 }
 
 pub async fn team_get_request<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&team_requests::get(cx.ports, &b, cx.now, id_param(cx, "id")?).await?)
+    reply::ok(&team_requests::get(cx.ports, b, cx.now, id_param(cx, "id")?).await?)
 }
 
 pub async fn team_patch_request<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let input = json_body::<StatusInput>(req)?;
-    reply::ok(&team_requests::set_status(cx.ports, &b, &cx.client, cx.now, id, input).await?)
+    reply::ok(&team_requests::set_status(cx.ports, b, &cx.client, cx.now, id, input).await?)
 }
 
 pub async fn team_list_request_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let list = list_options(&Query::of(req))?;
-    reply::ok(&team_requests::list_thread(cx.ports, &b, cx.now, id_param(cx, "id")?, &list).await?)
+    reply::ok(&team_requests::list_thread(cx.ports, b, cx.now, id_param(cx, "id")?, &list).await?)
 }
 
 pub async fn team_post_request_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let input = json_body::<MessageInput>(req)?;
-    reply::created(&team_requests::post_to_thread(cx.ports, &b, cx.now, id, input).await?)
+    reply::created(&team_requests::post_to_thread(cx.ports, b, cx.now, id, input).await?)
 }
 
 pub async fn team_upload_attachment<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let upload = json_body::<UploadInput>(req)?.parse()?;
-    reply::created(&attachments::team_upload(cx.ports, &b, cx.now, id, upload).await?)
+    reply::created(&attachments::team_upload(cx.ports, b, cx.now, id, upload).await?)
 }
 
 pub async fn team_list_attachments<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let list = list_options(&Query::of(req))?;
-    reply::ok(&attachments::team_list(cx.ports, &b, cx.now, id_param(cx, "id")?, &list).await?)
+    reply::ok(&attachments::team_list(cx.ports, b, cx.now, id_param(cx, "id")?, &list).await?)
 }
 
 pub async fn team_download_attachment<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    file_response(attachments::team_download(cx.ports, &b, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
+    file_response(attachments::team_download(cx.ports, b, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
 }
 
 /// The team's chat routes need `?company=` (or `company_id` in a POST body).
@@ -216,18 +216,18 @@ pub async fn team_list_chat_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Re
     let b = cx.bearer()?;
     let q = Query::of(req);
     let company = required_company(&q, None)?;
-    reply::ok(&team_requests::list_general(cx.ports, &b, cx.now, company, &list_options(&q)?).await?)
+    reply::ok(&team_requests::list_general(cx.ports, b, cx.now, company, &list_options(&q)?).await?)
 }
 
 pub async fn team_post_chat_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let input = json_body::<MessageInput>(req)?;
     let company = required_company(&Query::of(req), Some(&input))?;
-    reply::created(&team_requests::post_general(cx.ports, &b, cx.now, company, input).await?)
+    reply::created(&team_requests::post_general(cx.ports, b, cx.now, company, input).await?)
 }
 
 pub async fn team_list_calls<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let q = Query::of(req);
-    reply::ok(&calls::team_list(cx.ports, &b, cx.now, q.uuid("company")?, &list_options(&q)?).await?)
+    reply::ok(&calls::team_list(cx.ports, b, cx.now, q.uuid("company")?, &list_options(&q)?).await?)
 }
