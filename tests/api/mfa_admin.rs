@@ -182,3 +182,38 @@ fn a_manager_cannot_change_security_settings() {
     let resp = app.send_auth("PUT", "/api/admin/security", &manager, Some(serde_json::to_value(extranet::domain::settings::SecuritySettings::default()).unwrap()));
     assert_eq!(resp.status(), 403);
 }
+
+#[test]
+fn codes_outside_login_count_toward_the_lockout() {
+    let app = TestApp::new().with_emily_active();
+    let (access, _) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+    let secret = enrol(&app, &access);
+    app.advance(30);
+    // Replacing the authenticator with a stolen access token: each wrong current code counts.
+    for _ in 0..5 {
+        let resp = app.send_auth("POST", "/api/me/mfa/totp", &access, Some(json!({"current_code": "123456"})));
+        assert_eq!((resp.status().as_u16(), error_code(&resp)), (400, "invalid_input".into()));
+    }
+    let c = code(&secret, app.now.get().timestamp());
+    let locked = app.send_auth("POST", "/api/me/mfa/totp", &access, Some(json!({"current_code": c})));
+    assert_eq!((locked.status().as_u16(), error_code(&locked)), (429, "rate_limited".into()), "locked: even the right code is refused");
+    assert_eq!(login_with(&app, EMILY_PASSWORD, Some(&c)).status(), 401, "and login is locked too");
+    assert!(app.sql_count(&format!("SELECT count(*) FROM users WHERE id = '{EMILY_USER}' AND totp_pending_secret IS NULL")) == 1, "no new secret was staged");
+}
+
+#[test]
+fn a_right_password_with_a_wrong_code_does_not_reset_the_counter() {
+    let app = TestApp::new().with_emily_active();
+    let (access, _) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+    enrol(&app, &access);
+    app.advance(30);
+    let change = json!({"current_password": EMILY_PASSWORD, "new_password": "a brand new passphrase 2027", "totp": "123456"});
+    for _ in 0..4 {
+        let resp = app.send_auth("POST", "/api/me/password", &access, Some(change.clone()));
+        assert_eq!((resp.status().as_u16(), error_code(&resp)), (400, "invalid_input".into()));
+    }
+    assert_eq!(app.sql_count(&format!("SELECT failed_logins FROM users WHERE id = '{EMILY_USER}'")), 4, "each wrong code counted");
+    assert_eq!(login_with(&app, EMILY_PASSWORD, Some("654321")).status(), 401);
+    let resp = app.send_auth("POST", "/api/me/password", &access, Some(change));
+    assert_eq!(error_code(&resp), "rate_limited", "the fifth failure locked the account");
+}

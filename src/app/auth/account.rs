@@ -1,5 +1,6 @@
 //! The signed-in user's own account: who am I, my sessions, signing one out, changing my password.
 
+use crate::app::kit::step_up::{verify_factors, PasswordCheck, TotpCheck};
 use uuid::Uuid;
 use crate::app::kit::user_view::{select_user, user_view};
 use crate::app::kit::audit::{self, ActorKind, Event};
@@ -144,19 +145,19 @@ pub async fn change_password<P: Ports>(
     let (settings, _) = settings_from(out.get(1).and_then(|o| o.rows.first().cloned()))?;
     let creds: CredentialRow = decode(out.get(2).and_then(|o| o.rows.first().cloned()).ok_or(ApiError::Unauthenticated)?)?;
     let user = user_view(out.get(3).and_then(|o| o.rows.first().cloned()))?;
-    if let Err(err) = crate::app::kit::step_up::verify_step_up(ports, &me.user_id, &me.session_id, &input.current_password, creds.password_hash.as_deref(), "current_password", now).await {
-        let event = Event::new("password.change_failed", ActorKind::of_user_kind(&user.kind), Some(&me.user_id))
-            .target("user", &me.user_id)
-            .failed()
-            .details(json!({"reason": err.code()}));
-        crate::app::kit::audit::write_events(ports, client, now, vec![event]).await?;
-        return Err(err);
-    }
-    let mut step = None;
-    if let Some(secret) = creds.totp_secret.as_deref() {
-        let code = input.totp.as_deref().map(str::trim).filter(|c| !c.is_empty()).ok_or_else(|| ApiError::invalid("totp", "Enter the code from your authenticator app."))?;
-        step = Some(credentials::totp_verify(secret, code, t, creds.totp_last_step).ok_or_else(|| ApiError::invalid("totp", "The code is incorrect or was already used."))?);
-    }
+    let password = PasswordCheck { given: &input.current_password, phc: creds.password_hash.as_deref(), field: "current_password" };
+    let totp = creds.totp_secret.as_deref().map(|secret| TotpCheck { secret, code: input.totp.as_deref(), last_step: creds.totp_last_step, field: "totp" });
+    let step = match verify_factors(ports, &me.user_id, &me.session_id, Some(password), totp, now).await {
+        Ok(step) => step,
+        Err(err) => {
+            let event = Event::new("password.change_failed", ActorKind::of_user_kind(&user.kind), Some(&me.user_id))
+                .target("user", &me.user_id)
+                .failed()
+                .details(json!({"reason": err.code()}));
+            crate::app::kit::audit::write_events(ports, client, now, vec![event]).await?;
+            return Err(err);
+        }
+    };
     credentials::check_new_password("new_password", &input.new_password, &settings.password, &creds.login, creds.email.as_deref())?;
     if input.new_password == input.current_password {
         return Err(ApiError::WeakPassword { field: "new_password".into(), rule: "unchanged".into(), message: "Choose a password different from the current one.".into() });

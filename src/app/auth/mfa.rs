@@ -1,6 +1,7 @@
 //! TOTP enrolment: start (a new secret, shown once, pending until a code from it is confirmed) and
 //! confirm. Replacing an existing secret needs a current code. An admin reset is audited.
 
+use crate::app::kit::step_up::{verify_factors, TotpCheck};
 use crate::app::kit::error::Conflict;
 use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials::{self, TokenClaims};
@@ -51,12 +52,10 @@ pub async fn start<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, iss
     let t = now.timestamp();
     let mut step = None;
     if let Some(secret) = row.totp_secret.as_deref() {
-        let code = input.current_code.as_deref().map(str::trim).filter(|c| !c.is_empty());
-        let code = code.ok_or_else(|| ApiError::invalid("current_code", "Enter a code from your current authenticator to replace it."))?;
-        step = Some(
-            credentials::totp_verify(secret, code, t, row.totp_last_step)
-                .ok_or_else(|| ApiError::invalid("current_code", "The code is incorrect or was already used."))?,
-        );
+        // Replacing the authenticator needs a current code, counted against the lockout like a
+        // password guess: a stolen access token cannot walk the code space.
+        let check = TotpCheck { secret, code: input.current_code.as_deref(), last_step: row.totp_last_step, field: "current_code" };
+        step = verify_factors(ports, &me.user_id, &me.session_id, None, Some(check), now).await?;
     }
     let raw: [u8; 20] = secret_bytes(ports)?;
     let secret = credentials::totp_secret_text(&raw);

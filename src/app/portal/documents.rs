@@ -264,18 +264,19 @@ pub async fn act<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: D
     let mut step = None;
     if let Some(sig) = &valid.signature {
         let session = client.principal.session_id.clone();
-        if let Err(err) = step_up::verify_step_up(ports, client.user_id(), &session, &sig.password, signer.password_hash.as_deref(), "password", now).await {
-            let event = Event::new("document.sign_failed", ActorKind::External, Some(client.user_id()))
-                .target("document", &doc.id)
-                .companies(vec![doc.company_id.clone()])
-                .failed()
-                .details(json!({"reason": err.code()}));
-            ports.db().execute(event.insert(&new_id(ports, now)?, meta, t)).await?;
-            return Err(err);
-        }
-        if let Some(secret) = signer.totp_secret.as_deref() {
-            let code = sig.totp.as_deref().ok_or_else(|| ApiError::invalid("totp", "Enter the code from your authenticator app."))?;
-            step = Some(credentials::totp_verify(secret, code, t, signer.totp_last_step).ok_or_else(|| ApiError::invalid("totp", "The code is incorrect or was already used."))?);
+        let password = step_up::PasswordCheck { given: &sig.password, phc: signer.password_hash.as_deref(), field: "password" };
+        let totp = signer.totp_secret.as_deref().map(|secret| step_up::TotpCheck { secret, code: sig.totp.as_deref(), last_step: signer.totp_last_step, field: "totp" });
+        match step_up::verify_factors(ports, client.user_id(), &session, Some(password), totp, now).await {
+            Ok(used) => step = used,
+            Err(err) => {
+                let event = Event::new("document.sign_failed", ActorKind::External, Some(client.user_id()))
+                    .target("document", &doc.id)
+                    .companies(vec![doc.company_id.clone()])
+                    .failed()
+                    .details(json!({"reason": err.code()}));
+                ports.db().execute(event.insert(&new_id(ports, now)?, meta, t)).await?;
+                return Err(err);
+            }
         }
     }
 
