@@ -323,3 +323,58 @@ fn policy_changes_are_audited_with_before_and_after() {
     assert_eq!((got["calls"].as_str(), got["create_requests"].as_str(), got["is_default"].as_bool()), (Some("deny"), Some("inherit"), Some(false)));
     assert_eq!(got["allowed_pipelines"], Value::Null, "null inherits the company's pipelines");
 }
+
+#[test]
+fn a_manager_cannot_undo_another_managers_denies_on_a_shared_contact() {
+    let app = TestApp::new().with_emily_active();
+    with_pipelines(&app);
+    let admin = app.admin_token();
+    // Emily's link holds both companies; each has its own manager.
+    let now = app.now.get().timestamp();
+    app.exec(&format!(
+        "INSERT INTO contact_companies (contact_id, company_id, created_at) VALUES ('{EMILY_CONTACT}', '{BLUE_HARBOR}', {now});
+         INSERT INTO link_companies (link_id, company_id, created_at) VALUES ('{EMILY_LINK}', '{BLUE_HARBOR}', {now});"
+    ));
+    let blue = manager_token(&app, "blue.manager", &[BLUE_HARBOR]);
+    let north = manager_token(&app, "north.manager", &[NORTHERN_LIGHT]);
+    let denies = json!({"create_requests": "deny", "read_request_chat": "deny", "calls": "deny"});
+    assert_eq!(put(&app, &admin, &contact_policy_path(EMILY_CONTACT), denies).status(), 200);
+    let version = policy_version(&app);
+
+    for (name, token) in [("Northern Light's", &north), ("Blue Harbor's", &blue)] {
+        let undo = put(&app, token, &contact_policy_path(EMILY_CONTACT), json!({"create_requests": "inherit", "calls": "inherit"}));
+        assert_eq!((undo.status().as_u16(), error_code(&undo)), (404, "not_found".into()), "{name} manager governs only half her link");
+        assert_eq!(app.get_auth(&contact_policy_path(EMILY_CONTACT), token).status(), 200, "{name} manager may still read it");
+    }
+    assert_eq!(policy_version(&app), version, "nothing was written");
+    assert_eq!(json(&app.get_auth(&contact_policy_path(EMILY_CONTACT), &admin))["calls"], "deny");
+
+    // A manager of both companies governs the whole link.
+    let both = manager_token(&app, "both.manager", &[NORTHERN_LIGHT, BLUE_HARBOR]);
+    assert_eq!(put(&app, &both, &contact_policy_path(EMILY_CONTACT), json!({"calls": "inherit"})).status(), 200);
+}
+
+#[test]
+fn a_contact_policy_write_rechecks_the_links_inside_the_batch() {
+    // The link gains a company of another manager between the PUT's read and its write: the
+    // write's own guard refuses it.
+    let app = TestApp::new().with_emily_active();
+    with_pipelines(&app);
+    let north = manager_token(&app, "north.manager", &[NORTHERN_LIGHT]);
+    let now = app.now.get().timestamp();
+    let put_fut: Pending = Box::pin(app.send(request(
+        "PUT",
+        &contact_policy_path(EMILY_CONTACT),
+        Some(json!({"calls": "deny"})),
+        &[("authorization", &format!("Bearer {north}"))],
+    )));
+    let widen: Pending = Box::pin(async {
+        YieldOnce(false).await;
+        app.exec(&format!("INSERT INTO link_companies (link_id, company_id, created_at) VALUES ('{EMILY_LINK}', '{BLUE_HARBOR}', {now})"));
+        extranet::http::Resp::default()
+    });
+    let answers = join_all(vec![put_fut, widen]);
+    assert_eq!((answers[0].status().as_u16(), error_code(&answers[0])), (409, "policy_not_saved".into()));
+    assert_eq!(app.sql_count("SELECT count(*) FROM contact_policies"), 0);
+    assert_eq!(app.sql_count("SELECT count(*) FROM audit_events WHERE action = 'policy.contact.updated'"), 0);
+}

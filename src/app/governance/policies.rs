@@ -5,7 +5,7 @@
 
 use crate::app::kit::error::Conflict;
 use crate::app::kit::rows::{changes, first_row, json_ids, rows};
-use crate::app::kit::sql::{governs_all, governs_any};
+use crate::app::kit::sql::{governs_all, governs_any, governs_contact_links};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::governor::Governor;
@@ -81,7 +81,9 @@ const SELECT_CONTACT_POLICY: &str = select_policy!("contact_policies", "contact_
 const SELECT_CONTACT_COMPANIES: &str = "SELECT co.id, co.name, COALESCE(p.create_requests, 0) AS create_requests, \
      COALESCE(p.read_request_chat, 0) AS read_request_chat, COALESCE(p.send_request_chat, 0) AS send_request_chat, \
      COALESCE(p.general_chat, 0) AS general_chat, COALESCE(p.calls, 0) AS calls, COALESCE(p.telegram, 0) AS telegram, \
-     COALESCE(p.widget, 0) AS widget, COALESCE(p.allowed_pipelines, '[]') AS allowed_pipelines \
+     COALESCE(p.widget, 0) AS widget, COALESCE(p.allowed_pipelines, '[]') AS allowed_pipelines, \
+     co.id IN (SELECT lc.company_id FROM link_companies lc JOIN links l ON l.id = lc.link_id \
+       WHERE l.contact_id = ?1 AND l.status <> 'revoked') AS on_live_link \
      FROM companies co LEFT JOIN company_policies p ON p.company_id = co.id \
      WHERE co.id IN (SELECT company_id FROM contact_companies WHERE contact_id = ?1 \
        UNION SELECT lc.company_id FROM link_companies lc JOIN links l ON l.id = lc.link_id WHERE l.contact_id = ?1 AND l.status <> 'revoked') \
@@ -89,10 +91,14 @@ const SELECT_CONTACT_COMPANIES: &str = "SELECT co.id, co.name, COALESCE(p.create
 
 const BUMP_CONTACT_LINKS: &str = concat!(
     "UPDATE links SET policy_version = policy_version + 1, updated_at = ?2 WHERE contact_id = ?1 AND ",
-    governs_any!(3, 2, 4), " AND ", pipelines_ok!(5)
+    governs_any!(3, 2, 4), " AND ", governs_contact_links!(3, 2, 1), " AND ", pipelines_ok!(5)
 );
-const AUDIT_CONTACT_POLICY: AuditGuard = audit_guard!(governs_any!(14, 2, 15), " AND ", pipelines_ok!(16));
-const UPSERT_CONTACT_POLICY: &str = upsert_policy!("contact_policies", "contact_id", "contacts", governs_any!(12, 11, 13), " AND ", pipelines_ok!(14));
+const AUDIT_CONTACT_POLICY: AuditGuard =
+    audit_guard!(governs_any!(14, 2, 15), " AND ", governs_contact_links!(14, 2, 17), " AND ", pipelines_ok!(16));
+const UPSERT_CONTACT_POLICY: &str = upsert_policy!(
+    "contact_policies", "contact_id", "contacts",
+    governs_any!(12, 11, 13), " AND ", governs_contact_links!(12, 11, 1), " AND ", pipelines_ok!(14)
+);
 
 /// More pipelines than this in one policy is a mistake (and a long JSON parameter).
 const MAX_PIPELINES: usize = 100;
@@ -196,6 +202,9 @@ impl ContactPolicyRow {
 struct PolicedCompanyRow {
     id: Uuid,
     name: String,
+    /// One of the contact's live links holds this company (only a contact's read asks).
+    #[serde(default, with = "flag")]
+    on_live_link: bool,
     #[serde(flatten)]
     policy: CompanyPolicyColumns,
 }
@@ -513,6 +522,11 @@ pub async fn put_contact<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMe
     stmts.push(Stmt::new(SELECT_NAMED_PIPELINES).bind(json_ids(&named)));
     let out = ports.db().batch(stmts).await?;
     let read = read_contact(bearer, &out)?;
+    // The policy applies on every company the contact's live links hold: a manager who does not
+    // govern all of them would change what another manager's companies allow. Answered as unseen.
+    if !read.gov.admin && read.companies.iter().any(|c| c.on_live_link && !read.gov.sees_company(&c.id.to_string())) {
+        return Err(ApiError::NotFound);
+    }
     let found: Vec<PipelineRow> = decode_all(rows(&out, 4))?;
     let mut policy = input;
     if let Some(list) = &policy.allowed_pipelines {
@@ -537,7 +551,8 @@ pub async fn put_contact<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMe
     let audit = event.insert_if(&event_id, client, t, AUDIT_CONTACT_POLICY)
         .bind(session.as_str())
         .bind(companies.as_str())
-        .bind(pipelines.as_str());
+        .bind(pipelines.as_str())
+        .bind(id.as_str());
     let bump = Stmt::new(BUMP_CONTACT_LINKS).bind(id.as_str()).bind(t).bind(session.as_str()).bind(companies.as_str()).bind(pipelines.as_str());
     let upsert = Stmt::new(UPSERT_CONTACT_POLICY)
         .bind(id.as_str())

@@ -89,6 +89,24 @@ macro_rules! governs_user {
 }
 pub(crate) use governs_user;
 
+/// The session `?$s` is alive and its employee governs every company that the live (not revoked)
+/// links of contact `?$c` hold: a contact's policy applies on all of them, so a manager may change it
+/// only when none belongs to another manager's companies (an admin governs all).
+macro_rules! governs_contact_links {
+    ($s:literal, $n:literal, $c:literal) => {
+        $crate::app::kit::sql::live_session_where!(
+            $s,
+            $n,
+            concat!(
+                " AND (gu.role = 'admin' OR (gu.role = 'manager' AND NOT EXISTS (SELECT 1 FROM links cl \
+                 JOIN link_companies clc ON clc.link_id = cl.id WHERE cl.contact_id = ?", $c, " AND cl.status <> 'revoked' \
+                 AND clc.company_id NOT IN (SELECT ge.company_id FROM employee_companies ge WHERE ge.user_id = gu.id))))"
+            )
+        )
+    };
+}
+pub(crate) use governs_contact_links;
+
 /// The user `?$u` is an active admin.
 macro_rules! is_admin {
     ($u:literal) => {
