@@ -84,6 +84,14 @@ function activationForm(preview) {
   pw.control.setAttribute("aria-describedby", `${pw.control.getAttribute("aria-describedby")} ${rulesId}`);
   pw.insertBefore(rulesList, pw.querySelector(".field-error"));
   const again = field({ label: "Repeat the password", name: "password_again", kind: "password", required: true, autocomplete: "new-password" });
+  // An account with an authenticator keeps it through a reset: the code is asked here too.
+  const code = preview.totp_required
+    ? field({ label: "Code from your authenticator app", name: "totp", required: true, autocomplete: "one-time-code", hint: "Six digits from the app you set up for this account." })
+    : null;
+  if (code) {
+    code.control.setAttribute("inputmode", "numeric");
+    code.control.setAttribute("pattern", "[0-9 ]{6,8}");
+  }
   const show = h("input", { type: "checkbox", id: "show-pw" });
   show.addEventListener("change", () => {
     pw.control.type = again.control.type = show.checked ? "text" : "password";
@@ -114,6 +122,7 @@ function activationForm(preview) {
     pw,
     again,
     h("div", { class: "check" }, show, h("label", { for: "show-pw" }, "Show the passwords")),
+    code,
     summary,
     h("div", { class: "actions" }, submit),
   );
@@ -131,7 +140,9 @@ function activationForm(preview) {
     }
     let session;
     try {
-      session = await post("/api/invitations/activate", { token, password });
+      const body = { token, password };
+      if (code) body.totp = String(data.get("totp")).replace(/\s/g, "");
+      session = await post("/api/invitations/activate", body);
     } catch (err) {
       if (err instanceof ApiError && (err.status === 410 || err.status === 404)) return gone(err.code);
       throw err;

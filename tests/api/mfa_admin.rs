@@ -217,3 +217,44 @@ fn a_right_password_with_a_wrong_code_does_not_reset_the_counter() {
     let resp = app.send_auth("POST", "/api/me/password", &access, Some(change));
     assert_eq!(error_code(&resp), "rate_limited", "the fifth failure locked the account");
 }
+
+/// A reset invitation for Emily's link, as a manager would issue it: the token from its URL.
+fn reset_invitation(app: &TestApp) -> String {
+    let admin = app.admin_token();
+    let resp = app.send_auth("POST", &format!("/api/admin/links/{EMILY_LINK}/invitations"), &admin, None);
+    assert_eq!(resp.status(), 201, "{}", String::from_utf8_lossy(resp.body()));
+    json(&resp)["activation_url"].as_str().unwrap().split_once('#').unwrap().1.to_owned()
+}
+
+#[test]
+fn a_reset_invitation_does_not_skip_an_enrolled_second_factor() {
+    let app = TestApp::new().with_emily_active();
+    let (access, _) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+    let secret = enrol(&app, &access);
+    app.advance(30);
+    let token = reset_invitation(&app);
+    let preview = json(&app.post_json("/api/invitations/preview", json!({"token": token}), &[]));
+    assert_eq!((preview["password_reset"].as_bool(), preview["totp_required"].as_bool()), (Some(true), Some(true)));
+
+    let activate = |totp: Option<&str>| {
+        let mut body = json!({"token": token, "password": "a brand new passphrase 2027", "refresh_transport": "body"});
+        if let Some(code) = totp {
+            body["totp"] = json!(code);
+        }
+        app.post_json("/api/invitations/activate", body, &[])
+    };
+    let sessions = app.sql_count("SELECT count(*) FROM sessions WHERE revoked_at IS NULL");
+    for (attempt, refused) in [("no code", activate(None)), ("a wrong code", activate(Some("000000")))] {
+        assert_eq!((refused.status().as_u16(), error_code(&refused)), (400, "invalid_input".into()), "{attempt}");
+        assert_eq!(json(&refused)["error"]["field"], "totp", "{attempt}");
+    }
+    assert_eq!(app.sql_count("SELECT count(*) FROM sessions WHERE revoked_at IS NULL"), sessions, "no session for the link alone");
+    assert_eq!(app.sql_count(&format!("SELECT count(*) FROM invitations WHERE status = 'pending' AND link_id = '{EMILY_LINK}'")), 1, "still usable");
+    assert_eq!(app.sql_count(&format!("SELECT failed_logins FROM users WHERE id = '{EMILY_USER}'")), 1, "the wrong code counted");
+
+    let c = code(&secret, app.now.get().timestamp());
+    let ok = activate(Some(&c));
+    assert_eq!(ok.status(), 200, "{}", String::from_utf8_lossy(ok.body()));
+    assert_eq!(json(&ok)["mfa_enrollment_required"], false);
+    assert_eq!(login_with(&app, "a brand new passphrase 2027", Some(&c)).status(), 401, "the code was used by the activation");
+}

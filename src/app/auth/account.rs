@@ -147,7 +147,7 @@ pub async fn change_password<P: Ports>(
     let user = user_view(out.get(3).and_then(|o| o.rows.first().cloned()))?;
     let password = PasswordCheck { given: &input.current_password, phc: creds.password_hash.as_deref(), field: "current_password" };
     let totp = creds.totp_secret.as_deref().map(|secret| TotpCheck { secret, code: input.totp.as_deref(), last_step: creds.totp_last_step, field: "totp" });
-    let step = match verify_factors(ports, &me.user_id, &me.session_id, Some(password), totp, now).await {
+    let step = match verify_factors(ports, &me.user_id, Some(&me.session_id), Some(password), totp, now).await {
         Ok(step) => step,
         Err(err) => {
             let event = Event::new("password.change_failed", ActorKind::of_user_kind(&user.kind), Some(&me.user_id))

@@ -1,6 +1,7 @@
 //! Invitations seen from the client: preview (who it is for, the password rules) and activation,
 //! which consumes the token, sets the password and opens a session in one nonce-guarded batch.
 
+use crate::app::kit::step_up::{verify_factors, TotpCheck};
 use crate::app::kit::error::Gone;
 use crate::app::kit::time::rfc3339;
 use crate::app::kit::audit::{self, ActorKind, Event};
@@ -19,14 +20,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 const SELECT_INVITATION: &str = "SELECT i.id, i.status, i.expires_at, i.link_id, u.id AS user_id, u.kind, u.role, u.status AS user_status, \
-     u.login, u.email, u.first_name, u.last_name, u.password_hash IS NOT NULL AS has_password, u.totp_secret IS NOT NULL AS has_totp, \
+     u.login, u.email, u.first_name, u.last_name, u.password_hash IS NOT NULL AS has_password, u.totp_secret IS NOT NULL AS has_totp, u.totp_secret, u.totp_last_step, \
      l.status AS link_status, l.policy_version \
      FROM invitations i JOIN users u ON u.id = i.user_id LEFT JOIN links l ON l.id = i.link_id WHERE i.token_hash = ?1";
 
+/// ?4 the TOTP step the activation's code used (NULL without one), ?5 the user: a step already used
+/// consumes nothing, so a code works once here as at login.
 const CONSUME: &str = "UPDATE invitations SET status = 'used', used_at = ?2, used_nonce = ?3 \
-     WHERE id = ?1 AND status = 'pending' AND expires_at > ?2";
+     WHERE id = ?1 AND status = 'pending' AND expires_at > ?2 \
+     AND (?4 IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = ?5 AND (totp_last_step IS NULL OR totp_last_step < ?4)))";
 const SET_PASSWORD: &str = "UPDATE users SET password_hash = ?2, password_changed_at = ?3, tokens_valid_after = ?3, failed_logins = 0, \
-     locked_until = NULL, updated_at = ?3 WHERE id = ?1 AND EXISTS (SELECT 1 FROM invitations WHERE id = ?4 AND used_nonce = ?5)";
+     locked_until = NULL, totp_last_step = COALESCE(?6, totp_last_step), updated_at = ?3 \
+     WHERE id = ?1 AND EXISTS (SELECT 1 FROM invitations WHERE id = ?4 AND used_nonce = ?5)";
 const END_OTHER_SESSIONS: &str = "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'password_reset' \
      WHERE user_id = ?1 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM invitations WHERE id = ?3 AND used_nonce = ?4)";
 
@@ -54,6 +59,8 @@ struct InvitationRow {
     last_name: String,
     has_password: i64,
     has_totp: i64,
+    totp_secret: Option<String>,
+    totp_last_step: Option<i64>,
     link_status: Option<String>,
     policy_version: Option<i64>,
 }
@@ -87,6 +94,9 @@ pub struct Preview {
     pub mfa_required: bool,
     /// True when the user already has a password: activating replaces it (a password reset).
     pub password_reset: bool,
+    /// True when the user has an authenticator: activating needs a code from it, so a reset link
+    /// alone (whoever holds it) never gets past the second factor.
+    pub totp_required: bool,
 }
 
 async fn find<P: Ports>(ports: &P, token: &str) -> Result<(crate::domain::settings::SecuritySettings, InvitationRow), ApiError> {
@@ -108,6 +118,7 @@ pub async fn preview<P: Ports>(ports: &P, now: DateTime<Utc>, token: &str) -> Re
         mfa_required: settings.mfa_required_for(inv.kind == "employee"),
         password_policy: settings.password,
         password_reset: inv.has_password == 1,
+        totp_required: inv.has_totp == 1,
     })
 }
 
@@ -115,6 +126,9 @@ pub async fn preview<P: Ports>(ports: &P, now: DateTime<Utc>, token: &str) -> Re
 pub struct ActivateInput {
     pub token: String,
     pub password: String,
+    /// A code from the user's authenticator, required when they have one (`totp_required`).
+    #[serde(default)]
+    pub totp: Option<String>,
     #[serde(default)]
     pub refresh_transport: Option<Transport>,
 }
@@ -128,6 +142,15 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
     let t = now.timestamp();
     inv.usable(t)?;
     credentials::check_new_password("password", &input.password, &settings.password, &inv.login, inv.email.as_deref())?;
+    // An enrolled second factor stays in force through a reset: the code is checked (and counted
+    // against the lockout) before anything is written.
+    let step = match inv.totp_secret.as_deref() {
+        Some(secret) => {
+            let check = TotpCheck { secret, code: input.totp.as_deref(), last_step: inv.totp_last_step, field: "totp" };
+            verify_factors(ports, &inv.user_id, None, None, Some(check), now).await?
+        }
+        None => None,
+    };
     let hash = credentials::hash_password(ports, &input.password)?;
     let employee = inv.kind == "employee";
     let scope = if inv.has_totp == 0 && settings.mfa_required_for(employee) { Scope::MfaEnroll } else { Scope::Full };
@@ -135,8 +158,8 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
     let n = nonce(ports)?;
     let guard = SessionGuard::InvitationNonce { invitation_id: inv.id.clone(), nonce: n.clone() };
     let mut stmts = vec![
-        Stmt::new(CONSUME).bind(inv.id.as_str()).bind(t).bind(n.as_str()),
-        Stmt::new(SET_PASSWORD).bind(inv.user_id.as_str()).bind(hash).bind(t).bind(inv.id.as_str()).bind(n.as_str()),
+        Stmt::new(CONSUME).bind(inv.id.as_str()).bind(t).bind(n.as_str()).bind(step).bind(inv.user_id.as_str()),
+        Stmt::new(SET_PASSWORD).bind(inv.user_id.as_str()).bind(hash).bind(t).bind(inv.id.as_str()).bind(n.as_str()).bind(step),
         // A reset ends every other session: whoever knew the old password is out.
         Stmt::new(END_OTHER_SESSIONS).bind(inv.user_id.as_str()).bind(t).bind(inv.id.as_str()).bind(n.as_str()),
     ];
@@ -155,6 +178,9 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
         // Someone else consumed it between our read and our write: answer as it now stands.
         let (_, again) = find(ports, &input.token).await?;
         again.usable(t)?;
+        if step.is_some() {
+            return Err(ApiError::invalid("totp", "The code is incorrect or was already used."));
+        }
         return Err(ApiError::Gone { code: Gone::InvitationUsed });
     }
     let mut opening = opening;

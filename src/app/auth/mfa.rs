@@ -55,7 +55,7 @@ pub async fn start<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, iss
         // Replacing the authenticator needs a current code, counted against the lockout like a
         // password guess: a stolen access token cannot walk the code space.
         let check = TotpCheck { secret, code: input.current_code.as_deref(), last_step: row.totp_last_step, field: "current_code" };
-        step = verify_factors(ports, &me.user_id, &me.session_id, None, Some(check), now).await?;
+        step = verify_factors(ports, &me.user_id, Some(&me.session_id), None, Some(check), now).await?;
     }
     let raw: [u8; 20] = secret_bytes(ports)?;
     let secret = credentials::totp_secret_text(&raw);

@@ -31,6 +31,9 @@ pub struct PasswordCheck<'a> {
     pub field: &'static str,
 }
 
+/// The lockout claim for a check made without a session (activation by invitation).
+const CLAIM_BY_USER: &str = claim_attempt!("id = ?1", "RETURNING id");
+
 /// Checks every factor of a step-up under one lockout claim (the counter login uses): a wrong
 /// password or a wrong code counts as a failed attempt, the counter resets only when every factor
 /// passed, and a locked account answers 429 whatever it sends. A missing code is asked for (400)
@@ -39,7 +42,7 @@ pub struct PasswordCheck<'a> {
 pub async fn verify_factors<P: Ports>(
     ports: &P,
     user_id: &str,
-    session_id: &str,
+    session_id: Option<&str>,
     password: Option<PasswordCheck<'_>>,
     totp: Option<TotpCheck<'_>>,
     now: DateTime<Utc>,
@@ -52,7 +55,11 @@ pub async fn verify_factors<P: Ports>(
         None => None,
     };
     let t = now.timestamp();
-    let claimed = !ports.db().all(Stmt::new(CLAIM_STEP_UP).bind(user_id).bind(t).bind(session_id)).await?.is_empty();
+    let claim = match session_id {
+        Some(session) => Stmt::new(CLAIM_STEP_UP).bind(user_id).bind(t).bind(session),
+        None => Stmt::new(CLAIM_BY_USER).bind(user_id).bind(t),
+    };
+    let claimed = !ports.db().all(claim).await?.is_empty();
     // The verify runs (against a dummy hash when locked) so a locked account answers in the same time.
     let password_ok = password.as_ref().map(|p| credentials::verify_password(p.given, if claimed { p.phc } else { None }).ok);
     if !claimed {

@@ -18,7 +18,6 @@ use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::step_up;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::client_gate::{gate_stmts, token_scope, Client, GATE_STMT_COUNT};
-use crate::app::kit::credentials;
 use crate::app::kit::files::{self, Download};
 use crate::app::kit::ids::{new_id, nonce};
 use crate::app::kit::session::Bearer;
@@ -266,7 +265,7 @@ pub async fn act<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: D
         let session = client.principal.session_id.clone();
         let password = step_up::PasswordCheck { given: &sig.password, phc: signer.password_hash.as_deref(), field: "password" };
         let totp = signer.totp_secret.as_deref().map(|secret| step_up::TotpCheck { secret, code: sig.totp.as_deref(), last_step: signer.totp_last_step, field: "totp" });
-        match step_up::verify_factors(ports, client.user_id(), &session, Some(password), totp, now).await {
+        match step_up::verify_factors(ports, client.user_id(), Some(&session), Some(password), totp, now).await {
             Ok(used) => step = used,
             Err(err) => {
                 let event = Event::new("document.sign_failed", ActorKind::External, Some(client.user_id()))
