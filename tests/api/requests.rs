@@ -663,7 +663,7 @@ fn files_travel_both_ways_and_download_safely() {
     );
     assert_eq!(resp.status(), 201, "{}", String::from_utf8_lossy(resp.body()));
     let file = json(&resp);
-    assert_eq!(file["file_name"], "evil\"name.txt");
+    assert_eq!(file["file_name"], "evil_name.txt", "stored under its safe name");
     assert_eq!(file["sha256"], extranet::auth::refresh::sha256_hex(&bytes));
     assert_eq!(file["uploaded_by_kind"], "client");
     assert_eq!(file["size"], bytes.len());
@@ -682,7 +682,7 @@ fn files_travel_both_ways_and_download_safely() {
     assert_eq!(team_file.status(), 201);
     let list = json(&app.get_auth(&format!("/api/requests/{id}/attachments"), &token));
     let kinds: Vec<(&str, &str)> = list["items"].as_array().unwrap().iter().map(|a| (a["file_name"].as_str().unwrap(), a["uploaded_by_kind"].as_str().unwrap())).collect();
-    assert_eq!(kinds, [("evil\"name.txt", "client"), ("offer.pdf", "employee")]);
+    assert_eq!(kinds, [("evil_name.txt", "client"), ("offer.pdf", "employee")]);
     let team_download = app.get_auth(&format!("/api/admin/requests/{id}/attachments/{}", file["id"].as_str().unwrap()), &admin);
     assert_eq!(team_download.body(), &bytes);
     let pdf = app.get_auth(&format!("/api/requests/{id}/attachments/{}", json(&team_file)["id"].as_str().unwrap()), &token);
@@ -984,5 +984,36 @@ fn property_no_client_reaches_outside_its_visibility_and_every_allowed_action_su
                 }
             assert!(outcomes.get(&format!("{what}: {outcome}")).copied().unwrap_or(0) > 0, "never saw {what}: {outcome} in {outcomes:?}");
         }
+    }
+}
+
+#[test]
+fn an_attachment_cannot_disguise_its_type_by_name_or_bytes() {
+    use base64::Engine;
+    let app = portal();
+    let token = emily(&app);
+    let id = create_ok(&app, &token, NORTHERN_LIGHT, SUPPORT, "files");
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let upload = |name: &str, content_type: &str, bytes: &[u8]| {
+        app.send_auth("POST", &format!("/api/requests/{id}/attachments"), &token,
+            Some(json!({"file_name": name, "content_type": content_type, "content_base64": b64(bytes)})))
+    };
+    // An executable labelled as text is refused by its bytes.
+    assert_eq!(bad_field(&upload("notes.txt", "text/plain", b"MZ\x90\x00\x03\x00\x00\x00")), (400, "content_base64".into()));
+    assert_eq!(bad_field(&upload("table.csv", "text/csv", &[0xff, 0xfe, b'a', 0])), (400, "content_base64".into()));
+
+    // A text file named like a program, or with a right-to-left override, keeps the type's extension.
+    for (given, stored) in [("Invoice.pdf.exe", "Invoice.pdf.txt"), ("Invoice\u{202E}fdp.exe", "Invoicefdp.txt"), ("../../boot.ini", "boot.txt")] {
+        let resp = upload(given, "text/plain", b"plain words");
+        assert_eq!(resp.status(), 201, "{given}");
+        let view = json(&resp);
+        assert_eq!(view["file_name"], stored, "{given}");
+        let file = app.get_auth(&format!("/api/requests/{id}/attachments/{}", view["id"].as_str().unwrap()), &token);
+        assert_eq!(file.status(), 200);
+        let disposition = header(&file, "content-disposition").unwrap().to_owned();
+        assert!(disposition.contains(&format!("filename=\"{stored}\"")), "{disposition}");
+        assert!(!disposition.contains("exe") && !disposition.contains("%E2%80%AE"), "{disposition}");
+        assert_eq!(header(&file, "content-type"), Some("text/plain"));
+        assert_eq!(header(&file, "x-content-type-options"), Some("nosniff"));
     }
 }

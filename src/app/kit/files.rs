@@ -100,7 +100,9 @@ impl FileType {
             FileType::Jpeg => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
             FileType::Gif => bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a"),
             FileType::Webp => bytes.len() >= 12 && bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP".as_slice()),
-            FileType::Text | FileType::Csv => true,
+            // Text has no signature, so it must at least be text: UTF-8 (a BOM allowed) without NUL.
+            // An executable or a binary blob labelled text/plain is refused.
+            FileType::Text | FileType::Csv => !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok(),
             // Office Open XML and OpenDocument files are ZIP archives.
             FileType::Docx | FileType::Xlsx | FileType::Pptx | FileType::Odt | FileType::Ods => bytes.starts_with(b"PK\x03\x04"),
         }
@@ -234,11 +236,16 @@ impl Download {
     }
 }
 
-/// A file name safe in any file system and header: printable characters only, no path
-/// separators, quotes or leading dots, at most 120 characters, ending with the type's extension.
+/// A file name safe in any file system, header and download attribute, for documents and
+/// attachments alike: printable characters only (control and format characters such as the
+/// right-to-left override U+202E or zero-width ones are dropped, so a name cannot disguise its
+/// extension), no path separators, quotes or leading dots, at most 120 characters, and the
+/// extension forced from the checked type: a foreign last extension (`Invoice.pdf.exe` sent as
+/// text) is replaced, so the name never says more than the bytes are.
 pub fn safe_filename(name: &str, file_type: FileType) -> String {
     let cleaned: String = name
         .chars()
+        .filter(|c| !is_format_char(*c))
         .map(|c| {
             if c.is_control() {
                 ' '
@@ -252,16 +259,28 @@ pub fn safe_filename(name: &str, file_type: FileType) -> String {
     let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut base: String = cleaned.trim_start_matches(['.', ' ']).chars().take(120).collect();
     base = base.trim_end_matches(['.', ' ']).to_owned();
+    let ext = file_type.extension();
+    let own_ext = |e: &str| e.eq_ignore_ascii_case(ext) || (file_type == FileType::Jpeg && e.eq_ignore_ascii_case("jpeg"));
+    if let Some((stem, e)) = base.rsplit_once('.') {
+        if own_ext(e) {
+            return base;
+        }
+        // A last extension of another type goes; words with a dot in them stay.
+        if !stem.is_empty() && (1..=5).contains(&e.len()) && e.chars().all(|c| c.is_ascii_alphanumeric()) {
+            base = stem.trim_end_matches(['.', ' ']).to_owned();
+        }
+    }
     if base.is_empty() {
         base = "document".to_owned();
     }
-    let ext = file_type.extension();
-    let has_ext = base.rsplit_once('.').is_some_and(|(_, e)| e.eq_ignore_ascii_case(ext) || (file_type == FileType::Jpeg && e.eq_ignore_ascii_case("jpeg")));
-    if has_ext {
-        base
-    } else {
-        format!("{base}.{ext}")
-    }
+    format!("{base}.{ext}")
+}
+
+/// Unicode format characters (category Cf) that reorder or hide text: bidirectional controls and
+/// isolates, zero-width characters, the byte order mark, soft hyphen, and the Arabic letter mark.
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 /// `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266):
@@ -401,6 +420,10 @@ mod tests {
     #[test]
     fn file_names_lose_paths_quotes_and_controls() {
         assert_eq!(safe_filename("../../etc/passwd", FileType::Text), "_.._etc_passwd.txt");
+        assert_eq!(safe_filename("Invoice.pdf.exe", FileType::Text), "Invoice.pdf.txt", "the type's extension, not the name's");
+        assert_eq!(safe_filename("Invoice\u{202E}fdp.exe", FileType::Text), "Invoicefdp.txt", "no right-to-left override");
+        assert_eq!(safe_filename("a\u{200B}b\u{2066}.pdf", FileType::Pdf), "ab.pdf");
+        assert_eq!(safe_filename("version 1.2 notes", FileType::Text), "version 1.2 notes.txt", "a dot inside a word stays");
         assert_eq!(safe_filename("Contract \"final\"\r\n2026", FileType::Pdf), "Contract _final_ 2026.pdf");
         assert_eq!(safe_filename("photo.JPEG", FileType::Jpeg), "photo.JPEG");
         assert_eq!(safe_filename("...", FileType::Pdf), "document.pdf");

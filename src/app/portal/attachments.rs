@@ -7,6 +7,7 @@
 //! still answer with a file); listing and downloading need only seeing the request. Employees
 //! attach to requests of their companies.
 
+use crate::app::kit::files::Download;
 use crate::app::kit::client_gate::client_of;
 use crate::app::kit::requests::governed_request;
 use crate::app::kit::requests::{SELECT_REQUEST, visible_request};
@@ -28,23 +29,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-const FILE_NAME_MAX: usize = 200;
-
-/// A stored file name: the last path segment, control characters replaced, trimmed, 1 to 200
-/// characters.
-pub fn clean_file_name(raw: &str) -> Result<String, ApiError> {
-    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last.chars().map(|c| if c.is_control() { '_' } else { c }).collect();
-    let cleaned = cleaned.trim();
-    if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
-        return Err(ApiError::invalid("file_name", "file_name must name a file"));
-    }
-    if cleaned.chars().count() > FILE_NAME_MAX {
-        return Err(ApiError::invalid("file_name", format!("file_name must be at most {FILE_NAME_MAX} characters")));
-    }
-    Ok(cleaned.to_owned())
-}
-
 /// `{file_name, content_type, content_base64}`.
 #[derive(Debug, Deserialize)]
 pub struct UploadInput {
@@ -65,19 +49,22 @@ impl UploadInput {
     /// The rules of every upload (src/app/files.rs): an allowlisted type, the size limit, and
     /// bytes that start the way that type's files do, so a page cannot pose as a PDF.
     pub fn parse(self) -> Result<Upload, ApiError> {
-        let file_name = clean_file_name(&self.file_name)?;
+        // An uploaded file's name may come with the path it had on the sender's disk: keep the last part.
+        let last = self.file_name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
+        if last.is_empty() || last == "." || last == ".." {
+            return Err(ApiError::invalid("file_name", "file_name must name a file"));
+        }
+        if self.file_name.chars().count() > 400 {
+            return Err(ApiError::invalid("file_name", "file_name must be at most 400 characters"));
+        }
         let checked = files::Upload::from_base64("content_type", &self.content_type, "content_base64", &self.content_base64)?;
+        // The stored name is the safe one, so every reader (the portal's download attribute, the
+        // console, the response header) gets a name whose extension is the checked type's.
+        let file_name = files::safe_filename(last, checked.file_type);
         Ok(Upload { file_name, content_type: checked.file_type.as_str(), bytes: checked.bytes })
     }
 }
 
-/// A file to send back, with the name and type to serve it under.
-#[derive(Debug, Clone)]
-pub struct FileOut {
-    pub file_name: String,
-    pub content_type: String,
-    pub bytes: Vec<u8>,
-}
 
 macro_rules! attachment_select {
     ($($rest:tt)*) => {
@@ -144,7 +131,12 @@ impl From<AttachmentRow> for AttachmentView {
             id: a.id.to_string(),
             request_id: a.request_id.to_string(),
             company_id: a.company_id.to_string(),
-            file_name: a.file_name,
+            // Rows stored before names were made safe show the safe name too (the portal's
+            // download attribute uses it).
+            file_name: match files::FileType::parse(&a.content_type) {
+                Some(file_type) => files::safe_filename(&a.file_name, file_type),
+                None => a.file_name,
+            },
             content_type: a.content_type,
             size: a.size,
             sha256: a.sha256,
@@ -167,10 +159,12 @@ fn attachment_page(rows: Vec<Row>, limit: u32) -> Result<Page<AttachmentView>, A
 
 /// The file of an attachment row, read from KV. A row whose file is not readable yet (KV is
 /// eventually consistent across locations) answers 503, never someone else's bytes.
-async fn read_file<P: Ports>(ports: &P, row: Option<Row>) -> Result<FileOut, ApiError> {
+async fn read_file<P: Ports>(ports: &P, row: Option<Row>) -> Result<Download, ApiError> {
     let row: AttachmentRow = decode(row.ok_or(ApiError::NotFound)?)?;
+    let file_type = files::FileType::parse(&row.content_type).ok_or_else(|| ApiError::internal(format!("attachment type {}", row.content_type)))?;
     let bytes = ports.kv().get(&row.kv_key).await?.ok_or_else(|| ApiError::Unavailable { what: "The file".into() })?;
-    Ok(FileOut { file_name: row.file_name, content_type: row.content_type, bytes })
+    // Names stored before names were made safe are made safe on the way out as well.
+    Ok(Download::new(bytes, file_type, &row.file_name))
 }
 
 /// Stores the bytes under a fresh random key, then runs the guarded insert; a refused insert
@@ -236,7 +230,7 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, requ
     attachment_page(rows(&out, GATE_STMT_COUNT + 1), list.limit)
 }
 
-pub async fn download<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, attachment_id: Uuid) -> Result<FileOut, ApiError> {
+pub async fn download<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, attachment_id: Uuid) -> Result<Download, ApiError> {
     let mut stmts = gate_stmts(bearer, now);
     stmts.push(Stmt::new(SELECT_REQUEST).bind(request_id.to_string()));
     stmts.push(Stmt::new(SELECT_ATTACHMENT).bind(attachment_id.to_string()).bind(request_id.to_string()));
@@ -286,7 +280,7 @@ pub async fn team_list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>,
     attachment_page(rows(&out, 2), list.limit)
 }
 
-pub async fn team_download<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, attachment_id: Uuid) -> Result<FileOut, ApiError> {
+pub async fn team_download<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, attachment_id: Uuid) -> Result<Download, ApiError> {
     let out = ports
         .db()
         .batch(vec![
@@ -330,11 +324,17 @@ mod tests {
     }
 
     #[test]
-    fn file_names_lose_paths_and_control_characters() {
-        assert_eq!(clean_file_name("../../etc/passwd").unwrap(), "passwd");
-        assert_eq!(clean_file_name("C:\\docs\\plan.pdf").unwrap(), "plan.pdf");
-        assert_eq!(clean_file_name("a\nb.txt").unwrap(), "a_b.txt");
-        assert!(clean_file_name("  ").is_err());
-        assert!(clean_file_name("dir/").is_err());
+    fn stored_names_are_safe_and_carry_the_checked_type() {
+        let named = |name: &str, content_type: &str, bytes: &[u8]| {
+            UploadInput { file_name: name.into(), ..input(content_type, bytes) }.parse().map(|u| u.file_name)
+        };
+        assert_eq!(named("../../etc/passwd", "text/plain", b"root").unwrap(), "passwd.txt");
+        assert_eq!(named("C:\\docs\\plan.pdf", "application/pdf", b"%PDF-1.7").unwrap(), "plan.pdf");
+        assert_eq!(named("Invoice.pdf.exe", "text/plain", b"hello").unwrap(), "Invoice.pdf.txt");
+        assert_eq!(named("Invoice\u{202E}fdp.exe", "text/plain", b"hello").unwrap(), "Invoicefdp.txt");
+        assert!(named("  ", "text/plain", b"x").is_err());
+        // Text must be text: an executable labelled text/plain is refused by its bytes.
+        assert_eq!(field_of(input("text/plain", b"MZ\x90\x00\x03\x00").parse()), Some("content_base64".into()));
+        assert_eq!(field_of(input("text/csv", &[0xff, 0xfe, 0x41]).parse()), Some("content_base64".into()));
     }
 }

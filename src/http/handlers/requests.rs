@@ -2,7 +2,7 @@
 
 use crate::app::kit::messages::MessageInput;
 use crate::app::kit::page::{ListOptions, decode_time_cursor};
-use crate::app::portal::attachments::{self, FileOut, UploadInput};
+use crate::app::portal::attachments::{self, UploadInput};
 use crate::app::portal::calls::{self, NewCallInput};
 use crate::app::portal::chat::{self};
 use crate::app::portal::requests::{self, NewRequestInput, RequestFilter};
@@ -10,7 +10,7 @@ use crate::app::governance::team_requests::{self, StatusInput, TeamFilter};
 use crate::app::Ports;
 use crate::http::input::{json_body, path_uuid, Query};
 use crate::http::{reply, ApiError, Ctx, Req, Resp};
-use http::{HeaderValue, Response, StatusCode};
+
 
 
 fn list_options(q: &Query) -> Result<ListOptions, ApiError> {
@@ -35,26 +35,6 @@ fn status_filter(q: &Query) -> Result<Option<String>, ApiError> {
 
 fn id_param<P: Ports>(cx: &Ctx<'_, P>, name: &str) -> Result<uuid::Uuid, ApiError> {
     path_uuid(cx.param(name))
-}
-
-/// A file download: its own type, as an attachment, never sniffed, sandboxed if opened anyway.
-pub fn file_response(file: FileOut) -> Result<Resp, ApiError> {
-    let ascii: String = file
-        .file_name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || " ._-()[]+,".contains(c) { c } else { '_' })
-        .collect();
-    let encoded: String = form_urlencoded::byte_serialize(file.file_name.as_bytes()).collect::<String>().replace('+', "%20").replace('*', "%2A");
-    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
-    let mut resp = Response::new(file.bytes);
-    *resp.status_mut() = StatusCode::OK;
-    let headers = resp.headers_mut();
-    let content_type = HeaderValue::from_str(&file.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    headers.insert("content-type", content_type);
-    headers.insert("content-disposition", HeaderValue::from_str(&disposition).map_err(|e| ApiError::internal(format!("disposition: {e}")))?);
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    headers.insert("content-security-policy", HeaderValue::from_static("sandbox; default-src 'none'"));
-    Ok(resp)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,7 +86,7 @@ pub async fn list_attachments<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Re
 
 pub async fn download_attachment<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    file_response(attachments::download(cx.ports, b, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
+    reply::download(attachments::download(cx.ports, b, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
 }
 
 pub async fn list_request_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -204,7 +184,7 @@ pub async fn team_list_attachments<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Resu
 
 pub async fn team_download_attachment<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    file_response(attachments::team_download(cx.ports, b, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
+    reply::download(attachments::team_download(cx.ports, b, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
 }
 
 /// The team's chat routes need `?company=` (or `company_id` in a POST body).
