@@ -227,7 +227,7 @@ fn disabling_the_link_or_changing_the_password_cuts_off_an_outstanding_access_to
     app.exec(&format!("UPDATE links SET status = 'active' WHERE id = '{EMILY_LINK}'"));
 
     let (access, _) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
-    let (other, _) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+    let (other, other_refresh) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
     app.advance(1);
     let new_password = "a brand new passphrase 77";
     let resp = app.send_auth("POST", "/api/me/password", &access, Some(json!({"current_password": EMILY_PASSWORD, "new_password": new_password, "refresh_transport": "body"})));
@@ -236,8 +236,36 @@ fn disabling_the_link_or_changing_the_password_cuts_off_an_outstanding_access_to
     assert_eq!(app.get_auth("/api/me/sessions", &access).status(), 401, "the old token stops working");
     assert_eq!(app.get_auth("/api/me/sessions", &other).status(), 401, "tokens issued before the change stop working");
     assert_eq!(app.get_auth("/api/me/sessions", &fresh).status(), 200);
+    let thief = app.post_json("/api/auth/refresh", json!({"refresh_token": other_refresh, "refresh_transport": "body"}), &[]);
+    assert_eq!(thief.status(), 401, "the other session cannot refresh into a new access token either");
     assert_eq!(app.login(EMILY_LOGIN, EMILY_PASSWORD).status(), 401);
     app.login_ok(EMILY_LOGIN, new_password);
+}
+
+#[test]
+fn a_refresh_after_the_credentials_changed_is_refused_even_when_the_session_was_left_open() {
+    // An admin resets the user's authenticator (tokens_valid_after moves on) while a session that
+    // was opened before is still alive in the table: its refresh token is over.
+    let app = TestApp::new().with_emily_active();
+    let (_, refresh_token) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+    app.advance(5);
+    app.exec(&format!("UPDATE users SET tokens_valid_after = {} WHERE id = '{EMILY_USER}'", app.now.get().timestamp()));
+    let resp = app.post_json("/api/auth/refresh", json!({"refresh_token": refresh_token, "refresh_transport": "body"}), &[]);
+    assert_eq!((resp.status().as_u16(), error_code(&resp)), (401, "unauthenticated".into()));
+    assert_eq!(app.sql_count("SELECT count(*) FROM sessions WHERE revoked_reason = 'credentials_changed'"), 1);
+    app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+}
+
+#[test]
+fn a_cookie_refresh_answers_with_a_cookie_whatever_the_body_asks() {
+    let app = TestApp::new().with_emily_active();
+    let resp = app.post_json("/api/auth/login", json!({"login": EMILY_LOGIN, "password": EMILY_PASSWORD}), &[]);
+    let cookie = header(&resp, "set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    let refreshed = app.post_json("/api/auth/refresh", json!({"refresh_transport": "body"}),
+        &[("cookie", &cookie), ("origin", "https://portal.test")]);
+    assert_eq!(refreshed.status(), 200, "{}", String::from_utf8_lossy(refreshed.body()));
+    assert_eq!(json(&refreshed)["refresh_token"], serde_json::Value::Null, "the HttpOnly token never reaches a script");
+    assert!(header(&refreshed, "set-cookie").is_some_and(|c| c.starts_with("__Host-extranet_refresh=")));
 }
 
 #[test]

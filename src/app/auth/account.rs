@@ -22,7 +22,9 @@ const SELECT_OWN_SESSIONS: &str = "SELECT id, created_at, last_seen_at, ip, coun
 const REVOKE_OWN_SESSION: &str = "UPDATE sessions SET revoked_at = ?3, revoked_reason = 'user' \
      WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL";
 const SELECT_CREDENTIALS: &str = "SELECT login, email, password_hash, totp_secret, totp_last_step FROM users WHERE id = ?1";
-const CHANGE_PASSWORD: &str = "UPDATE users SET password_hash = ?2, password_changed_at = ?3, tokens_valid_after = ?3, \
+/// ?6: 1 to end every other session (tokens issued and sessions opened before now stop working).
+const CHANGE_PASSWORD: &str = "UPDATE users SET password_hash = ?2, password_changed_at = ?3, \
+     tokens_valid_after = CASE WHEN ?6 = 1 THEN ?3 ELSE tokens_valid_after END, \
      totp_last_step = COALESCE(?4, totp_last_step), login_nonce = ?5, updated_at = ?3 \
      WHERE id = ?1 AND status = 'active' AND (?4 IS NULL OR totp_last_step IS NULL OR totp_last_step < ?4)";
 // Both depend on the nonce CHANGE_PASSWORD wrote: if its guard failed, no session ends.
@@ -95,13 +97,18 @@ pub async fn revoke_my_session<P: Ports>(ports: &P, bearer: &Bearer, client: &Cl
     crate::app::kit::audit::write_events(ports, client, now, vec![event]).await
 }
 
+fn signs_out_others() -> bool {
+    true
+}
+
 #[derive(Debug, Deserialize)]
 pub struct ChangePasswordInput {
     pub current_password: String,
     #[serde(default)]
     pub totp: Option<String>,
     pub new_password: String,
-    #[serde(default)]
+    /// Ends every other session of the user (the default); with false, they stay signed in.
+    #[serde(default = "signs_out_others")]
     pub sign_out_other_sessions: bool,
     #[serde(default)]
     pub refresh_transport: Option<Transport>,
@@ -166,7 +173,7 @@ pub async fn change_password<P: Ports>(
     let mut opening = Opening::new(ports, now, me.scope, me.link_id.clone(), me.policy_version)?;
     opening.vis = scope.map(|(_, vis)| vis);
     let n = crate::app::kit::ids::nonce(ports)?;
-    let mut stmts = vec![Stmt::new(CHANGE_PASSWORD).bind(me.user_id.as_str()).bind(hash).bind(t).bind(step).bind(n.as_str())];
+    let mut stmts = vec![Stmt::new(CHANGE_PASSWORD).bind(me.user_id.as_str()).bind(hash).bind(t).bind(step).bind(n.as_str()).bind(input.sign_out_other_sessions)];
     let end = if input.sign_out_other_sessions {
         Stmt::new(END_ALL_SESSIONS).bind(me.user_id.as_str())
     } else {

@@ -23,7 +23,7 @@ pub const REUSE_GRACE_SECONDS: i64 = 10;
 const SELECT_TOKEN: &str = "SELECT rt.used_at, rt.replaced_by, \
      (SELECT n.used_at IS NULL FROM refresh_tokens n WHERE n.token_hash = rt.replaced_by) AS successor_live, \
      s.id AS session_id, s.user_id, s.link_id, s.scope, s.revoked_at, s.idle_expires_at, s.absolute_expires_at, \
-     u.kind, u.role, u.status AS user_status, u.login, u.first_name, u.last_name, l.status AS link_status, l.policy_version \
+     s.created_at AS session_created_at, u.tokens_valid_after, u.kind, u.role, u.status AS user_status, u.login, u.first_name, u.last_name, l.status AS link_status, l.policy_version \
      FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id JOIN users u ON u.id = s.user_id \
      LEFT JOIN links l ON l.id = s.link_id WHERE rt.token_hash = ?1 AND rt.session_id = ?2";
 
@@ -60,6 +60,8 @@ struct TokenRow {
     revoked_at: Option<i64>,
     idle_expires_at: i64,
     absolute_expires_at: i64,
+    session_created_at: i64,
+    tokens_valid_after: i64,
     kind: String,
     role: Option<String>,
     user_status: String,
@@ -103,6 +105,13 @@ pub async fn refresh<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, 
     }
     let employee = row.kind == "employee";
     if row.user_status != "active" || (!employee && row.link_status.as_deref() != Some("active")) {
+        return Err(ApiError::Unauthenticated);
+    }
+    // A session opened before the credentials last changed (a password change, a new or reset
+    // authenticator) is over: its refresh token must not mint new access tokens, or a thief's
+    // session would outlive the change that was meant to end it.
+    if row.session_created_at < row.tokens_valid_after {
+        ports.db().run(Stmt::new(REVOKE_SESSION).bind(row.session_id.as_str()).bind(t).bind("credentials_changed")).await?;
         return Err(ApiError::Unauthenticated);
     }
     let secret: [u8; 32] = secret_bytes(ports)?;

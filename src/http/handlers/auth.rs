@@ -3,7 +3,7 @@
 use crate::app::auth::activation::{self, ActivateInput};
 use crate::app::auth::login::{self, LoginInput};
 use crate::app::auth::refresh::{self, LogoutBy, RefreshInput};
-use crate::app::kit::session::{Bearer, Issued};
+use crate::app::kit::session::{Bearer, Issued, Transport};
 use crate::app::Ports;
 use crate::http::input::{json_body, optional_json_body};
 use crate::http::transport::{bearer, check_same_origin, clear_refresh_cookie, refresh_cookie, set_refresh_cookie};
@@ -18,16 +18,18 @@ pub async fn login<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiErro
 
 pub async fn refresh<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let input: RefreshInput = optional_json_body(req)?;
-    let token = match input.refresh_token.filter(|t| !t.is_empty()) {
-        Some(token) => token,
+    let (token, transport) = match input.refresh_token.filter(|t| !t.is_empty()) {
+        Some(token) => (token, input.refresh_transport.unwrap_or_default()),
         None => {
             // The cookie rides along on any request the browser makes, so only our own pages may use it.
             let token = refresh_cookie(req).ok_or(ApiError::Unauthenticated)?;
             check_same_origin(req)?;
-            token
+            // Cookie in, cookie out: a script on the page must not lift the HttpOnly token into
+            // the body by asking for the body transport.
+            (token, Transport::Cookie)
         }
     };
-    let issued = refresh::refresh(cx.ports, cx.config, &cx.client, cx.now, &token, input.refresh_transport.unwrap_or_default()).await?;
+    let issued = refresh::refresh(cx.ports, cx.config, &cx.client, cx.now, &token, transport).await?;
     session_reply(issued)
 }
 
