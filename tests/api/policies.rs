@@ -378,3 +378,28 @@ fn a_contact_policy_write_rechecks_the_links_inside_the_batch() {
     assert_eq!(app.sql_count("SELECT count(*) FROM contact_policies"), 0);
     assert_eq!(app.sql_count("SELECT count(*) FROM audit_events WHERE action = 'policy.contact.updated'"), 0);
 }
+
+#[test]
+fn a_revoked_link_does_not_put_a_user_in_a_managers_scope() {
+    let app = TestApp::new().with_emily_active();
+    let now = app.now.get().timestamp();
+    // Emily once had a link to Blue Harbor; it was revoked. Her live link is Northern Light's.
+    app.exec(&format!(
+        "INSERT INTO links (id, user_id, contact_id, default_company_id, status, review_at, created_at, updated_at, revoked_at) \
+           VALUES ('0190a000-0000-7000-8000-0000000000b1', '{EMILY_USER}', '{EMILY_CONTACT}', '{BLUE_HARBOR}', 'revoked', {now}, {now}, {now}, {now});
+         INSERT INTO link_companies (link_id, company_id, created_at) VALUES ('0190a000-0000-7000-8000-0000000000b1', '{BLUE_HARBOR}', {now});"
+    ));
+    let blue = manager_token(&app, "blue.manager", &[BLUE_HARBOR]);
+    let north = manager_token(&app, "north.manager", &[NORTHERN_LIGHT]);
+    let sessions = format!("/api/admin/users/{EMILY_USER}/sessions");
+    for (method, path) in [("GET", sessions.clone()), ("POST", format!("{sessions}/revoke")), ("POST", format!("/api/admin/users/{EMILY_USER}/unlock"))] {
+        let resp = app.send_auth(method, &path, &blue, None);
+        assert_eq!((resp.status().as_u16(), error_code(&resp)), (404, "not_found".into()), "{method} {path}");
+    }
+    assert_eq!(app.sql_count("SELECT count(*) FROM sessions WHERE revoked_reason = 'admin'"), 0, "nothing ended");
+    assert_eq!(app.get_auth(&sessions, &north).status(), 200, "her live link's manager governs her");
+
+    // A live link on both companies needs a manager of both.
+    app.exec(&format!("INSERT INTO link_companies (link_id, company_id, created_at) VALUES ('{EMILY_LINK}', '{BLUE_HARBOR}', {now})"));
+    assert_eq!(app.send_auth("POST", &format!("/api/admin/users/{EMILY_USER}/unlock"), &north, None).status(), 404);
+}

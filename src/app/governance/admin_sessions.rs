@@ -1,11 +1,13 @@
 //! A user's sessions as the governance console sees them (list, revoke all) and clearing a
-//! lockout. Managers reach the users whose links hold one of their companies; anyone else is 404.
+//! lockout. A manager reaches an external user whose live links hold only the manager's companies
+//! (the rule users and MFA resets follow); anyone else is 404.
 
 use crate::app::kit::error::Conflict;
 use crate::app::kit::page::{decode_time_cursor, encode_time_cursor};
-use crate::app::kit::rows::{changes, first_row, json_ids, rows};
+use crate::app::kit::rows::{changes, first_row, rows};
 use crate::app::kit::time::{rfc3339};
-use crate::app::kit::sql::{governs_any};
+use crate::app::kit::governor::LIVE_LINK_COMPANIES;
+use crate::app::kit::sql::governs_user;
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::governor::Governor;
@@ -20,9 +22,6 @@ use serde_json::json;
 use uuid::Uuid;
 
 const SELECT_USER: &str = "SELECT id, kind, login, failed_logins, locked_until FROM users WHERE id = ?1";
-/// The companies of the user's links (any status): what puts the user in a manager's scope.
-const SELECT_USER_COMPANIES: &str = "SELECT DISTINCT lc.company_id FROM links l JOIN link_companies lc ON lc.link_id = l.id \
-     WHERE l.user_id = ?1";
 /// ?5 status filter (NULL: all), ?6 now; keyset on (created_at, id) newest first.
 const SELECT_SESSIONS: &str = "SELECT id, link_id, scope, created_at, last_seen_at, idle_expires_at, absolute_expires_at, ip, \
      country, user_agent, revoked_at, revoked_reason FROM sessions WHERE user_id = ?1 \
@@ -41,21 +40,21 @@ macro_rules! user_live_sessions {
         )
     };
 }
-// ?14 user, ?15 session, ?16 the user's companies JSON.
+// ?14 user, ?15 session.
 const AUDIT_REVOKE_SESSIONS: AuditGuard = audit_guard!(
     details = concat!("json_set(?13, '$.sessions_revoked', (SELECT count(*) ", user_live_sessions!(14, 2), "))");
     "EXISTS (SELECT 1 FROM users WHERE id = ?14) AND ",
-    governs_any!(15, 2, 16)
+    governs_user!(15, 2, 14)
 );
-// ?1 user, ?2 now, ?3 session, ?4 companies.
+// ?1 user, ?2 now, ?3 session.
 const REVOKE_SESSIONS: &str = concat!(
     "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'admin' WHERE id IN (SELECT id ", user_live_sessions!(1, 2), ") AND ",
-    governs_any!(3, 2, 4)
+    governs_user!(3, 2, 1)
 );
-const AUDIT_UNLOCK: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM users WHERE id = ?14) AND ", governs_any!(15, 2, 16));
+const AUDIT_UNLOCK: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM users WHERE id = ?14) AND ", governs_user!(15, 2, 14));
 const UNLOCK: &str = concat!(
     "UPDATE users SET failed_logins = 0, locked_until = NULL, updated_at = ?2 WHERE id = ?1 AND ",
-    governs_any!(3, 2, 4)
+    governs_user!(3, 2, 1)
 );
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,7 +165,7 @@ fn target(bearer: &Bearer, out: &[Outcome]) -> Result<Target, ApiError> {
     let gov = Governor::from_check(bearer, out.first())?;
     let user: UserRow = decode(first_row(out, 1).ok_or(ApiError::NotFound)?)?;
     let companies: Vec<String> = decode_all::<CompanyIdRow>(rows(out, 2))?.into_iter().map(|r| r.company_id).collect();
-    if !gov.admin && (user.kind != "external" || !companies.iter().any(|c| gov.sees_company(c))) {
+    if !gov.governs_user(&user.kind, &companies) {
         return Err(ApiError::NotFound);
     }
     Ok(Target { gov, user, companies })
@@ -176,7 +175,7 @@ fn target_stmts(bearer: &Bearer, now: DateTime<Utc>, user_id: &str) -> Vec<Stmt>
     vec![
         Governor::check_stmt(bearer, now),
         Stmt::new(SELECT_USER).bind(user_id),
-        Stmt::new(SELECT_USER_COMPANIES).bind(user_id),
+        Stmt::new(LIVE_LINK_COMPANIES).bind(user_id),
     ]
 }
 
@@ -238,15 +237,14 @@ pub async fn revoke_all<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMet
     let target = target(bearer, &out)?;
     let t = now.timestamp();
     let session = target.gov.principal.session_id.clone();
-    let companies = json_ids(&target.companies);
     let me = target.gov.user_id().to_owned();
     let event = Event::new("sessions.revoked", ActorKind::Employee, Some(&me))
         .target("user", &id)
         .companies(target.companies.clone())
         .details(json!({"reason": "admin", "login": target.user.login}));
     let event_id = new_id(ports, now)?;
-    let audit = event.insert_if(&event_id, client, t, AUDIT_REVOKE_SESSIONS).bind(id.as_str()).bind(session.as_str()).bind(companies.as_str());
-    let revoke = Stmt::new(REVOKE_SESSIONS).bind(id.as_str()).bind(t).bind(session.as_str()).bind(companies.as_str());
+    let audit = event.insert_if(&event_id, client, t, AUDIT_REVOKE_SESSIONS).bind(id.as_str()).bind(session.as_str());
+    let revoke = Stmt::new(REVOKE_SESSIONS).bind(id.as_str()).bind(t).bind(session.as_str());
     let out = ports.db().batch(vec![audit, revoke]).await?;
     if changes(&out, 0) != 1 {
         return Err(ApiError::conflict(Conflict::NotApplied));
@@ -261,7 +259,6 @@ pub async fn unlock<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, n
     let t = now.timestamp();
     let was_locked = target.user.locked_until.is_some_and(|until| until > t);
     let session = target.gov.principal.session_id.clone();
-    let companies = json_ids(&target.companies);
     let me = target.gov.user_id().to_owned();
     let event = Event::new("account.unlocked", ActorKind::Employee, Some(&me))
         .target("user", &id)
@@ -269,8 +266,8 @@ pub async fn unlock<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, n
         .details(json!({"login": target.user.login, "was_locked": was_locked, "failed_logins_before": target.user.failed_logins,
             "locked_until_before": target.user.locked_until.map(rfc3339)}));
     let event_id = new_id(ports, now)?;
-    let audit = event.insert_if(&event_id, client, t, AUDIT_UNLOCK).bind(id.as_str()).bind(session.as_str()).bind(companies.as_str());
-    let update = Stmt::new(UNLOCK).bind(id.as_str()).bind(t).bind(session.as_str()).bind(companies.as_str());
+    let audit = event.insert_if(&event_id, client, t, AUDIT_UNLOCK).bind(id.as_str()).bind(session.as_str());
+    let update = Stmt::new(UNLOCK).bind(id.as_str()).bind(t).bind(session.as_str());
     let out = ports.db().batch(vec![audit, update]).await?;
     if changes(&out, 1) != 1 {
         return Err(ApiError::conflict(Conflict::NotApplied));

@@ -7,6 +7,7 @@
 //! live links are within their companies (an unlinked user qualifies); anything else is 404.
 //! Employees are admins' business. The last active admin cannot be demoted or blocked (409).
 
+use crate::app::kit::governor::LIVE_LINK_COMPANIES;
 use crate::app::kit::error::Conflict;
 use crate::app::kit::page::{Page, decode_cursor, encode_cursor};
 use crate::app::kit::rows::{changes, json_list, rows};
@@ -64,8 +65,6 @@ const LIST_USERS: &str = concat!(
 );
 // ?1 acting employee (whose view of the links), ?2 now, ?3 the user.
 const SELECT_USER: &str = concat!(user_view_sql!(1, 2), " WHERE u.id = ?3");
-const LIVE_LINK_COMPANIES: &str = "SELECT DISTINCT lc.company_id FROM links l JOIN link_companies lc ON lc.link_id = l.id \
-     WHERE l.user_id = ?1 AND l.status <> 'revoked' ORDER BY lc.company_id";
 const OTHER_ACTIVE_ADMINS: &str = "SELECT count(*) AS n FROM users WHERE role = 'admin' AND status = 'active' AND id <> ?1";
 
 /// Blocking the last active admin would lock governance for good.
@@ -235,8 +234,7 @@ async fn load_target<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, u
     let (gov, out) = employee_reads(ports, bearer, now, reads).await?;
     let user = user_view(rows(&out, 0).into_iter().next())?.ok_or(ApiError::NotFound)?;
     let companies: Vec<String> = rows(&out, 1).into_iter().filter_map(|r| r.get("company_id").and_then(|v| v.as_str()).map(str::to_owned)).collect();
-    let may = gov.admin || (user.kind == "external" && gov.sees_all(companies.iter().map(String::as_str)));
-    if !may {
+    if !gov.governs_user(&user.kind, &companies) {
         return Err(ApiError::NotFound);
     }
     let other_active_admins = rows(&out, 2).first().and_then(|r| r.get("n")).and_then(serde_json::Value::as_i64).unwrap_or(0);

@@ -79,6 +79,13 @@ impl Governor {
     }
 
     /// Every company in `ids` is in scope (an empty list is trivially in scope).
+    /// Whether this employee governs a user of `kind` whose live links hold `live_companies`: an
+    /// admin governs everyone; a manager an external user whose live links hold only their
+    /// companies. The SQL side of the same rule is `governs_user!`.
+    pub fn governs_user(&self, kind: &str, live_companies: &[String]) -> bool {
+        self.admin || (kind == "external" && self.sees_all(live_companies.iter().map(String::as_str)))
+    }
+
     pub fn sees_all<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> bool {
         ids.into_iter().all(|id| self.sees_company(id))
     }
@@ -109,6 +116,11 @@ pub fn is_crm_token(config: &Config, token: Option<&str>) -> bool {
 /// The audit insert of [`Event::insert`], written only when the guard holds (?14 session or NULL
 /// for the CRM; ?2 is the event's time, which is the request's `now`).
 pub const AUDIT_IF_CRM_OR_ADMIN: AuditGuard = audit_guard!(crm_or_admin!(14, 2));
+
+/// The companies of a user's live (not revoked) links, `company_id` per row, by user `?1`: what
+/// puts an external user in a manager's scope.
+pub const LIVE_LINK_COMPANIES: &str = "SELECT DISTINCT lc.company_id FROM links l JOIN link_companies lc ON lc.link_id = l.id \
+     WHERE l.user_id = ?1 AND l.status <> 'revoked' ORDER BY lc.company_id";
 
 /// Who called a CRM upsert, as the handler saw the bearer header.
 pub enum Caller {
