@@ -615,3 +615,19 @@ fn search_filters_review_due_and_reviewed() {
         assert_eq!(json(&app.get_auth(&format!("/api/admin/links{query}"), &admin))["error"]["field"], field, "{query}");
     }
 }
+
+#[test]
+fn the_wizard_shows_an_existing_user_only_to_whoever_governs_them() {
+    let (app, admin) = world_with_emily();
+    let now = app.now.get().timestamp();
+    app.exec(&format!("INSERT INTO contact_companies (contact_id, company_id, created_at) VALUES ('{EMILY_CONTACT}', '{BLUE_HARBOR}', {now});"));
+    // A Blue Harbor manager asks to link Emily's user (whose live link is Northern Light's) to Blue Harbor.
+    let manager = manager_token(&app, &[BLUE_HARBOR]);
+    let body = wizard(json!({"id": EMILY_USER}), EMILY_CONTACT, &[BLUE_HARBOR], Some(BLUE_HARBOR));
+    let resp = app.send_auth("POST", "/api/admin/links/preview", &manager, Some(body.clone()));
+    assert_eq!(resp.status(), 404, "{}", body_of(&resp));
+    assert!(!body_of(&resp).contains(EMILY_LOGIN), "no login, email or links of a user outside the scope");
+    assert_eq!(confirm(&app, &manager, body.clone()).status(), 404);
+    let review = preview(&app, &admin, body);
+    assert_eq!(review["user"]["login"], EMILY_LOGIN, "an admin sees who it is");
+}

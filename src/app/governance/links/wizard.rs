@@ -1,6 +1,7 @@
 //! The link wizard's rules: its input parsed into types, the facts it decides on, and `assess`,
 //! pure, which answers the review step and guards the confirm alike; `preview` loads and assesses.
 
+use crate::app::kit::governor::LIVE_LINK_COMPANIES;
 use super::*;
 use crate::app::kit::rows::{json_ids, parse_ids, rows};
 use crate::app::kit::governor::Governor;
@@ -466,6 +467,7 @@ pub(super) async fn assess_wizard<P: Ports>(ports: &P, bearer: &Bearer, now: Dat
             Stmt::new(SELECT_COMPANIES).bind(json_ids(&asked)).bind(contact.as_str()),
             Stmt::new(SELECT_USER).bind(user_id.clone()).bind(login_key),
             Stmt::new(SELECT_USER_LINKS).bind(user_id.clone()),
+            Stmt::new(LIVE_LINK_COMPANIES).bind(user_id.clone()),
         ])
         .await?;
     let gov = Governor::from_check(bearer, out.first())?;
@@ -487,8 +489,15 @@ pub(super) async fn assess_wizard<P: Ports>(ports: &P, bearer: &Bearer, now: Dat
         return Err(ApiError::invalid("default_company_id", format!("No company has the id {d}")));
     }
     let user: Option<UserRow> = rows(&out, 3).into_iter().next().map(decode).transpose()?;
-    if matches!(wizard.user, UserChoice::Existing(_)) && user.is_none() {
-        return Err(ApiError::invalid("user.id", "No user has this id"));
+    if let UserChoice::Existing(_) = wizard.user {
+        let Some(found) = &user else {
+            return Err(ApiError::invalid("user.id", "No user has this id"));
+        };
+        // The review step shows the user's login, email and links: only to whoever governs them.
+        let live: Vec<String> = rows(&out, 5).into_iter().filter_map(|r| r.get("company_id").and_then(|v| v.as_str()).map(str::to_owned)).collect();
+        if !gov.governs_user(&found.kind, &live) {
+            return Err(ApiError::NotFound);
+        }
     }
     let facts = WizardFacts { contact: contact_row, companies, user, user_links: decode_all(rows(&out, 4))? };
     Ok((gov, assess(wizard, &facts)))
