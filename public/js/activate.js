@@ -148,7 +148,7 @@ function activationForm(preview) {
       throw err;
     }
     setSession(session);
-    if (session.mfa_enrollment_required) return enrol(session);
+    if (session.mfa_enrollment_required) return enrol(password);
     done(session);
   });
 
@@ -168,11 +168,11 @@ function activationForm(preview) {
   );
 }
 
-function enrol() {
+function enrol(password) {
   card(
     h("h1", {}, "Set up two-factor authentication"),
     h("p", {}, "Your password is set. Two-factor authentication is required for this portal: add your account to an authenticator app to finish."),
-    totpEnrolment({ autoStart: true, onDone: () => done() }),
+    totpEnrolment({ autoStart: true, password, onDone: () => done() }),
   );
 }
 

@@ -11,7 +11,7 @@ fn code(secret: &str, now: i64) -> String {
 
 /// Enrols Emily in TOTP and returns the base32 secret.
 fn enrol(app: &TestApp, access: &str) -> String {
-    let resp = app.send_auth("POST", "/api/me/mfa/totp", access, None);
+    let resp = app.send_auth("POST", "/api/me/mfa/totp", access, Some(json!({"current_password": EMILY_PASSWORD})));
     assert_eq!(resp.status(), 200, "{}", String::from_utf8_lossy(resp.body()));
     let body = json(&resp);
     let secret = body["secret"].as_str().unwrap().to_owned();
@@ -114,7 +114,7 @@ fn when_mfa_is_required_a_new_client_may_only_enrol() {
     let refused = app.send_auth("POST", "/api/me/password", &access, Some(json!({"current_password": EMILY_PASSWORD, "new_password": "x"})));
     assert_eq!((refused.status().as_u16(), error_code(&refused)), (403, "mfa_enrollment_required".into()));
 
-    let resp = app.send_auth("POST", "/api/me/mfa/totp", &access, None);
+    let resp = app.send_auth("POST", "/api/me/mfa/totp", &access, Some(json!({"current_password": EMILY_PASSWORD})));
     let secret = json(&resp)["secret"].as_str().unwrap().to_owned();
     let confirmed = app.send_auth("POST", "/api/me/mfa/totp/confirm", &access, Some(json!({"code": code(&secret, app.now.get().timestamp())})));
     assert_eq!(confirmed.status(), 200);
@@ -257,4 +257,19 @@ fn a_reset_invitation_does_not_skip_an_enrolled_second_factor() {
     assert_eq!(ok.status(), 200, "{}", String::from_utf8_lossy(ok.body()));
     assert_eq!(json(&ok)["mfa_enrollment_required"], false);
     assert_eq!(login_with(&app, "a brand new passphrase 2027", Some(&c)).status(), 401, "the code was used by the activation");
+}
+
+#[test]
+fn a_first_enrolment_needs_the_password_so_a_stolen_token_cannot_bind_an_authenticator() {
+    let app = TestApp::new().with_emily_active();
+    let (stolen, _) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+    let start = |body: serde_json::Value| app.send_auth("POST", "/api/me/mfa/totp", &stolen, Some(body));
+    let without = start(json!({}));
+    assert_eq!((without.status().as_u16(), json(&without)["error"]["field"].as_str().unwrap().to_owned()), (400, "current_password".into()));
+    for _ in 0..4 {
+        assert_eq!(json(&start(json!({"current_password": "a guess at the password"})))["error"]["field"], "current_password");
+    }
+    assert_eq!(app.sql_count(&format!("SELECT failed_logins FROM users WHERE id = '{EMILY_USER}'")), 4, "each guess counted");
+    assert_eq!(app.sql_count(&format!("SELECT count(*) FROM users WHERE id = '{EMILY_USER}' AND totp_pending_secret IS NOT NULL")), 0, "nothing staged");
+    assert_eq!(start(json!({"current_password": EMILY_PASSWORD})).status(), 200, "the owner, who knows the password, enrols");
 }

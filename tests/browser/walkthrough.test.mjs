@@ -398,6 +398,8 @@ test("Emily connects a website widget (secret shown once) and Telegram, then rev
 
 test("Emily turns on two-factor authentication and signs in with a code", async () => {
   await emily.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: "Profile" }).click();
+  // A first enrolment is a step-up: the password first.
+  await emily.locator("form", { has: emily.getByRole("button", { name: "Set up authenticator" }) }).getByLabel("Your password").fill(EMILY_PASSWORD);
   await emily.getByRole("button", { name: "Set up authenticator" }).click();
   const secret = await emily.getByLabel("Secret key (add by hand)").inputValue();
   const uri = await emily.getByLabel("Setup URI (otpauth)").inputValue();

@@ -9,23 +9,29 @@ import { qrSvg } from "./qr.js";
  * An enrolment panel. `replacing`: the user already has TOTP (a current code is needed to replace
  * it). `onDone()` runs once the code is confirmed (the session then has full scope).
  */
-export function totpEnrolment({ replacing = false, autoStart = false, onDone }) {
+export function totpEnrolment({ replacing = false, autoStart = false, password = null, onDone }) {
   const root = h("div", { class: "stack" });
 
   function startForm() {
     const current = replacing
       ? field({ label: "Current authenticator code", name: "current_code", required: true, autocomplete: "one-time-code", inputmode: "numeric", hint: "Replacing your authenticator needs a code from the current one." })
       : null;
+    // A first enrolment is a step-up: the account's password, so a stolen session alone cannot
+    // bind another authenticator.
+    const pw = replacing
+      ? null
+      : field({ label: "Your password", name: "current_password", kind: "password", required: true, autocomplete: "current-password", hint: "Setting up an authenticator needs your password." });
     const form = h(
       "form",
       {},
       formAlert(),
       h("p", {}, replacing ? "Set up a new authenticator app in place of the current one." : "Protect your account with a one-time code from an authenticator app (for example FreeOTP, Aegis, Google Authenticator or 1Password)."),
       current,
+      pw,
       h("button", { type: "submit", class: "primary" }, replacing ? "Replace authenticator" : "Set up authenticator"),
     );
     onSubmit(form, async (data) => {
-      const body = replacing ? { current_code: String(data.get("current_code")).trim() } : {};
+      const body = replacing ? { current_code: String(data.get("current_code")).trim() } : { current_password: String(data.get("current_password")) };
       const enrolment = await post("/api/me/mfa/totp", body);
       mount(root, confirmForm(enrolment));
       root.querySelector("h3").focus();
@@ -60,9 +66,10 @@ export function totpEnrolment({ replacing = false, autoStart = false, onDone }) 
     );
   }
 
-  if (autoStart && !replacing) {
+  if (autoStart && !replacing && password) {
+    // Right after activation the password was just typed: no need to ask for it again.
     mount(root, h("p", { role: "status" }, "Preparing your authenticator setup…"));
-    post("/api/me/mfa/totp", {})
+    post("/api/me/mfa/totp", { current_password: password })
       .then((enrolment) => mount(root, confirmForm(enrolment)))
       .catch(() => mount(root, startForm()));
   } else {

@@ -1,7 +1,8 @@
 //! TOTP enrolment: start (a new secret, shown once, pending until a code from it is confirmed) and
-//! confirm. Replacing an existing secret needs a current code. An admin reset is audited.
+//! confirm. A first enrolment needs the password (a step-up), replacing a secret a current code,
+//! both counted against the lockout. An admin reset is audited.
 
-use crate::app::kit::step_up::{verify_factors, TotpCheck};
+use crate::app::kit::step_up::{verify_factors, PasswordCheck, TotpCheck};
 use crate::app::kit::error::Conflict;
 use crate::app::kit::audit::{self, ActorKind, Event};
 use crate::app::kit::credentials::{self, TokenClaims};
@@ -15,7 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-const SELECT_TOTP: &str = "SELECT login, kind, totp_secret, totp_pending_secret, totp_last_step FROM users WHERE id = ?1";
+const SELECT_TOTP: &str = "SELECT login, kind, password_hash, totp_secret, totp_pending_secret, totp_last_step FROM users WHERE id = ?1";
 const SET_PENDING: &str = "UPDATE users SET totp_pending_secret = ?2, totp_last_step = COALESCE(?3, totp_last_step), updated_at = ?4 \
      WHERE id = ?1 AND status = 'active' AND (?3 IS NULL OR totp_last_step IS NULL OR totp_last_step < ?3)";
 const CONFIRM: &str = "UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_last_step = ?3, \
@@ -28,6 +29,7 @@ const UPGRADE_SESSION: &str = "UPDATE sessions SET scope = 'full' WHERE id = ?1 
 struct TotpRow {
     login: String,
     kind: String,
+    password_hash: Option<String>,
     totp_secret: Option<String>,
     totp_pending_secret: Option<String>,
     totp_last_step: Option<i64>,
@@ -37,6 +39,11 @@ struct TotpRow {
 pub struct StartInput {
     #[serde(default)]
     pub current_code: Option<String>,
+    /// The account's password: a first enrolment (after an MFA reset, or when MFA becomes
+    /// required) is a step-up, so whoever holds only an access token cannot bind their own
+    /// authenticator to the account.
+    #[serde(default)]
+    pub current_password: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,6 +63,11 @@ pub async fn start<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, iss
         // password guess: a stolen access token cannot walk the code space.
         let check = TotpCheck { secret, code: input.current_code.as_deref(), last_step: row.totp_last_step, field: "current_code" };
         step = verify_factors(ports, &me.user_id, Some(&me.session_id), None, Some(check), now).await?;
+    } else {
+        let given = input.current_password.as_deref().filter(|p| !p.is_empty());
+        let given = given.ok_or_else(|| ApiError::invalid("current_password", "Enter your password to set up an authenticator."))?;
+        let check = PasswordCheck { given, phc: row.password_hash.as_deref(), field: "current_password" };
+        verify_factors(ports, &me.user_id, Some(&me.session_id), Some(check), None, now).await?;
     }
     let raw: [u8; 20] = secret_bytes(ports)?;
     let secret = credentials::totp_secret_text(&raw);
