@@ -8,7 +8,6 @@ use crate::app::delivery::maintenance::run_cron;
 use crate::app::delivery::notify::{self, Bot};
 use crate::app::{OutboundError, Ports, QueryStats, RandomUnavailable};
 use crate::config::{Config, ConfigError};
-use crate::http::routes::UPLOAD_LIMIT;
 use crate::http::{self, ApiError};
 use std::cell::{Cell, OnceCell};
 use worker::{event, Context, Env, ScheduleContext, ScheduledEvent};
@@ -105,6 +104,27 @@ fn ports(env: &Env) -> worker::Result<EdgePorts> {
     })
 }
 
+/// The request body, read chunk by chunk and given up as soon as it passes `limit` (None): a
+/// client that sends no Content-Length cannot make the worker buffer more than the route allows.
+async fn read_capped(req: &mut worker::Request, limit: usize) -> worker::Result<Option<Vec<u8>>> {
+    use futures_util::StreamExt;
+    let mut stream = match req.stream() {
+        Ok(stream) => stream,
+        // No body at all (a GET, say).
+        Err(worker::Error::RustError(_)) => return Ok(Some(Vec::new())),
+        Err(e) => return Err(e),
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
 fn is_api_path(path: &str) -> bool {
     path.starts_with("/api/") || path.starts_with("/webhooks/") || path == "/health" || path == "/openapi.json"
 }
@@ -122,12 +142,19 @@ async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Resu
             return to_worker(http::reply::error(&ApiError::Unavailable { what: "The service configuration".into() }));
         }
     };
+    // The route's own body limit, known before a byte is read: a declared length over it is
+    // refused at once, and a body without one (chunked) is read only up to it.
+    let limit = match http::routes::find(&::http::Method::from_bytes(req.method().as_ref().as_bytes()).unwrap_or_default(), url.path()) {
+        http::routes::Matched::Route(route, _) => route.body_limit,
+        _ => http::routes::BODY_LIMIT,
+    };
     let declared = req.headers().get("content-length")?.and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-    if declared > UPLOAD_LIMIT {
-        // Refuse before reading: the route's own limit is checked again on the bytes.
-        return to_worker(http::reply::error(&ApiError::TooLarge { limit: UPLOAD_LIMIT }));
+    if declared > limit {
+        return to_worker(http::reply::error(&ApiError::TooLarge { limit }));
     }
-    let body = req.bytes().await?;
+    let Some(body) = read_capped(&mut req, limit).await? else {
+        return to_worker(http::reply::error(&ApiError::TooLarge { limit }));
+    };
     let mut builder = ::http::Request::builder().method(req.method().as_ref()).uri(url.as_str());
     for (name, value) in req.headers().entries() {
         builder = builder.header(name, value);

@@ -212,6 +212,36 @@ describe("body limits", () => {
   }
 });
 
+describe("body limits without Content-Length", () => {
+  test("a chunked body is read only up to the route's limit: 413 without buffering the rest", async () => {
+    // 64 chunks of 1 KiB, no Content-Length (a stream body goes out chunked): the login route's
+    // limit is 16 KiB, so the worker stops reading long before the end.
+    let sent = 0;
+    const chunk = new TextEncoder().encode("x".repeat(1024));
+    const body = new ReadableStream({
+      pull(controller) {
+        if (sent >= 64) return controller.close();
+        sent++;
+        controller.enqueue(chunk);
+      },
+    });
+    const res = await worker.fetch("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body, duplex: "half" });
+    assert.equal(res.status, 413);
+    assert.equal((await res.json()).error.code, "too_large");
+  });
+
+  test("a small chunked body still reaches the handler", async () => {
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(JSON.stringify({ login: "nobody-here", password: "not the right one at all" })));
+        controller.close();
+      },
+    });
+    const res = await worker.fetch("/api/auth/login", { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "10.44.0.1" }, body, duplex: "half" });
+    assert.equal(res.status, 401, "read whole and answered by the login use case");
+  });
+});
+
 describe("logs", () => {
   test("after logins and a refresh, the JSON logs carry request ids and no token, password or secret", async () => {
     const session = await ok("POST", "/api/auth/login", { body: { ...CLIENT, refresh_transport: "body" } });
