@@ -646,3 +646,36 @@ fn lists_page_with_an_opaque_cursor() {
     assert_eq!(ids(&app.get_auth("/api/admin/contacts?q=carter", &admin)), [EMILY_CONTACT]);
     assert_eq!(ids(&app.get_auth("/api/admin/contacts?state=draft", &admin)).len(), 0);
 }
+
+#[test]
+fn a_company_the_crm_removes_from_a_contact_leaves_her_live_links() {
+    let app = TestApp::new().with_emily_active();
+    let now = app.now.get().timestamp();
+    // Emily belongs to both companies; her link holds both, Blue Harbor as default.
+    app.exec(&format!(
+        "INSERT INTO contact_companies (contact_id, company_id, created_at) VALUES ('{EMILY_CONTACT}', '{BLUE_HARBOR}', {now});
+         INSERT INTO link_companies (link_id, company_id, created_at) VALUES ('{EMILY_LINK}', '{BLUE_HARBOR}', {now});
+         UPDATE links SET default_company_id = '{BLUE_HARBOR}' WHERE id = '{EMILY_LINK}';"
+    ));
+    let (access, _) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+    let contact = format!("/api/admin/contacts/{EMILY_CONTACT}");
+    let body = |companies: Value| json!({"first_name": "Emily", "last_name": "Carter", "email": EMILY_LOGIN, "company_ids": companies});
+
+    assert_eq!(crm(&app, &contact, body(json!([NORTHERN_LIGHT]))).status(), 200);
+    assert_eq!(app.sql_count(&format!("SELECT count(*) FROM link_companies WHERE link_id = '{EMILY_LINK}' AND company_id = '{BLUE_HARBOR}'")), 0,
+        "Blue Harbor left her link");
+    assert_eq!(app.sql_count(&format!("SELECT count(*) FROM links WHERE id = '{EMILY_LINK}' AND default_company_id = '{NORTHERN_LIGHT}' AND status = 'active'")), 1,
+        "the default moved to the company she keeps");
+    assert_eq!(status_and_code(&app.get_auth("/api/me", &access)), (401, "token_stale".into()), "her token no longer carries Blue Harbor");
+    assert_eq!(app.sql_count(&format!("SELECT count(*) FROM audit_events WHERE action = 'link.companies_dropped_by_crm' AND target_id = '{EMILY_LINK}' \
+        AND details LIKE '%{BLUE_HARBOR}%' AND actor_kind = 'crm'")), 1);
+    let (fresh, _) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+    let companies: Vec<String> = json(&app.get_auth("/api/me", &fresh))["companies"].as_array().unwrap().iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(companies, [NORTHERN_LIGHT]);
+
+    // Removing her last company disables the link: nothing stays reachable.
+    assert_eq!(crm(&app, &contact, body(json!([]))).status(), 200);
+    assert_eq!(app.sql_count(&format!("SELECT count(*) FROM links WHERE id = '{EMILY_LINK}' AND status = 'disabled'")), 1);
+    assert_eq!(app.get_auth("/api/me", &fresh).status(), 401);
+}

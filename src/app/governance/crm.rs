@@ -12,6 +12,7 @@
 //! pipeline's archived flag or its creation (the links holding a company whose policy names the
 //! pipeline: only they can see a difference, as a contact policy only narrows the company's list).
 
+use crate::app::governance::crm_links;
 use crate::app::kit::error::Conflict;
 use crate::app::kit::page::ListQuery;
 use crate::app::kit::pipelines::{FieldType, RequestField, Stage};
@@ -289,8 +290,10 @@ pub async fn upsert_contact<P: Ports>(ports: &P, caller: &Caller, client: &Clien
         Stmt::new(SELECT_CONTACT).bind(id.as_str()).bind(None::<String>),
         Stmt::new(UNKNOWN_COMPANIES).bind(json_list(&company_ids)),
         Stmt::new(CONTACT_EXISTS).bind(duplicate_of.clone()),
+        Stmt::new(crm_links::LIVE_LINK_COMPANIES_OF_CONTACT).bind(id.as_str()),
     ];
     let (acting, out) = crm_or_admin_reads(ports, caller, now, reads).await?;
+    let live_links = rows(&out, 3);
     let before: Option<ContactView> = rows(&out, 0).into_iter().next().map(|r| decode::<ContactRow>(r).map_err(ApiError::from).and_then(ContactView::try_from)).transpose()?;
     let unknown: Vec<String> = rows(&out, 1).into_iter().filter_map(|r| r.get("id").and_then(|v| v.as_str()).map(str::to_owned)).collect();
     if !unknown.is_empty() {
@@ -327,7 +330,7 @@ pub async fn upsert_contact<P: Ports>(ports: &P, caller: &Caller, client: &Clien
             .bind(t)
             .bind(session.clone())
     };
-    let stmts = vec![
+    let mut stmts = vec![
         Stmt::new(BUMP_CONTACT_LINKS).bind(id.as_str()).bind(new_state.clone()).bind(session.clone()).bind(t),
         write(INSERT_CONTACT),
         write(UPDATE_CONTACT),
@@ -336,6 +339,8 @@ pub async fn upsert_contact<P: Ports>(ports: &P, caller: &Caller, client: &Clien
         acting.audit_stmt(&event, &new_id(ports, now)?, client, t),
         Stmt::new(SELECT_CONTACT).bind(id.as_str()).bind(None::<String>),
     ];
+    // After the contact's own rows (their indexes are read below): its live links follow the CRM.
+    stmts.extend(crm_links::narrow_stmts(ports, &acting, client, now, &id, &company_ids, live_links)?);
     let out = ports.db().batch(stmts).await.map_err(|e| {
         if is_foreign_key_failure(&e) {
             // Nothing deletes companies or contacts today; should that change, say so plainly.

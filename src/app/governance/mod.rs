@@ -7,6 +7,7 @@ pub mod audit_query;
 pub mod branding;
 pub mod channel_admin;
 pub mod crm;
+pub mod crm_links;
 pub mod diagnostics;
 pub mod link_policy;
 pub mod links;
