@@ -184,7 +184,7 @@ const admin = { login: "bench-admin", password: "ledger winter copper 42" };
 const clients = Array.from({ length: CLIENTS }, (_, i) => ({
   contact: randomUUID(),
   login: `bench-client-${i}@bench.example`,
-  password: `northern lights over fjords ${i} bench`,
+  password: `aurora lights over fjords ${i} bench`,
 }));
 
 async function createAccounts() {

@@ -44,7 +44,7 @@ try {
     return text ? JSON.parse(text) : null;
   };
   const admin = { login: "schema-admin", password: "ledger winter copper 42" };
-  const client = { login: "schema-client@example.test", password: "northern lights over fjords 9" };
+  const client = { login: "schema-client@example.test", password: "aurora lights over fjords 9" };
   const ids = { company: randomUUID(), contact: randomUUID(), pipeline: randomUUID() };
   const crm = worker.secrets.CRM_SYNC_TOKEN;
   await call("POST", "/api/admin/bootstrap", { token: worker.secrets.BOOTSTRAP_TOKEN, ...admin, first_name: "Sam", last_name: "Schema" });

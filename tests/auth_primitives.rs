@@ -56,8 +56,11 @@ fn length_counts_characters_not_bytes() {
     // 11 characters but 22 bytes in UTF-8: still too short.
     assert_eq!(rule_of("пароль-пар1", &policy), Some(PasswordRule::MinLength));
     assert_eq!(rule_of("пароль-пароль", &policy), None);
-    assert_eq!(rule_of(&"é".repeat(256), &policy), None);
-    assert_eq!(rule_of(&"é".repeat(257), &policy), Some(PasswordRule::MaxLength));
+    // Multi-byte characters all the way (not one repeated: that is a sequence of its own).
+    let long = |n: usize| "éàüö wild fjord ".chars().cycle().take(n).collect::<String>();
+    assert_eq!(rule_of(&long(256), &policy), None);
+    assert_eq!(rule_of(&long(257), &policy), Some(PasswordRule::MaxLength));
+    assert_eq!(rule_of(&"é".repeat(256), &policy), Some(PasswordRule::Sequence));
 }
 
 #[test]

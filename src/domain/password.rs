@@ -41,7 +41,10 @@ pub enum PasswordRule {
     RequireDigit,
     RequireSpecial,
     CommonPassword,
+    CommonPasswordVariant,
+    Sequence,
     ContainsLogin,
+    ContainsName,
 }
 
 impl PasswordRule {
@@ -54,7 +57,10 @@ impl PasswordRule {
             PasswordRule::RequireDigit => "require_digit",
             PasswordRule::RequireSpecial => "require_special",
             PasswordRule::CommonPassword => "common_password",
+            PasswordRule::CommonPasswordVariant => "common_password_variant",
+            PasswordRule::Sequence => "sequence",
             PasswordRule::ContainsLogin => "contains_login",
+            PasswordRule::ContainsName => "contains_name",
         }
     }
 }
@@ -91,16 +97,29 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// Who the password is for: what it must not contain (their login and email, their names, the
+/// names of their companies).
+#[derive(Debug, Clone, Default)]
+pub struct Identity<'a> {
+    pub login: &'a str,
+    pub email: Option<&'a str>,
+    /// The user's first and last names and their companies' names.
+    pub names: Vec<&'a str>,
+}
+
 impl Password {
-    /// Checks `candidate` against `policy` and the user's own `login` and `email`. The first
-    /// failed rule is reported, in this order: length, blocklist, login/email, character classes
-    /// (a common password is refused as common even when it also lacks a digit).
-    pub fn check(
-        candidate: &str,
-        policy: &PasswordPolicy,
-        login: &str,
-        email: Option<&str>,
-    ) -> Result<Password, WeakPassword> {
+    /// [`Password::check_for`] with only a login and an email known.
+    pub fn check(candidate: &str, policy: &PasswordPolicy, login: &str, email: Option<&str>) -> Result<Password, WeakPassword> {
+        Password::check_for(candidate, policy, &Identity { login, email, names: Vec::new() })
+    }
+
+    /// Checks `candidate` against `policy` and who it is for. The first failed rule is reported, in
+    /// this order: length, the blocklist (as listed, then with digits or symbols around a listed
+    /// word or simple substitutions such as `p@ssw0rd`), keyboard and repeated sequences, the
+    /// login or email, the user's and their companies' names, then character classes (a common
+    /// password is refused as common even when it also lacks a digit).
+    pub fn check_for(candidate: &str, policy: &PasswordPolicy, identity: &Identity<'_>) -> Result<Password, WeakPassword> {
+        let (login, email) = (identity.login, identity.email);
         let length = candidate.chars().count();
         let min = usize::try_from(policy.min_length).unwrap_or(usize::MAX);
         if length < min {
@@ -121,10 +140,28 @@ impl Password {
                 "This password is one of the most common ones: choose another.",
             ));
         }
+        if is_common_variant(candidate) {
+            return Err(WeakPassword::new(
+                PasswordRule::CommonPasswordVariant,
+                "This password is a common one with digits, symbols or look-alike letters added: choose another.",
+            ));
+        }
+        if is_sequence(candidate) {
+            return Err(WeakPassword::new(
+                PasswordRule::Sequence,
+                "This password is a keyboard or repeated sequence (like qwerty, abcabc or 123456): choose another.",
+            ));
+        }
         if contains_identity(candidate, login, email) {
             return Err(WeakPassword::new(
                 PasswordRule::ContainsLogin,
                 "The password must not contain your login or email.",
+            ));
+        }
+        if identity.names.iter().any(|name| contains_word(candidate, name)) {
+            return Err(WeakPassword::new(
+                PasswordRule::ContainsName,
+                "The password must not contain your name or your company's name.",
             ));
         }
         let classes = [
@@ -191,6 +228,82 @@ fn contains_identity(candidate: &str, login: &str, email: Option<&str>) -> bool 
     })
 }
 
+/// Whether `name` (4 characters or more, or the whole password) appears in `candidate`, ignoring
+/// case: a name is the first thing a guesser tries.
+fn contains_word(candidate: &str, name: &str) -> bool {
+    let name = name.trim().to_lowercase();
+    let candidate = candidate.to_lowercase();
+    !name.is_empty() && (candidate == name || (name.chars().count() >= 4 && candidate.contains(&name)))
+}
+
+/// The look-alike substitutions guessers try first, undone.
+fn unleet(c: char) -> char {
+    match c {
+        '@' | '4' => 'a',
+        '8' => 'b',
+        '(' | '<' => 'c',
+        '3' => 'e',
+        '6' | '9' => 'g',
+        '!' | '1' | '|' => 'i',
+        '0' => 'o',
+        '$' | '5' => 's',
+        '7' | '+' => 't',
+        '2' => 'z',
+        other => other,
+    }
+}
+
+/// A listed password hidden by what people add to one: digits or symbols before or after it
+/// (`password123456`, `!!dragon2026`), look-alike substitutions (`p@ssw0rd`), or both.
+fn is_common_variant(candidate: &str) -> bool {
+    let lower = candidate.to_lowercase();
+    let unleeted: String = lower.chars().map(unleet).collect();
+    let stripped = lower.trim_matches(|c: char| !c.is_alphabetic() && !matches!(c, '@' | '$' | '(' | '<' | '+'));
+    let stripped_then_unleeted: String = stripped.chars().map(unleet).collect();
+    let cores = [lower.trim_matches(|c: char| !c.is_alphabetic()).to_owned(), unleeted.trim_matches(|c: char| !c.is_alphabetic()).to_owned(), stripped_then_unleeted];
+    cores.iter().any(|core| core.chars().count() >= 4 && *core != lower && is_common_password(core))
+}
+
+/// Rows and columns of common keyboards and the alphabet: a password made only of runs of 3 or
+/// more along them (forwards or backwards) is a walk on the keyboard, not a secret.
+const SEQUENCES: [&str; 14] = [
+    "1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", "qwertzuiop", "yxcvbnm", "azertyuiop", "qsdfghjklm", "wxcvbn",
+    "abcdefghijklmnopqrstuvwxyz", "1qaz", "2wsx", "3edc", "4rfv",
+];
+const COLUMNS: [&str; 6] = ["5tgb", "6yhn", "7ujm", "8ik,", "9ol.", "0p;/"];
+
+/// A keyboard walk, an alphabet or digit run, or a repeated short unit (`aaaa…`, `abcabc…`),
+/// ignoring case, spaces and separators.
+fn is_sequence(candidate: &str) -> bool {
+    let s: Vec<char> = candidate.to_lowercase().chars().filter(|c| !c.is_whitespace() && !matches!(c, '-' | '_' | '.')).collect();
+    if s.len() < 4 {
+        return false;
+    }
+    // A unit of up to 4 characters, repeated.
+    if (1..=4).any(|unit| s.len() % unit == 0 && s.len() / unit >= 3 && s.chunks(unit).all(|chunk| chunk == &s[..unit])) {
+        return true;
+    }
+    let runs: Vec<Vec<char>> = SEQUENCES.iter().chain(COLUMNS.iter()).flat_map(|row| {
+        let forward: Vec<char> = row.chars().collect();
+        let backward: Vec<char> = forward.iter().rev().copied().collect();
+        [forward, backward]
+    }).collect();
+    // Cover the whole password with runs of 3 or more along a row, longest first.
+    let mut at = 0;
+    while at < s.len() {
+        let longest = runs
+            .iter()
+            .filter_map(|row| (0..row.len()).map(|start| row[start..].iter().zip(&s[at..]).take_while(|(a, b)| a == b).count()).max())
+            .max()
+            .unwrap_or(0);
+        if longest < 3 {
+            return false;
+        }
+        at += longest;
+    }
+    true
+}
+
 const COMMON_PASSWORDS_FILE: &str = include_str!("../../data/common-passwords.txt");
 
 /// The blocklist, lowercased and sorted once (the file keeps its source's frequency order).
@@ -223,6 +336,38 @@ mod tests {
     fn the_shipped_list_is_lowercase() {
         // is_common_password lowercases the candidate, so an uppercase entry could never match.
         assert!(common_passwords().iter().all(|p| *p == p.to_lowercase()));
+    }
+
+    fn rule_of(candidate: &str) -> Option<PasswordRule> {
+        let identity = Identity { login: "ecarter", email: Some("emily.carter@example.com"), names: vec!["Emily", "Carter", "Northern Light"] };
+        Password::check_for(candidate, &PasswordPolicy::default(), &identity).err().map(|w| w.rule)
+    }
+
+    #[test]
+    fn common_words_dressed_up_are_still_common() {
+        for weak in ["password123456", "123456password", "!!password2026!!", "p@ssw0rd12345", "P@$$W0RD!2026", "dragon!!!!!!2026", "iloveyou2026!!"] {
+            assert_eq!(rule_of(weak), Some(PasswordRule::CommonPasswordVariant), "{weak}");
+        }
+    }
+
+    #[test]
+    fn keyboard_and_repeated_sequences_are_refused() {
+        for weak in ["qwertyuiopasdf", "3edc4rfv5tgb", "mnbvcxzlkjhg", "abcdefghijkl", "zyxwvutsrqpo", "aaaaaaaaaaaa", "abcabcabcabc", "0987654321qwe", "asdf ghjk lqwe"] {
+            assert_eq!(rule_of(weak), Some(PasswordRule::Sequence), "{weak}");
+        }
+    }
+
+    #[test]
+    fn names_of_the_user_and_their_company_are_refused() {
+        assert_eq!(rule_of("emily in the snow 2026"), Some(PasswordRule::ContainsName));
+        assert_eq!(rule_of("northern light forever"), Some(PasswordRule::ContainsName));
+    }
+
+    #[test]
+    fn good_passphrases_pass_every_rule() {
+        for good in ["aurora over the fjord 2026", "correct horse battery staple", "Bl4ck coffee at dawn, no sugar", "ledger winter copper 42"] {
+            assert_eq!(rule_of(good), None, "{good}");
+        }
     }
 
     #[test]

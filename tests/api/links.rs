@@ -244,7 +244,7 @@ fn the_seed_example_vector_links_emily_with_northern_light_as_default() {
     assert_eq!((reviewed["review_due"].as_bool(), reviewed["review_at"].as_str()), (Some(false), Some("2027-02-21T09:00:00Z")));
     // A later invitation (a password reset) is not a first login: the review date stays.
     let (_, reset) = invited(&app, &admin, &link_id);
-    assert_eq!(activate(&app, &reset, "another long passphrase for Emily").status(), 200);
+    assert_eq!(activate(&app, &reset, "another long passphrase for spring").status(), 200);
     let later = json(&app.get_auth(&format!("/api/admin/links/{link_id}"), &admin));
     assert_eq!((later["review_due"].as_bool(), later["review_at"].as_str()), (Some(false), Some("2027-02-21T09:00:00Z")));
 }

@@ -13,7 +13,7 @@ import { startWorker } from "../e2e/harness.mjs";
 import { capture, describe, launch, openPage, problems } from "./support.mjs";
 
 const ADMIN = { login: "vector-admin", password: "ledger winter copper 42" };
-const EMILY_PASSWORD = "northern lights over the fjords";
+const EMILY_PASSWORD = "aurora lights over the fjords";
 const ids = { northernLight: randomUUID(), blueHarbor: randomUUID(), emily: randomUUID(), support: randomUUID() };
 
 let worker;

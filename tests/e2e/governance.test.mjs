@@ -95,7 +95,7 @@ test("twenty parallel activations of one invitation open exactly one session", a
   assert.equal((await preview.json()).first_name, "Emily");
   const attempts = await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
-      json("POST", "/api/invitations/activate", { token: activationToken, password: `northern lights over fjords ${i}`, refresh_transport: "body" })),
+      json("POST", "/api/invitations/activate", { token: activationToken, password: `aurora lights over fjords ${i}`, refresh_transport: "body" })),
   );
   const statuses = attempts.map((r) => r.status);
   assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join(","));

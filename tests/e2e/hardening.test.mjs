@@ -11,7 +11,7 @@ import { startWorker } from "./harness.mjs";
 
 let worker;
 const ADMIN = { login: "harden-admin", password: "ledger winter copper 42" };
-const CLIENT = { login: "emily.carter@northernlight.example", password: "northern lights over fjords 7" };
+const CLIENT = { login: "emily.carter@northernlight.example", password: "aurora lights over fjords 7" };
 const ids = { company: randomUUID(), contact: randomUUID(), pipeline: randomUUID() };
 let admin;
 let client;

@@ -21,7 +21,9 @@ const SELECT_OWN_SESSIONS: &str = "SELECT id, created_at, last_seen_at, ip, coun
      ORDER BY created_at DESC, id DESC LIMIT 200";
 const REVOKE_OWN_SESSION: &str = "UPDATE sessions SET revoked_at = ?3, revoked_reason = 'user' \
      WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL";
-const SELECT_CREDENTIALS: &str = "SELECT login, email, password_hash, totp_secret, totp_last_step FROM users WHERE id = ?1";
+const SELECT_CREDENTIALS: &str = "SELECT u.login, u.email, u.password_hash, u.totp_secret, u.totp_last_step, u.first_name, u.last_name, \
+     (SELECT json_group_array(co.name) FROM links nl JOIN link_companies nlc ON nlc.link_id = nl.id JOIN companies co ON co.id = nlc.company_id \
+       WHERE nl.user_id = u.id AND nl.status <> 'revoked') AS company_names FROM users u WHERE u.id = ?1";
 /// ?6: 1 to end every other session (tokens issued and sessions opened before now stop working).
 const CHANGE_PASSWORD: &str = "UPDATE users SET password_hash = ?2, password_changed_at = ?3, \
      tokens_valid_after = CASE WHEN ?6 = 1 THEN ?3 ELSE tokens_valid_after END, \
@@ -121,6 +123,9 @@ struct CredentialRow {
     password_hash: Option<String>,
     totp_secret: Option<String>,
     totp_last_step: Option<i64>,
+    first_name: String,
+    last_name: String,
+    company_names: Option<String>,
 }
 
 /// Step-up: the current password (and code, where enrolled) in the same request. The current
@@ -165,7 +170,10 @@ pub async fn change_password<P: Ports>(
             return Err(err);
         }
     };
-    credentials::check_new_password("new_password", &input.new_password, &settings.password, &creds.login, creds.email.as_deref())?;
+    let companies: Vec<String> = creds.company_names.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+    let mut names: Vec<&str> = vec![creds.first_name.as_str(), creds.last_name.as_str()];
+    names.extend(companies.iter().map(String::as_str));
+    credentials::check_new_password("new_password", &input.new_password, &settings.password, &creds.login, creds.email.as_deref(), &names)?;
     if input.new_password == input.current_password {
         return Err(ApiError::WeakPassword { field: "new_password".into(), rule: "unchanged".into(), message: "Choose a password different from the current one.".into() });
     }

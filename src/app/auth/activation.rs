@@ -21,6 +21,7 @@ use serde_json::json;
 
 const SELECT_INVITATION: &str = "SELECT i.id, i.status, i.expires_at, i.link_id, u.id AS user_id, u.kind, u.role, u.status AS user_status, \
      u.login, u.email, u.first_name, u.last_name, u.password_hash IS NOT NULL AS has_password, u.totp_secret IS NOT NULL AS has_totp, u.totp_secret, u.totp_last_step, \
+     (SELECT json_group_array(co.name) FROM link_companies nlc JOIN companies co ON co.id = nlc.company_id WHERE nlc.link_id = i.link_id) AS company_names, \
      l.status AS link_status, l.policy_version \
      FROM invitations i JOIN users u ON u.id = i.user_id LEFT JOIN links l ON l.id = i.link_id WHERE i.token_hash = ?1";
 
@@ -61,6 +62,7 @@ struct InvitationRow {
     has_totp: i64,
     totp_secret: Option<String>,
     totp_last_step: Option<i64>,
+    company_names: Option<String>,
     link_status: Option<String>,
     policy_version: Option<i64>,
 }
@@ -141,7 +143,10 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
     let (settings, inv) = find(ports, &input.token).await?;
     let t = now.timestamp();
     inv.usable(t)?;
-    credentials::check_new_password("password", &input.password, &settings.password, &inv.login, inv.email.as_deref())?;
+    let companies: Vec<String> = inv.company_names.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+    let mut names: Vec<&str> = vec![inv.first_name.as_str(), inv.last_name.as_str()];
+    names.extend(companies.iter().map(String::as_str));
+    credentials::check_new_password("password", &input.password, &settings.password, &inv.login, inv.email.as_deref(), &names)?;
     // An enrolled second factor stays in force through a reset: the code is checked (and counted
     // against the lockout) before anything is written.
     let step = match inv.totp_secret.as_deref() {

@@ -6,7 +6,7 @@ use crate::app::{ApiError, Ports};
 use crate::auth::password_hash;
 use crate::auth::{jwt, refresh, totp};
 use crate::config::Config;
-use crate::domain::password::{Password, PasswordPolicy};
+use crate::domain::password::{Identity, Password, PasswordPolicy};
 use chrono::{DateTime, Utc};
 
 pub use crate::auth::password_hash::Verify;
@@ -132,8 +132,11 @@ pub fn hash_password<P: Ports>(ports: &P, password: &str) -> Result<String, ApiE
 }
 
 /// The password rules of the settings, plus the blocklist and the user's own login and email.
-pub fn check_new_password(field: &str, candidate: &str, policy: &PasswordPolicy, login: &str, email: Option<&str>) -> Result<(), ApiError> {
-    Password::check(candidate, policy, login, email).map(|_| ()).map_err(|weak| ApiError::WeakPassword {
+/// The password rules of the security settings plus who the password is for: not their login or
+/// email, not their names or their companies' names (`names`), nothing common in disguise.
+pub fn check_new_password(field: &str, candidate: &str, policy: &PasswordPolicy, login: &str, email: Option<&str>, names: &[&str]) -> Result<(), ApiError> {
+    let identity = Identity { login, email, names: names.to_vec() };
+    Password::check_for(candidate, policy, &identity).map(|_| ()).map_err(|weak| ApiError::WeakPassword {
         field: field.into(),
         rule: weak.rule.code().to_owned(),
         message: weak.message,
