@@ -376,8 +376,11 @@ fn replies_to_a_notification_land_in_its_request_and_other_messages_in_the_gener
     let replied = notification_message_id(&app, "Monday");
     assert!(replied > 0);
 
+    // Each message a second after the last: the thread's order is by time, then by id.
+    app.advance(1);
     tg_ok(&app, &message(60, EMILY_CHAT, "private", 20, "Monday works, thanks", Some(replied)));
     tg_ok(&app, &message(61, EMILY_CHAT, "private", 21, "Unrelated question", None));
+    app.advance(1);
     tg_ok(&app, &message(62, EMILY_CHAT, "private", 22, "Reply to something else", Some(99_999)));
     let in_thread: Vec<String> = thread(&app, &token, &request).iter().map(|m| format!("{}:{}", m["author_kind"].as_str().unwrap(), m["body"].as_str().unwrap())).collect();
     assert_eq!(in_thread, ["employee:We will send someone on Monday.", "telegram:Monday works, thanks"]);

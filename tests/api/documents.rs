@@ -595,3 +595,18 @@ fn multipart_uploads_carry_files_up_to_10_mib() {
     let broken = w.app.call(broken);
     assert_eq!((broken.status().as_u16(), field(&broken)), (400, "body".to_owned()));
 }
+
+#[test]
+fn a_client_download_is_audited_in_the_batch_that_allows_it() {
+    let w = world();
+    let id = w.published(None, "review");
+    assert_eq!(w.app.get_auth(&format!("/api/documents/{id}/file"), &w.emily).status(), 200);
+    let audit = json(&w.app.get_auth(&format!("/api/admin/audit?action=document.downloaded&link={EMILY_LINK}"), &w.admin));
+    let items = audit["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{audit}");
+    assert_eq!((items[0]["actor_kind"].as_str(), items[0]["target_id"].as_str()), (Some("external"), Some(id.as_str())));
+    // A document she may not see is neither served nor recorded as downloaded.
+    let unknown = "0190a000-0000-7000-8000-00000000dead";
+    assert_eq!(w.app.get_auth(&format!("/api/documents/{unknown}/file"), &w.emily).status(), 404);
+    assert_eq!(w.app.sql_count("SELECT count(*) FROM audit_events WHERE action = 'document.downloaded'"), 1);
+}

@@ -678,6 +678,7 @@ fn files_travel_both_ways_and_download_safely() {
     assert!(disposition.starts_with("attachment; filename=\"evil_name.txt\""), "{disposition}");
 
     let admin = app.admin_token();
+    app.advance(1);
     let team_file = app.send_auth("POST", &format!("/api/admin/requests/{id}/attachments"), &admin, Some(json!({"file_name": "offer.pdf", "content_type": "application/pdf", "content_base64": "JVBERi0xLjQ="})));
     assert_eq!(team_file.status(), 201);
     let list = json(&app.get_auth(&format!("/api/requests/{id}/attachments"), &token));
@@ -1016,4 +1017,43 @@ fn an_attachment_cannot_disguise_its_type_by_name_or_bytes() {
         assert_eq!(header(&file, "content-type"), Some("text/plain"));
         assert_eq!(header(&file, "x-content-type-options"), Some("nosniff"));
     }
+}
+
+#[test]
+fn the_clients_own_actions_sign_ins_and_new_countries_are_in_the_audit() {
+    let app = portal();
+    let admin = app.admin_token();
+    let login_from = |country: &str| {
+        let resp = app.post_json("/api/auth/login", json!({"login": EMILY_LOGIN, "password": EMILY_PASSWORD, "refresh_transport": "body"}),
+            &[("cf-ipcountry", country), ("cf-connecting-ip", "203.0.113.9")]);
+        assert_eq!(resp.status(), 200);
+        json(&resp)["access_token"].as_str().unwrap().to_owned()
+    };
+    let token = login_from("NO");
+    let id = create_ok(&app, &token, NORTHERN_LIGHT, SUPPORT, "Leaking roof");
+    assert_eq!(app.send_auth("POST", &format!("/api/requests/{id}/messages"), &token, Some(json!({"body": "Any news?"}))).status(), 201);
+    app.advance(60);
+    login_from("NO");
+    app.advance(60);
+    login_from("BR");
+
+    let audit = |query: &str| -> Vec<String> {
+        let resp = app.get_auth(&format!("/api/admin/audit?{query}"), &admin);
+        assert_eq!(resp.status(), 200, "{query}");
+        json(&resp)["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect()
+    };
+    let by_emily = audit(&format!("link={EMILY_LINK}&kind=external"));
+    for action in ["request.created", "message.sent", "login.succeeded"] {
+        assert!(by_emily.contains(&action.to_owned()), "{action} in {by_emily:?}");
+    }
+    assert!(audit("kind=employee").iter().all(|a| !a.starts_with("request.") && !a.starts_with("message.")), "the kind filter holds");
+    let flagged = app.get_auth("/api/admin/audit?new_country=true", &admin);
+    let flagged = json(&flagged)["items"].as_array().unwrap().clone();
+    assert_eq!(flagged.len(), 1, "only the sign-in from a country never used before: {flagged:?}");
+    assert_eq!((flagged[0]["action"].as_str(), flagged[0]["country"].as_str()), (Some("login.succeeded"), Some("BR")));
+    assert_eq!(json(&app.get_auth("/api/admin/audit?kind=robot", &admin))["error"]["field"], "kind");
+
+    let link = json(&app.get_auth(&format!("/api/admin/links/{EMILY_LINK}"), &admin));
+    assert_eq!(link["last_sign_in"]["country"], "BR", "{link}");
+    assert!(link["last_sign_in"]["at"].as_str().is_some());
 }

@@ -31,7 +31,9 @@ pub struct LoginInput {
 const CLAIM_ATTEMPT: &str = claim_attempt!("login_key = ?1", "RETURNING id, failed_logins, locked_until");
 
 const SELECT_ACCOUNT: &str = "SELECT u.id, u.kind, u.role, u.status, u.login, u.email, u.first_name, u.last_name, u.password_hash, \
-     u.totp_secret, u.totp_last_step, l.id AS link_id, l.policy_version \
+     u.totp_secret, u.totp_last_step, l.id AS link_id, l.policy_version, \
+     (SELECT count(*) FROM sessions ps WHERE ps.user_id = u.id AND ps.country IS NOT NULL) AS countries_seen, \
+     (SELECT count(*) FROM sessions ps WHERE ps.user_id = u.id AND ps.country = ?2) AS this_country_seen \
      FROM users u LEFT JOIN links l ON l.user_id = u.id AND l.status = 'active' WHERE u.login_key = ?1 LIMIT 1";
 
 /// The guard of a complete login: resets the counter and takes the TOTP step only if no other
@@ -60,6 +62,8 @@ struct Account {
     totp_last_step: Option<i64>,
     link_id: Option<String>,
     policy_version: Option<i64>,
+    countries_seen: i64,
+    this_country_seen: i64,
 }
 
 pub async fn login<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, now: DateTime<Utc>, input: LoginInput) -> Result<Issued, ApiError> {
@@ -80,7 +84,7 @@ pub async fn login<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, no
         .batch(vec![
             select_settings(),
             Stmt::new(CLAIM_ATTEMPT).bind(login_key.as_str()).bind(t),
-            Stmt::new(SELECT_ACCOUNT).bind(login_key.as_str()),
+            Stmt::new(SELECT_ACCOUNT).bind(login_key.as_str()).bind(client.country.clone()),
         ])
         .await?;
     let (settings, _) = settings_from(out.first().and_then(|o| o.rows.first().cloned()))?;
@@ -164,7 +168,10 @@ pub async fn login<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, no
     stmts.extend(opening.insert_stmts(&account.id, &settings, client, t, &guard));
     let event = Event::new("login.succeeded", ActorKind::of_user_kind(&account.kind), Some(&account.id))
         .target("session", &opening.session_id)
-        .details(json!({"mfa": step.is_some(), "scope": scope.as_str()}));
+        // A sign-in from a country this user has never signed in from is flagged (the seed's "who
+        // logged in, when"): employees filter the audit on it.
+        .details(json!({"mfa": step.is_some(), "scope": scope.as_str(), "link_id": account.link_id, "country": client.country,
+            "new_country": client.country.is_some() && account.countries_seen > 0 && account.this_country_seen == 0}));
     stmts.push(event.insert_if(&new_id(ports, now)?, client, t, audit::USER_LOGIN_NONCE).bind(account.id.as_str()).bind(login_nonce.as_str()));
     let facts_at = stmts.len();
     stmts.extend(facts_stmts_for(account.link_id.as_deref()));

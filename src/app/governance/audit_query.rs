@@ -20,11 +20,26 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub target: Option<String>,
     pub since: Option<DateTime<Utc>>,
+    /// Events of one client link: its own changes and what its client did through it.
+    pub link: Option<uuid::Uuid>,
+    /// Who acted: `external` (clients), `employee`, `crm`, `system` or `anonymous`.
+    pub kind: Option<String>,
+    /// Only sign-ins from a country the user had never signed in from.
+    pub new_country: bool,
     pub limit: u32,
     pub cursor: Option<String>,
 }
 
 impl AuditFilter {
+    /// `kind=` as one of the actor kinds; anything else answers 400 naming it.
+    pub fn parse_kind(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+        match raw {
+            None => Ok(None),
+            Some(k) if ["external", "employee", "crm", "system", "anonymous"].contains(&k) => Ok(Some(k.to_owned())),
+            Some(_) => Err(ApiError::invalid("kind", "kind must be one of: external, employee, crm, system, anonymous.")),
+        }
+    }
+
     /// `since` is RFC 3339; anything else answers 400 naming it.
     pub fn parse_since(raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
         raw.map(|s| {
@@ -101,7 +116,10 @@ pub async fn query<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, fil
         .bind(after.as_ref().map(|c| c.0))
         .bind(after.map(|c| c.1))
         .bind(filter.limit + 1)
-        .bind(bearer.claims.sub.as_str());
+        .bind(bearer.claims.sub.as_str())
+        .bind(filter.link.map(|l| l.to_string()))
+        .bind(filter.kind.clone())
+        .bind(filter.new_country.then_some(1_i64));
     let out = ports.db().batch(vec![check, events]).await?;
     Governor::from_check(bearer, out.first())?;
     let mut events: Vec<EventRow> = decode_all(rows(&out, 1))?;
@@ -140,6 +158,8 @@ const SELECT_EVENTS: &str = "SELECT a.id, a.created_at, a.actor_kind, a.actor_id
      WHERE (?1 IS NULL OR a.actor_id = ?1) AND (?2 IS NULL OR a.action = ?2) AND (?3 IS NULL OR a.action LIKE ?3 ESCAPE '\\') \
      AND (?4 IS NULL OR a.target_id = ?4) AND (?5 IS NULL OR a.created_at >= ?5) \
      AND (?6 IS NULL OR a.created_at < ?6 OR (a.created_at = ?6 AND a.id < ?7)) \
+     AND (?10 IS NULL OR json_extract(a.details, '$.link_id') = ?10 OR (a.target_kind = 'link' AND a.target_id = ?10)) \
+     AND (?11 IS NULL OR a.actor_kind = ?11) AND (?12 IS NULL OR json_extract(a.details, '$.new_country') = 1) \
      AND (EXISTS (SELECT 1 FROM users su WHERE su.id = ?9 AND su.role = 'admin') \
        OR EXISTS (SELECT 1 FROM json_each(a.company_ids) ac JOIN employee_companies ec ON ec.company_id = ac.value AND ec.user_id = ?9)) \
      ORDER BY a.created_at DESC, a.id DESC LIMIT ?8";

@@ -2,6 +2,7 @@
 //! case's own batch (one round trip), then `access::decide` (the same function diagnostics call)
 //! says allow, 404 (not visible) or 403 (`policy_denied` naming the permission).
 
+use crate::app::kit::audit::{ActorKind, Event};
 use uuid::Uuid;
 use crate::app::kit::link_facts::{decode_facts, facts_stmts, LinkRow, FACTS_STMT_COUNT};
 use crate::app::kit::session::{Bearer, Principal};
@@ -54,6 +55,21 @@ impl Client {
     pub fn link_id(&self) -> String {
         self.link.id.to_string()
     }
+
+    /// An audit event of this client's own action, with the link it acted through (the console's
+    /// audit filters by link) and the companies it concerns.
+    pub fn event(&self, action: &'static str, company: Uuid, details: serde_json::Value) -> Event {
+        client_event(&self.principal.user_id, Some(&self.link_id()), action, company, details)
+    }
+}
+
+/// [`Client::event`] from what a caller knows before its batch (the token's user and link).
+pub fn client_event(user_id: &str, link_id: Option<&str>, action: &'static str, company: Uuid, details: serde_json::Value) -> Event {
+    let mut details = details;
+    if let serde_json::Value::Object(map) = &mut details {
+        map.insert("link_id".into(), serde_json::json!(link_id));
+    }
+    Event::new(action, ActorKind::External, Some(user_id)).companies(vec![company.to_string()]).details(details)
 }
 
 pub fn verdict_to_result(verdict: Verdict) -> Result<(), ApiError> {

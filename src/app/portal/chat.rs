@@ -3,6 +3,9 @@
 //! side. Also the message rows and views the team's side shares. Messages keep their author kind
 //! (client, employee, telegram, widget) and come oldest first with keyset pagination.
 
+use crate::app::kit::audit::{audit_guard, AuditGuard};
+use crate::app::kit::meta::ClientMeta;
+use serde_json::json;
 use crate::app::kit::messages::{MessageInput, MessageView, SELECT_MESSAGE, message_body, message_page, message_select, message_view, thread_stmt};
 use crate::app::kit::client_gate::{client_of, company_or_default};
 use crate::app::kit::requests::{SELECT_REQUEST, visible_request};
@@ -46,19 +49,23 @@ pub async fn list_thread<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc
     message_page(rows(&out, GATE_STMT_COUNT + 1), list.limit, false)
 }
 
-pub async fn post_to_thread<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, input: MessageInput) -> Result<MessageView, ApiError> {
+pub async fn post_to_thread<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, request_id: Uuid, input: MessageInput) -> Result<MessageView, ApiError> {
     let body = message_body(&input)?;
     let mut stmts = gate_stmts(bearer, now);
     stmts.push(Stmt::new(SELECT_REQUEST).bind(request_id.to_string()));
     let out = ports.db().batch(stmts).await?;
     let client = client_of(bearer, &out)?;
     let request = visible_request(&client, first_row(&out, GATE_STMT_COUNT), Action::SendRequestChat)?;
-    insert(ports, &client, now, request.company_id, Some(request.id), body).await
+    insert(ports, &client, meta, now, request.company_id, Some(request.id), body).await
 }
 
-async fn insert<P: Ports>(ports: &P, client: &crate::app::kit::client_gate::Client, now: DateTime<Utc>, company: Uuid, request: Option<Uuid>, body: String) -> Result<MessageView, ApiError> {
+const MESSAGE_WRITTEN: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM messages WHERE id = ?14)");
+
+async fn insert<P: Ports>(ports: &P, client: &crate::app::kit::client_gate::Client, meta: &ClientMeta, now: DateTime<Utc>, company: Uuid, request: Option<Uuid>, body: String) -> Result<MessageView, ApiError> {
     let id = new_id(ports, now)?;
     let t = now.timestamp();
+    let event = client.event("message.sent", company, json!({"message_id": id, "request_id": request, "length": body.chars().count()}));
+    let audit = event.insert_if(&new_id(ports, now)?, meta, t, MESSAGE_WRITTEN).bind(id.as_str());
     let out = ports
         .db()
         .batch(vec![
@@ -72,6 +79,7 @@ async fn insert<P: Ports>(ports: &P, client: &crate::app::kit::client_gate::Clie
                 .bind(client.principal.session_id.as_str())
                 .bind(client.principal.policy_version),
             Stmt::new(SELECT_MESSAGE).bind(id.as_str()),
+            audit,
         ])
         .await?;
     if changes(&out, 0) != 1 {
@@ -101,11 +109,11 @@ pub async fn list_general<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Ut
     message_page(rows(&out, GATE_STMT_COUNT), list.limit, false)
 }
 
-pub async fn post_general<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, company: Option<Uuid>, input: MessageInput) -> Result<MessageView, ApiError> {
+pub async fn post_general<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, company: Option<Uuid>, input: MessageInput) -> Result<MessageView, ApiError> {
     let body = message_body(&input)?;
     let out = ports.db().batch(gate_stmts(bearer, now)).await?;
     let client = client_of(bearer, &out)?;
     let company = company_or_default(&client, company.or(input.company_id));
     client.check(Action::GeneralChat, &Object::Company(company))?;
-    insert(ports, &client, now, company, None, body).await
+    insert(ports, &client, meta, now, company, None, body).await
 }

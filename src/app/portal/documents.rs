@@ -9,6 +9,7 @@
 //! step and the audit event are written only WHERE EXISTS that nonce. So of any number of
 //! concurrent attempts exactly one completes, and only it leaves evidence.
 
+use crate::app::kit::client_gate::client_event;
 use crate::app::kit::error::Conflict;
 use crate::app::kit::documents::{DocumentShown, ClientAction, DocumentRow, ListPage, RequiredAction, doc_columns, document_at, page, select_document};
 use crate::app::kit::page::Page;
@@ -110,8 +111,30 @@ pub async fn get<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, id: &
 }
 
 /// `GET /api/documents/{id}/file`: the bytes, for a document the caller may see.
-pub async fn file<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, id: &Uuid) -> Result<Download, ApiError> {
-    let (_, doc, _) = visible_document(ports, bearer, now, id, Vec::new(), Action::View).await?;
+/// The download's audit row rides in the batch that authorizes it (no extra round trip): it is
+/// written when the session is alive at its policy version and the document is published for a
+/// company and contact of the session's link, the same conditions the gate then decides on.
+const DOWNLOAD_SEEN: AuditGuard = audit_guard!(
+    client_alive!(14, 15, 2),
+    " AND EXISTS (SELECT 1 FROM documents dd JOIN links dl ON dl.id = ?16 WHERE dd.id = ?17 AND dd.status = 'published' \
+       AND dd.company_id IN (SELECT dlc.company_id FROM link_companies dlc WHERE dlc.link_id = dl.id) \
+       AND (dd.contact_id IS NULL OR dd.contact_id = dl.contact_id))"
+);
+
+pub async fn file<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, id: &Uuid) -> Result<Download, ApiError> {
+    // The company is not known before the read: the event names the document; the console's link
+    // filter finds it by the link.
+    let claims = &bearer.claims;
+    let event = client_event(&claims.sub, claims.lid.as_deref(), "document.downloaded", Uuid::nil(), json!({"document_id": id}))
+        .target("document", &id.to_string())
+        .companies(Vec::new());
+    let audit = event
+        .insert_if(&new_id(ports, now)?, meta, now.timestamp(), DOWNLOAD_SEEN)
+        .bind(claims.sid.as_str())
+        .bind(claims.pv)
+        .bind(claims.lid.clone())
+        .bind(id.to_string());
+    let (_, doc, _) = visible_document(ports, bearer, now, id, vec![audit], Action::View).await?;
     let file_type = doc.file_type()?;
     let bytes = files::load(ports, &doc.kv_key).await?;
     Ok(Download::new(bytes, file_type, &doc.title))

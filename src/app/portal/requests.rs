@@ -3,6 +3,8 @@
 //! a request (fields validated against its pipeline) and reading one. Also what the other
 //! request-area modules share: the request row and views, keyset cursors and the client write guard.
 
+use crate::app::kit::audit::{audit_guard, AuditGuard};
+use crate::app::kit::meta::ClientMeta;
 use crate::app::kit::client_gate::{client_of, company_or_default, scope_or_empty};
 use crate::app::kit::requests::{RequestRow, RequestView, SELECT_REQUEST, request_row, request_select, visible_request};
 use crate::app::kit::pipelines::{FieldType, RequestField, Stage};
@@ -19,7 +21,7 @@ use crate::access::decision::{Action, Object};
 use crate::store::{decode, decode_all, Row, Sql, Stmt};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 pub const TITLE_MAX: usize = 200;
@@ -248,7 +250,9 @@ const INSERT_REQUEST: &str = concat!(
     client_alive!(9, 10, 8)
 );
 
-pub async fn create<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, input: NewRequestInput) -> Result<RequestView, ApiError> {
+const REQUEST_WRITTEN: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM requests WHERE id = ?14)");
+
+pub async fn create<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, input: NewRequestInput) -> Result<RequestView, ApiError> {
     let title = required_multiline("title", &input.title, TITLE_MAX)?;
     let description = input.description.trim().to_owned();
     if description.chars().count() > DESCRIPTION_MAX {
@@ -265,6 +269,9 @@ pub async fn create<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, in
     let fields = serde_json::to_string(&fields).map_err(|e| ApiError::internal(format!("fields: {e}")))?;
     let id = new_id(ports, now)?;
     let t = now.timestamp();
+    // The client's own action in the audit, written exactly when the request was.
+    let event = client.event("request.created", input.company_id, json!({"request_id": id, "pipeline_id": input.pipeline_id, "title": title}));
+    let audit = event.insert_if(&new_id(ports, now)?, meta, t, REQUEST_WRITTEN).bind(id.as_str());
     let out = ports
         .db()
         .batch(vec![
@@ -280,6 +287,7 @@ pub async fn create<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, in
                 .bind(client.principal.session_id.as_str())
                 .bind(client.principal.policy_version),
             Stmt::new(SELECT_REQUEST).bind(id.as_str()),
+            audit,
         ])
         .await?;
     if changes(&out, 0) != 1 {

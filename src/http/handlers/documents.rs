@@ -30,7 +30,7 @@ pub async fn get_document<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp,
 pub async fn document_file<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::download(documents::file(cx.ports, b, cx.now, &id).await?)
+    reply::download(documents::file(cx.ports, b, &cx.client, cx.now, &id).await?)
 }
 
 pub async fn act_on_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {

@@ -95,6 +95,13 @@ pub async fn audit<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiErro
         action: q.get("action").map(str::to_owned),
         target: q.get("target").map(str::to_owned),
         since: AuditFilter::parse_since(q.get("since"))?,
+        link: q.uuid("link")?,
+        kind: AuditFilter::parse_kind(q.get("kind"))?,
+        new_country: match q.get("new_country") {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(ApiError::invalid("new_country", "new_country must be true or false.")),
+        },
         limit: q.limit()?,
         cursor: q.get("cursor").map(str::to_owned),
     };

@@ -63,7 +63,7 @@ pub async fn list_requests<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp,
 pub async fn create_request<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let input = json_body::<NewRequestInput>(req)?;
-    reply::created(&requests::create(cx.ports, b, cx.now, input).await?)
+    reply::created(&requests::create(cx.ports, b, &cx.client, cx.now, input).await?)
 }
 
 pub async fn get_request<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
@@ -99,7 +99,7 @@ pub async fn post_request_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Resul
     let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let input = json_body::<MessageInput>(req)?;
-    reply::created(&chat::post_to_thread(cx.ports, b, cx.now, id, input).await?)
+    reply::created(&chat::post_to_thread(cx.ports, b, &cx.client, cx.now, id, input).await?)
 }
 
 pub async fn list_chat_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -112,7 +112,7 @@ pub async fn post_chat_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<R
     let b = cx.bearer()?;
     let company = Query::of(req).uuid("company")?;
     let input = json_body::<MessageInput>(req)?;
-    reply::created(&chat::post_general(cx.ports, b, cx.now, company, input).await?)
+    reply::created(&chat::post_general(cx.ports, b, &cx.client, cx.now, company, input).await?)
 }
 
 pub async fn create_call<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {

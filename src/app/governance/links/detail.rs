@@ -20,7 +20,9 @@ pub(super) const SELECT_DETAIL: &str = "SELECT l.id, l.status, l.default_company
      u.id AS user_id, u.login, u.email AS user_email, u.first_name AS user_first_name, u.last_name AS user_last_name, \
      u.status AS user_status, u.password_hash IS NOT NULL AS has_password, \
      c.id AS contact_id, c.first_name AS contact_first_name, c.last_name AS contact_last_name, c.email AS contact_email, \
-     c.state AS contact_state \
+     c.state AS contact_state, \
+     (SELECT s.created_at FROM sessions s WHERE s.link_id = l.id ORDER BY s.created_at DESC, s.id DESC LIMIT 1) AS last_sign_in_at, \
+     (SELECT s.country FROM sessions s WHERE s.link_id = l.id ORDER BY s.created_at DESC, s.id DESC LIMIT 1) AS last_sign_in_country \
      FROM links l JOIN users u ON u.id = l.user_id JOIN contacts c ON c.id = l.contact_id WHERE l.id = ?1";
 pub(super) const SELECT_DETAIL_COMPANIES: &str = "SELECT co.id, co.name, co.status FROM link_companies lc JOIN companies co ON co.id = lc.company_id \
      WHERE lc.link_id = ?1 ORDER BY co.name, co.id";
@@ -53,6 +55,8 @@ pub(super) struct DetailRow {
     created_at: i64,
     updated_at: i64,
     revoked_at: Option<i64>,
+    last_sign_in_at: Option<i64>,
+    last_sign_in_country: Option<String>,
     user_id: String,
     login: String,
     user_email: Option<String>,
@@ -98,6 +102,8 @@ pub struct LinkDetail {
     pub created_by: Option<String>,
     pub updated_at: String,
     pub revoked_at: Option<String>,
+    /// The link's latest sign-in (a session opened through it): when and from which country.
+    pub last_sign_in: Option<Value>,
     pub invitations: Vec<InvitationView>,
     pub channel_links: Vec<Value>,
     /// The raw pieces a change is decided on.
@@ -155,6 +161,7 @@ pub fn decode_detail(out: &[Outcome]) -> Result<Option<LinkDetail>, ApiError> {
         created_by: l.created_by,
         updated_at: rfc3339(l.updated_at),
         revoked_at: l.revoked_at.map(rfc3339),
+        last_sign_in: l.last_sign_in_at.map(|at| json!({"at": rfc3339(at), "country": l.last_sign_in_country})),
         invitations,
         channel_links: channels
             .iter()
