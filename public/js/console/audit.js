@@ -1,9 +1,9 @@
 // The audit log: governance changes and security events (logins, lockouts, token reuse,
-// activations, revocations), newest first, filtered by actor, action (a prefix with *), target and
-// time.
+// activations, revocations) and what clients did (requests, messages, downloads), newest first,
+// filtered by actor, action (a prefix with *), target, time, link, who acted and new countries.
 import { get } from "../lib/api.js";
 import { badge, empty, failure, h, loading, mount, time } from "../lib/dom.js";
-import { field, formAlert, onSubmit } from "../lib/forms.js";
+import { checkbox, field, formAlert, onSubmit } from "../lib/forms.js";
 
 function short(id) {
   return id ? `${id.slice(0, 8)}…` : "—";
@@ -19,12 +19,12 @@ function row(e, filterBy) {
     h("td", {}, badge(e.outcome, e.outcome === "success" ? "ok" : "bad")),
     h("td", {}, e.actor_kind, e.actor_id ? [" ", h("button", { type: "button", class: "link", title: e.actor_id, onclick: () => filterBy("actor", e.actor_id) }, short(e.actor_id), h("span", { class: "visually-hidden" }, ": show only this actor"))] : null),
     h("td", {}, e.target_kind || "—", e.target_id ? [" ", h("button", { type: "button", class: "link", title: e.target_id, onclick: () => filterBy("target", e.target_id) }, short(e.target_id), h("span", { class: "visually-hidden" }, ": show only this target"))] : null),
-    h("td", {}, [e.ip, e.country].filter(Boolean).join(" · ") || "—"),
+    h("td", {}, [e.ip, e.country].filter(Boolean).join(" · ") || "—", e.details && e.details.new_country ? [" ", badge("new country", "bad")] : null),
     h("td", {}, details),
   );
 }
 
-export async function renderAudit(ctx, el) {
+export async function renderAudit(ctx, el, param) {
   const results = h("div");
   const more = h("div", { class: "actions" });
   const form = h(
@@ -38,11 +38,23 @@ export async function renderAudit(ctx, el) {
       field({ label: "Actor id", name: "actor", hint: "A user's id." }),
       field({ label: "Target id", name: "target", hint: "A link, user, document… id." }),
       field({ label: "Since", name: "since", kind: "datetime-local", hint: "Your local time." }),
+      field({ label: "Link id", name: "link", hint: "A client link: its changes and what its client did through it." }),
+      field({
+        label: "Who acted",
+        name: "kind",
+        kind: "select",
+        options: [["", "Anyone"], ["external", "Clients"], ["employee", "Employees"], ["crm", "The CRM"], ["system", "The system"], ["anonymous", "Unknown (failed sign-ins)"]]
+          .map(([value, label]) => ({ value, label })),
+      }),
     ),
+    checkbox({ label: "Only sign-ins from a country the user never signed in from", name: "new_country" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Show events"), h("button", { type: "reset" }, "Clear filters")),
   );
   let cursor = null;
-  let filter = {};
+  // `#audit/<link id>` (from a link's page) opens with that link's events.
+  const linkParam = /^[0-9a-f-]{36}$/i.test(param || "") ? param : "";
+  let filter = linkParam ? { link: linkParam } : {};
+  if (linkParam) form.elements.link.value = linkParam;
   async function page(reset) {
     if (reset) {
       cursor = null;
@@ -84,6 +96,9 @@ export async function renderAudit(ctx, el) {
       actor: String(data.get("actor") || "").trim(),
       target: String(data.get("target") || "").trim(),
       since: since ? new Date(since).toISOString().replace(/\.\d{3}Z$/, "Z") : "",
+      link: String(data.get("link") || "").trim(),
+      kind: String(data.get("kind") || ""),
+      new_country: data.get("new_country") === "on" ? "true" : "",
     };
     try {
       await page(true);
