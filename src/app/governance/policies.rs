@@ -259,17 +259,14 @@ fn policy_only_facts(company: CompanyFacts, contact_policy: ContactPolicy, pipel
 // ---------------------------------------------------------------------------------------------
 // Company policy
 
+/// A company policy's batch: the employee's check, the company, its policy row, then `pipelines`.
+fn company_reads(bearer: &Bearer, now: DateTime<Utc>, id: &str, pipelines: Stmt) -> Vec<Stmt> {
+    vec![Governor::check_stmt(bearer, now), Stmt::new(SELECT_COMPANY).bind(id), Stmt::new(SELECT_COMPANY_POLICY).bind(id), pipelines]
+}
+
 pub async fn get_company<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, company_id: Uuid) -> Result<CompanyPolicyView, ApiError> {
     let id = company_id.to_string();
-    let out = ports
-        .db()
-        .batch(vec![
-            Governor::check_stmt(bearer, now),
-            Stmt::new(SELECT_COMPANY).bind(id.as_str()),
-            Stmt::new(SELECT_COMPANY_POLICY).bind(id.as_str()),
-            Stmt::new(SELECT_FIRST_PIPELINE),
-        ])
-        .await?;
+    let out = ports.db().batch(company_reads(bearer, now, &id, Stmt::new(SELECT_FIRST_PIPELINE))).await?;
     let gov = Governor::from_check(bearer, out.first())?;
     let company: CompanyRow = decode(first_row(&out, 1).ok_or(ApiError::NotFound)?)?;
     if !gov.sees_company(&id) {
@@ -333,15 +330,7 @@ fn company_warnings(company: &CompanyRow, policy: &CompanyPolicy) -> Vec<Warning
 
 pub async fn put_company<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, now: DateTime<Utc>, company_id: Uuid, input: CompanyPolicy) -> Result<CompanyPolicyView, ApiError> {
     let id = company_id.to_string();
-    let out = ports
-        .db()
-        .batch(vec![
-            Governor::check_stmt(bearer, now),
-            Stmt::new(SELECT_COMPANY).bind(id.as_str()),
-            Stmt::new(SELECT_COMPANY_POLICY).bind(id.as_str()),
-            Stmt::new(SELECT_NAMED_PIPELINES).bind(json_ids(&input.allowed_pipelines)),
-        ])
-        .await?;
+    let out = ports.db().batch(company_reads(bearer, now, &id, Stmt::new(SELECT_NAMED_PIPELINES).bind(json_ids(&input.allowed_pipelines)))).await?;
     let gov = Governor::from_check(bearer, out.first())?;
     let company: CompanyRow = decode(first_row(&out, 1).ok_or(ApiError::NotFound)?)?;
     if !gov.sees_company(&id) {
