@@ -1032,6 +1032,14 @@ fn the_clients_own_actions_sign_ins_and_new_countries_are_in_the_audit() {
     let token = login_from("NO");
     let id = create_ok(&app, &token, NORTHERN_LIGHT, SUPPORT, "Leaking roof");
     assert_eq!(app.send_auth("POST", &format!("/api/requests/{id}/messages"), &token, Some(json!({"body": "Any news?"}))).status(), 201);
+    let upload = json!({"file_name": "a.png", "content_type": "image/png", "content_base64": png()});
+    let file = json(&app.send_auth("POST", &format!("/api/requests/{id}/attachments"), &token, Some(upload.clone())))["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.get_auth(&format!("/api/requests/{id}/attachments/{file}"), &token).status(), 200);
+    // Another company's file is neither served nor recorded as downloaded.
+    let cedar = app.send_auth("POST", &format!("/api/admin/requests/{CEDAR_REQUEST}/attachments"), &admin, Some(upload));
+    let cedar_file = json(&cedar)["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.get_auth(&format!("/api/requests/{CEDAR_REQUEST}/attachments/{cedar_file}"), &token).status(), 404);
+    assert_eq!(app.sql_count("SELECT count(*) FROM audit_events WHERE action = 'attachment.downloaded'"), 1);
     app.advance(60);
     login_from("NO");
     app.advance(60);
@@ -1043,7 +1051,7 @@ fn the_clients_own_actions_sign_ins_and_new_countries_are_in_the_audit() {
         json(&resp)["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect()
     };
     let by_emily = audit(&format!("link={EMILY_LINK}&kind=external"));
-    for action in ["request.created", "message.sent", "login.succeeded"] {
+    for action in ["request.created", "message.sent", "attachment.downloaded", "login.succeeded"] {
         assert!(by_emily.contains(&action.to_owned()), "{action} in {by_emily:?}");
     }
     assert!(audit("kind=employee").iter().all(|a| !a.starts_with("request.") && !a.starts_with("message.")), "the kind filter holds");

@@ -7,6 +7,9 @@
 //! still answer with a file); listing and downloading need only seeing the request. Employees
 //! attach to requests of their companies.
 
+use crate::app::kit::audit::{audit_guard, AuditGuard};
+use crate::app::kit::client_gate::{client_event, scope_or_empty};
+use crate::app::kit::meta::ClientMeta;
 use crate::app::kit::files::Download;
 use crate::app::kit::client_gate::client_of;
 use crate::app::kit::requests::governed_request;
@@ -230,10 +233,37 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, requ
     attachment_page(rows(&out, GATE_STMT_COUNT + 1), list.limit)
 }
 
-pub async fn download<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, attachment_id: Uuid) -> Result<Download, ApiError> {
+/// The download's audit row rides in the batch that authorizes it: written when the session is
+/// alive at its policy version and the attachment's request is of a (company, pipeline) pair the
+/// token's visible scope holds, the conditions the gate then decides on. ?14 session, ?15 policy
+/// version, ?16 attachment, ?17 request, ?18 the visible pairs (JSON).
+const DOWNLOAD_SEEN: AuditGuard = audit_guard!(
+    client_alive!(14, 15, 2),
+    " AND EXISTS (SELECT 1 FROM attachments da JOIN requests dr ON dr.id = da.request_id WHERE da.id = ?16 AND dr.id = ?17 \
+       AND EXISTS (SELECT 1 FROM json_each(?18) dv WHERE dv.value ->> 0 = dr.company_id AND dv.value ->> 1 = dr.pipeline_id))"
+);
+
+pub async fn download<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, request_id: Uuid, attachment_id: Uuid) -> Result<Download, ApiError> {
+    let claims = &bearer.claims;
+    let pairs: Vec<[String; 2]> = scope_or_empty(bearer)
+        .companies
+        .iter()
+        .flat_map(|c| c.pipeline_ids.iter().map(move |p| [c.company_id.to_string(), p.to_string()]))
+        .collect();
+    let event = client_event(&claims.sub, claims.lid.as_deref(), "attachment.downloaded", Uuid::nil(), serde_json::json!({"request_id": request_id}))
+        .target("attachment", &attachment_id.to_string())
+        .companies(Vec::new());
+    let audit = event
+        .insert_if(&new_id(ports, now)?, meta, now.timestamp(), DOWNLOAD_SEEN)
+        .bind(claims.sid.as_str())
+        .bind(claims.pv)
+        .bind(attachment_id.to_string())
+        .bind(request_id.to_string())
+        .bind(serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into()));
     let mut stmts = gate_stmts(bearer, now);
     stmts.push(Stmt::new(SELECT_REQUEST).bind(request_id.to_string()));
     stmts.push(Stmt::new(SELECT_ATTACHMENT).bind(attachment_id.to_string()).bind(request_id.to_string()));
+    stmts.push(audit);
     let out = ports.db().batch(stmts).await?;
     let client = client_of(bearer, &out)?;
     visible_request(&client, first_row(&out, GATE_STMT_COUNT), Action::View)?;

@@ -86,7 +86,7 @@ pub async fn list_attachments<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Re
 
 pub async fn download_attachment<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::download(attachments::download(cx.ports, b, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
+    reply::download(attachments::download(cx.ports, b, &cx.client, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
 }
 
 pub async fn list_request_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
