@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `make bench`: one argon2id verify natively and in wasm, the gzipped upload size, then the HTTP
-# benchmark against `wrangler dev` driven by wrk (scripts/bench.mjs), which also measures the wasm
-# instantiation and writes the results into README.md's "## Performance" section
-# (BENCH_README=0 leaves README.md alone; the report is always in .bench/last.md).
+# `make bench`: one argon2id verify natively and in wasm, the gzipped upload size and what takes it
+# (twiggy), the control worker (bench/control) and the ablation build (cargo feature `ablation`),
+# then the HTTP benchmark under `wrangler dev` driven by wrk (scripts/bench.mjs), which also measures
+# the wasm instantiation and writes the results into README.md's "## Performance" section
+# (BENCH_README=0 leaves README.md alone; BENCH_ABLATION=0 skips the ablation build and its table;
+# the report is always in .bench/last.md).
 # Extra arguments go to scripts/bench.mjs (e.g. `--duration 4 --sizes 1000,10000`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +44,28 @@ echo "bench: upload size (wrangler deploy --dry-run --outdir dist)"
 size=$(node_modules/.bin/wrangler deploy --dry-run --outdir dist 2>&1 | sed -n 's/.*Total Upload: \(.*\)$/\1/p' | head -1)
 echo "bench: upload ${size:-?}"
 
+# What takes the space: twiggy (crates.io, installed once) on the release wasm as rustc wrote it,
+# names kept (wasm-bindgen and wasm-opt run after it; the shares hold to within a few percent).
+if ! command -v twiggy >/dev/null; then
+  echo "bench: installing twiggy (cargo install)"
+  measure cargo install twiggy --locked --version 0.8.0
+fi
+mkdir -p .bench
+twiggy top -n 15 target/wasm32-unknown-unknown/release/extranet.wasm | sed -E 's/::h[0-9a-f]{16}//; s/ +$//' >.bench/twiggy.txt
+
+echo "bench: the control worker (bench/control)"
+measure bash scripts/build-control.sh
+extra=()
+if [ "${BENCH_ABLATION:-1}" = 1 ]; then
+  echo "bench: the ablation build (cargo feature ablation, target/ablation-build)"
+  # Its own cargo target dir, so the release build's artifacts (and twiggy's input) stay its own.
+  measure env WASM_BINDGEN_BIN="$(command -v wasm-bindgen)" WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt" ESBUILD_BIN="$PWD/node_modules/.bin/esbuild" \
+    CARGO_TARGET_DIR="$PWD/target/bench-ablation" worker-build --release --out-dir target/ablation-build --features ablation
+else
+  extra+=(--no-ablation)
+fi
+
 readme=(--readme)
 [ "${BENCH_README:-1}" = 0 ] && readme=()
-node scripts/bench.mjs --native-verify-ms "${native:-0}" --wasm-verify-ms "${wasm:-0}" --jwt-verify-ms "${jwt:-0}" --page-cpu-ms "${page:-0}" --upload "${size:-unknown}" "${readme[@]}" "$@"
+node scripts/bench.mjs --native-verify-ms "${native:-0}" --wasm-verify-ms "${wasm:-0}" --jwt-verify-ms "${jwt:-0}" --page-cpu-ms "${page:-0}" --upload "${size:-unknown}" \
+  --twiggy .bench/twiggy.txt "${extra[@]}" "${readme[@]}" "$@"

@@ -50,6 +50,43 @@ pub struct Config {
     pub token_audience: String,
     /// The name authenticator apps show next to the code.
     pub totp_issuer: String,
+    /// Which requests get an access-log line (lines that say something went wrong are always written).
+    pub access_log: AccessLog,
+}
+
+/// The per-request access-log line, from the `ACCESS_LOG` var: `off` (the default), `on`, or the
+/// fraction of requests to log (`0.01`). Off by default because the line is the largest fixed cost
+/// of a request (README, Performance: the ablation table), and Workers Logs / `wrangler tail`
+/// already record every invocation with its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessLog {
+    per_million: u32,
+}
+
+impl AccessLog {
+    pub const OFF: AccessLog = AccessLog { per_million: 0 };
+    pub const ALL: AccessLog = AccessLog { per_million: 1_000_000 };
+
+    fn parse(value: Option<&str>) -> Result<AccessLog, ConfigError> {
+        let problem = || ConfigError { name: "ACCESS_LOG", problem: "must be `off`, `on` or a fraction of requests between 0 and 1 (e.g. 0.01)".into() };
+        match value.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("off") => Ok(AccessLog::OFF),
+            Some("on") => Ok(AccessLog::ALL),
+            Some(text) => {
+                let fraction: f64 = text.parse().map_err(|_| problem())?;
+                if !(0.0..=1.0).contains(&fraction) {
+                    return Err(problem());
+                }
+                Ok(AccessLog { per_million: (fraction * 1_000_000.0).round() as u32 })
+            }
+        }
+    }
+
+    /// Whether a request whose random draw is `draw` is logged (the draw comes from the request
+    /// id's random bytes, so the sample costs no extra randomness).
+    pub fn samples(self, draw: u32) -> bool {
+        draw % 1_000_000 < self.per_million
+    }
 }
 
 /// A configuration problem, naming the variable; it never carries a secret's value.
@@ -106,6 +143,7 @@ impl Config {
             token_issuer: get("TOKEN_ISSUER").unwrap_or_else(|| "extranet".into()),
             token_audience: get("TOKEN_AUDIENCE").unwrap_or_else(|| "extranet-portal".into()),
             totp_issuer: get("TOTP_ISSUER").unwrap_or_else(|| "Extranet".into()),
+            access_log: AccessLog::parse(get("ACCESS_LOG").as_deref())?,
         })
     }
 }
@@ -162,5 +200,22 @@ mod tests {
         assert_eq!(err.name, "CALLS_URL_TEMPLATE");
         let err = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"), ("PORTAL_URL", "portal.example")])).unwrap_err();
         assert_eq!(err.name, "PORTAL_URL");
+    }
+
+    #[test]
+    fn access_log_is_off_by_default_and_takes_on_off_or_a_fraction() {
+        let keys = ("JWT_SIGNING_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
+        let with = |value: &str| Config::from_lookup(lookup(&[keys, ("ACCESS_LOG", value)]));
+        let default = Config::from_lookup(lookup(&[keys])).unwrap().access_log;
+        assert!(!(0..1000).any(|draw| default.samples(draw)), "off by default");
+        let on = with("on").unwrap().access_log;
+        assert!((0..1000).all(|draw| on.samples(draw * 7919)));
+        let tenth = with("0.1").unwrap().access_log;
+        let logged = (0..1_000_000u32).step_by(7).filter(|&draw| tenth.samples(draw)).count();
+        assert!((14_000..14_600).contains(&logged), "about a tenth of 142,858 draws, got {logged}");
+        assert!(!with("OFF").unwrap().access_log.samples(0));
+        for bad in ["yes", "1.5", "-0.1", "NaN"] {
+            assert_eq!(with(bad).unwrap_err().name, "ACCESS_LOG", "{bad}");
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! The wasm entry: `#[event(fetch)]` and `#[event(scheduled)]`, converting between `worker` types
 //! and the native HTTP layer, and building the ports from the Worker's bindings.
 
+#[cfg(feature = "ablation")]
+mod ablation;
 mod d1;
 mod kv;
 
@@ -131,6 +133,10 @@ fn is_api_path(path: &str) -> bool {
 
 #[event(fetch)]
 async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Result<worker::Response> {
+    #[cfg(feature = "ablation")]
+    if let Some(resp) = ablation::stop(&env, ablation::Stage::Entry) {
+        return resp;
+    }
     let url = req.url()?;
     if !is_api_path(url.path()) {
         return env.assets("ASSETS")?.fetch_request(req).await;
@@ -166,8 +172,21 @@ async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Resu
         Ok(r) => r,
         Err(_) => return to_worker(http::reply::error(&ApiError::invalid("request", "The request line or headers are malformed."))),
     };
+    #[cfg(feature = "ablation")]
+    if let Some(resp) = ablation::stop(&env, ablation::Stage::Request) {
+        return resp;
+    }
     let ports = ports(&env)?;
+    #[cfg(feature = "ablation")]
+    if let Some(resp) = ablation::stop(&env, ablation::Stage::Ports) {
+        return resp;
+    }
     let resp = http::handle(&ports, &config, chrono::Utc::now(), native).await;
+    #[cfg(feature = "ablation")]
+    if let Some(early) = ablation::stop(&env, ablation::Stage::Handle) {
+        drop(resp);
+        return early;
+    }
     if ports.outbox_queued.get() && resp.status().is_success() {
         let request_id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         deliver_after_response(&ctx, ports, &config, request_id);

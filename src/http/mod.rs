@@ -61,9 +61,10 @@ impl<P: Ports> Ctx<'_, P> {
 /// Serves one request. Never panics and never answers with internals: every failure goes through
 /// the error table, and internal ones are logged with the request id.
 pub async fn handle<P: Ports>(ports: &P, config: &Config, now: DateTime<Utc>, req: Req) -> Resp {
-    let started = Started { ms: ports.elapsed_ms(), queries: ports.db_stats().queries(), db_ms: ports.db_stats().millis() };
-    let client = client_meta(ports, &req);
+    let started = Started { ms: ports.elapsed_ms(), queries: ports.db_stats().queries(), db_ms: ports.db_stats().millis(), log_access: false };
+    let (client, draw) = client_meta(ports, &req);
     let request_id = client.request_id.clone();
+    let started = Started { log_access: config.access_log.samples(draw), ..started };
     let (route, params) = match routes::find(req.method(), req.uri().path()) {
         Matched::Route(route, params) => (route, params),
         Matched::WrongMethod(allow) => return finish(ports, None, &request_id, started, Err(ApiError::MethodNotAllowed { allow }), &req),
@@ -210,11 +211,13 @@ fn finish<P: Ports>(ports: &P, route: Option<&Route>, request_id: &str, started:
     if req.method() == Method::HEAD {
         resp.body_mut().clear();
     }
-    ports.log(
-        &serde_json::json!({"level": "info", "request_id": request_id, "method": req.method().as_str(),
-            "path": req.uri().path(), "status": resp.status().as_u16(), "ms": (total * 10.0).round() / 10.0})
-        .to_string(),
-    );
+    if started.log_access {
+        ports.log(
+            &serde_json::json!({"level": "info", "request_id": request_id, "method": req.method().as_str(),
+                "path": req.uri().path(), "status": resp.status().as_u16(), "ms": (total * 10.0).round() / 10.0})
+            .to_string(),
+        );
+    }
     resp
 }
 
@@ -224,19 +227,28 @@ struct Started {
     ms: f64,
     queries: u32,
     db_ms: f64,
+    /// Whether this request's access-log line is written (`ACCESS_LOG`).
+    log_access: bool,
 }
 
-fn client_meta<P: Ports>(ports: &P, req: &Req) -> ClientMeta {
+/// The caller's metadata, and a random draw for the access-log sample (from the request id's bytes).
+fn client_meta<P: Ports>(ports: &P, req: &Req) -> (ClientMeta, u32) {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut id = [0u8; 8];
-    let request_id = match ports.fill_random(&mut id) {
-        Ok(()) => id.iter().map(|b| format!("{b:02x}")).collect(),
-        Err(_) => "unknown".to_owned(),
+    let (request_id, draw) = match ports.fill_random(&mut id) {
+        Ok(()) => (hex(&id), u32::from_le_bytes([id[0], id[1], id[2], id[3]])),
+        Err(_) => ("unknown".to_owned(), 0),
     };
-    ClientMeta {
+    let meta = ClientMeta {
         ip: header("cf-connecting-ip"),
         country: header("cf-ipcountry"),
         user_agent: header("user-agent").map(|ua| ua.chars().take(400).collect()),
         request_id,
-    }
+    };
+    (meta, draw)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)] as char, DIGITS[usize::from(b & 15)] as char]).collect()
 }

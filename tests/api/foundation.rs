@@ -117,8 +117,12 @@ fn openapi_names_every_error_code_a_client_can_receive() {
 }
 
 #[test]
-fn every_request_is_logged_as_one_json_line_without_the_query() {
-    let app = TestApp::new();
+fn the_access_log_is_off_by_default_and_when_on_is_one_json_line_without_the_query() {
+    let mut app = TestApp::new();
+    assert_eq!(app.get("/health?deep=1").status(), 200);
+    assert!(app.ports.logs.borrow().is_empty(), "no line by default: {:?}", app.ports.logs.borrow());
+
+    app.config.access_log = extranet::config::AccessLog::ALL;
     let resp = app.get("/health?deep=1&token=should-not-be-logged");
     assert_eq!(resp.status(), 200);
     let line = app.ports.logs.borrow().last().cloned().unwrap();
@@ -127,6 +131,20 @@ fn every_request_is_logged_as_one_json_line_without_the_query() {
     assert_eq!(parsed["status"], 200);
     assert_eq!(parsed["request_id"].as_str(), header(&resp, "x-request-id"));
     assert!(!line.contains("should-not-be-logged"));
+}
+
+#[test]
+fn with_the_access_log_off_a_failure_still_writes_its_error_line() {
+    let app = TestApp::new();
+    app.ports.sqlite().exec_script("DROP TABLE branding;").unwrap();
+    let resp = app.get("/api/branding");
+    assert_eq!(resp.status(), 500);
+    let logs = app.ports.logs.borrow();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let parsed: serde_json::Value = serde_json::from_str(&logs[0]).unwrap();
+    assert_eq!(parsed["level"], "error");
+    assert_eq!(parsed["request_id"].as_str(), header(&resp, "x-request-id"));
+    assert!(!String::from_utf8_lossy(resp.body()).contains("branding"), "the internals stay in the log");
 }
 
 #[test]

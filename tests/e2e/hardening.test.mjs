@@ -38,7 +38,7 @@ async function ok(method, path, options) {
 }
 
 before(async () => {
-  worker = await startWorker();
+  worker = await startWorker({ vars: { ACCESS_LOG: "on" } });
   const crm = worker.secrets.CRM_SYNC_TOKEN;
   for (const value of Object.values(worker.secrets)) secretsSeen.add(value);
   await ok("POST", "/api/admin/bootstrap", { body: { token: worker.secrets.BOOTSTRAP_TOKEN, ...ADMIN, first_name: "Hana", last_name: "Harden" } });
