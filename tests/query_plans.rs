@@ -9,7 +9,8 @@
 use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
 use extranet::app::kit::native::NativePorts;
-use extranet::app::kit::ports::{OutboundError, Ports, QueryStats, RandomUnavailable};
+use extranet::app::kit::ports::{BlocklistUnavailable, OutboundError, Ports, QueryStats, RandomUnavailable};
+use extranet::domain::password::Blocklist;
 use extranet::config::Config;
 use extranet::http::{handle, Req, Resp};
 use extranet::store::sqlite::SqliteDb;
@@ -87,6 +88,10 @@ impl Ports for RecordingPorts {
 
     async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError> {
         self.native.post_json(url, body).await
+    }
+
+    async fn password_blocklist(&self) -> Result<&Blocklist, BlocklistUnavailable> {
+        self.native.password_blocklist().await
     }
 }
 

@@ -3,7 +3,6 @@
 //! being the user's own login or email.
 
 use serde::{Deserialize, Serialize};
-use std::sync::OnceLock;
 
 /// Longer passwords are refused so one request cannot make argon2 chew on megabytes.
 pub const MAX_PASSWORD_LENGTH: usize = 256;
@@ -109,8 +108,8 @@ pub struct Identity<'a> {
 
 impl Password {
     /// [`Password::check_for`] with only a login and an email known.
-    pub fn check(candidate: &str, policy: &PasswordPolicy, login: &str, email: Option<&str>) -> Result<Password, WeakPassword> {
-        Password::check_for(candidate, policy, &Identity { login, email, names: Vec::new() })
+    pub fn check(candidate: &str, policy: &PasswordPolicy, login: &str, email: Option<&str>, blocklist: &Blocklist) -> Result<Password, WeakPassword> {
+        Password::check_for(candidate, policy, &Identity { login, email, names: Vec::new() }, blocklist)
     }
 
     /// Checks `candidate` against `policy` and who it is for. The first failed rule is reported, in
@@ -118,7 +117,7 @@ impl Password {
     /// word or simple substitutions such as `p@ssw0rd`), keyboard and repeated sequences, the
     /// login or email, the user's and their companies' names, then character classes (a common
     /// password is refused as common even when it also lacks a digit).
-    pub fn check_for(candidate: &str, policy: &PasswordPolicy, identity: &Identity<'_>) -> Result<Password, WeakPassword> {
+    pub fn check_for(candidate: &str, policy: &PasswordPolicy, identity: &Identity<'_>, blocklist: &Blocklist) -> Result<Password, WeakPassword> {
         let (login, email) = (identity.login, identity.email);
         let length = candidate.chars().count();
         let min = usize::try_from(policy.min_length).unwrap_or(usize::MAX);
@@ -134,13 +133,13 @@ impl Password {
                 format!("The password must be at most {MAX_PASSWORD_LENGTH} characters long."),
             ));
         }
-        if is_common_password(candidate) {
+        if blocklist.contains(candidate) {
             return Err(WeakPassword::new(
                 PasswordRule::CommonPassword,
                 "This password is one of the most common ones: choose another.",
             ));
         }
-        if is_common_variant(candidate) {
+        if is_common_variant(candidate, blocklist) {
             return Err(WeakPassword::new(
                 PasswordRule::CommonPasswordVariant,
                 "This password is a common one with digits, symbols or look-alike letters added: choose another.",
@@ -255,13 +254,13 @@ fn unleet(c: char) -> char {
 
 /// A listed password hidden by what people add to one: digits or symbols before or after it
 /// (`password123456`, `!!dragon2026`), look-alike substitutions (`p@ssw0rd`), or both.
-fn is_common_variant(candidate: &str) -> bool {
+fn is_common_variant(candidate: &str, blocklist: &Blocklist) -> bool {
     let lower = candidate.to_lowercase();
     let unleeted: String = lower.chars().map(unleet).collect();
     let stripped = lower.trim_matches(|c: char| !c.is_alphabetic() && !matches!(c, '@' | '$' | '(' | '<' | '+'));
     let stripped_then_unleeted: String = stripped.chars().map(unleet).collect();
     let cores = [lower.trim_matches(|c: char| !c.is_alphabetic()).to_owned(), unleeted.trim_matches(|c: char| !c.is_alphabetic()).to_owned(), stripped_then_unleeted];
-    cores.iter().any(|core| core.chars().count() >= 4 && *core != lower && is_common_password(core))
+    cores.iter().any(|core| core.chars().count() >= 4 && *core != lower && blocklist.contains(core))
 }
 
 /// Rows and columns of common keyboards and the alphabet: a password made only of runs of 3 or
@@ -304,28 +303,64 @@ fn is_sequence(candidate: &str) -> bool {
     true
 }
 
-const COMMON_PASSWORDS_FILE: &str = include_str!("../../data/common-passwords.txt");
-
-/// The blocklist, lowercased and sorted once (the file keeps its source's frequency order).
-fn common_passwords() -> &'static [&'static str] {
-    static LIST: OnceLock<Vec<&'static str>> = OnceLock::new();
-    LIST.get_or_init(|| {
-        let mut list: Vec<&'static str> =
-            COMMON_PASSWORDS_FILE.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
-        list.sort_unstable();
-        list.dedup();
-        list
-    })
+/// The common-password blocklist: lowercase, sorted and deduplicated once. Its text ships as the
+/// static asset `public/common-passwords.txt` (a public list; keeping its 213 KB out of the wasm
+/// module keeps the upload small), which the edge reads once per isolate; native code and tests
+/// read the same file at compile time ([`Blocklist::shipped`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocklist {
+    sorted: Vec<Box<str>>,
 }
 
-/// Whether `candidate` is on the shipped blocklist, ignoring case (the list itself is lowercase).
-pub fn is_common_password(candidate: &str) -> bool {
-    common_passwords().binary_search(&candidate.to_lowercase().as_str()).is_ok()
+/// The text given as the blocklist is not one: too short to be the shipped list (a 404 page, an
+/// empty or truncated file). Password checks fail closed on it rather than pass unchecked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotABlocklist {
+    pub entries: usize,
 }
 
-/// How many distinct passwords the blocklist holds.
-pub fn common_password_count() -> usize {
-    common_passwords().len()
+impl Blocklist {
+    /// Fewer entries than this is not the shipped list (it holds over 10,000).
+    pub const MIN_ENTRIES: usize = 1_000;
+
+    /// Reads the list's text: one password per line, `#` comment lines and blank lines skipped.
+    pub fn parse(text: &str) -> Result<Blocklist, NotABlocklist> {
+        let mut sorted: Vec<Box<str>> =
+            text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(|l| l.to_lowercase().into_boxed_str()).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() < Self::MIN_ENTRIES {
+            return Err(NotABlocklist { entries: sorted.len() });
+        }
+        Ok(Blocklist { sorted })
+    }
+
+    /// The shipped list, built into native code (servers, tests and tools; the wasm module reads
+    /// the asset instead).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn shipped() -> &'static Blocklist {
+        static LIST: std::sync::OnceLock<Blocklist> = std::sync::OnceLock::new();
+        // The file is part of the source tree and a test asserts its size, so an empty fallback
+        // can only ever be seen by a broken checkout, never by a deployed worker.
+        LIST.get_or_init(|| {
+            Blocklist::parse(include_str!("../../public/common-passwords.txt")).unwrap_or(Blocklist { sorted: Vec::new() })
+        })
+    }
+
+    /// Whether `candidate` is on the list, ignoring case.
+    pub fn contains(&self, candidate: &str) -> bool {
+        let lower = candidate.to_lowercase();
+        self.sorted.binary_search_by(|entry| (**entry).cmp(lower.as_str())).is_ok()
+    }
+
+    /// How many distinct passwords the list holds.
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -333,14 +368,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_list_is_lowercase() {
-        // is_common_password lowercases the candidate, so an uppercase entry could never match.
-        assert!(common_passwords().iter().all(|p| *p == p.to_lowercase()));
+    fn the_blocklist_ignores_case_comments_and_blank_lines_and_refuses_what_is_not_one() {
+        let mut text = String::from("# a comment line\n\nPassWord\n");
+        for n in 0..Blocklist::MIN_ENTRIES {
+            text.push_str(&format!("word{n}\n"));
+        }
+        let list = Blocklist::parse(&text).unwrap();
+        assert!(list.contains("password") && list.contains("PASSWORD") && list.contains("Word7"));
+        assert!(!list.contains("# a comment line") && !list.contains(""));
+        assert_eq!(list.len(), Blocklist::MIN_ENTRIES + 1);
+        // A 404 page or a truncated file is not a blocklist: checks must not silently pass on it.
+        assert_eq!(Blocklist::parse("<!doctype html><h1>Not found</h1>"), Err(NotABlocklist { entries: 1 }));
+        assert!(Blocklist::shipped().len() > 10_000);
     }
 
     fn rule_of(candidate: &str) -> Option<PasswordRule> {
         let identity = Identity { login: "ecarter", email: Some("emily.carter@example.com"), names: vec!["Emily", "Carter", "Northern Light"] };
-        Password::check_for(candidate, &PasswordPolicy::default(), &identity).err().map(|w| w.rule)
+        Password::check_for(candidate, &PasswordPolicy::default(), &identity, Blocklist::shipped()).err().map(|w| w.rule)
     }
 
     #[test]
@@ -372,7 +416,7 @@ mod tests {
 
     #[test]
     fn debug_hides_the_password() {
-        let p = Password::check("a long unusual passphrase", &PasswordPolicy::default(), "emily", None).unwrap();
+        let p = Password::check("a long unusual passphrase", &PasswordPolicy::default(), "emily", None, Blocklist::shipped()).unwrap();
         assert!(!format!("{p:?}").contains("passphrase"));
     }
 }

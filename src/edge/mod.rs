@@ -8,7 +8,8 @@ mod kv;
 
 use crate::app::delivery::maintenance::run_cron;
 use crate::app::delivery::notify::{self, Bot};
-use crate::app::{OutboundError, Ports, QueryStats, RandomUnavailable};
+use crate::app::{BlocklistUnavailable, OutboundError, Ports, QueryStats, RandomUnavailable};
+use crate::domain::password::Blocklist;
 use crate::config::{Config, ConfigError};
 use crate::http::{self, ApiError};
 use std::cell::{Cell, OnceCell};
@@ -19,6 +20,8 @@ pub struct EdgePorts {
     kv: kv::WorkersKv,
     limiter: Option<worker::RateLimiter>,
     outbox_queued: Cell<bool>,
+    /// For the bindings a few requests need (the static assets, for the blocklist).
+    env: Env,
 }
 
 impl Ports for EdgePorts {
@@ -62,6 +65,22 @@ impl Ports for EdgePorts {
         self.outbox_queued.set(true);
     }
 
+    async fn password_blocklist(&self) -> Result<&Blocklist, BlocklistUnavailable> {
+        if let Some(list) = BLOCKLIST.with(|cell| cell.get().copied()) {
+            return Ok(list);
+        }
+        let list = match read_blocklist(&self.env).await {
+            Ok(list) => list,
+            Err(problem) => {
+                self.log(&serde_json::json!({"level": "error", "what": "password blocklist unavailable", "error": problem}).to_string());
+                return Err(BlocklistUnavailable);
+            }
+        };
+        // Two requests of one isolate may both read it; the first to finish is kept, and the
+        // list lives as long as the isolate (it is read once, so leaking it costs nothing more).
+        Ok(BLOCKLIST.with(|cell| *cell.get_or_init(|| Box::leak(Box::new(list)))))
+    }
+
     async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError> {
         // Error texts may quote the URL, which holds the bot token: it never leaves this function.
         let fail = |e: worker::Error| OutboundError(e.to_string().replace(url, "<url>"));
@@ -97,12 +116,31 @@ fn config(env: &Env) -> Result<Config, ConfigError> {
     })
 }
 
+thread_local! {
+    // The common-password blocklist, read from the static assets on the first password check.
+    static BLOCKLIST: OnceCell<&'static Blocklist> = const { OnceCell::new() };
+}
+
+/// The static asset `common-passwords.txt` (public/), through the assets binding: the list stays
+/// out of the wasm module, which keeps the upload small.
+async fn read_blocklist(env: &Env) -> Result<Blocklist, String> {
+    let assets = env.assets("ASSETS").map_err(|e| format!("assets binding: {e}"))?;
+    // The host is ignored by the assets binding; only the path names the file.
+    let mut response = assets.fetch("https://assets.invalid/common-passwords.txt", None).await.map_err(|e| format!("fetch: {e}"))?;
+    if response.status_code() != 200 {
+        return Err(format!("status {}", response.status_code()));
+    }
+    let text = response.text().await.map_err(|e| format!("read: {e}"))?;
+    Blocklist::parse(&text).map_err(|e| format!("only {} entries", e.entries))
+}
+
 fn ports(env: &Env) -> worker::Result<EdgePorts> {
     Ok(EdgePorts {
         db: d1::D1Db::new(env.d1("DB")?),
         kv: kv::WorkersKv::new(env.kv("KV")?),
         limiter: env.rate_limiter("LOGIN_LIMITER").ok(),
         outbox_queued: Cell::new(false),
+        env: env.clone(),
     })
 }
 

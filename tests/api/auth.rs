@@ -137,6 +137,19 @@ fn every_weak_password_rule_is_named() {
 }
 
 #[test]
+fn without_the_blocklist_a_new_password_is_refused_not_let_through_and_the_invitation_stays() {
+    let app = TestApp::new().with_emily_invited();
+    app.ports.blocklist_available.set(false);
+    let resp = app.post_json("/api/invitations/activate", json!({"token": EMILY_TOKEN, "password": EMILY_PASSWORD}), &[]);
+    assert_eq!(resp.status(), 503);
+    assert_eq!(json(&resp)["error"]["code"], "unavailable");
+    assert_eq!(app.sql_count("SELECT count(*) FROM invitations WHERE status = 'pending'"), 1);
+    app.ports.blocklist_available.set(true);
+    let resp = app.post_json("/api/invitations/activate", json!({"token": EMILY_TOKEN, "password": EMILY_PASSWORD}), &[]);
+    assert_eq!(resp.status(), 200, "once the list is back, the same invitation works");
+}
+
+#[test]
 fn refresh_rotates_and_a_reused_token_ends_the_session_with_its_newer_tokens() {
     let app = TestApp::new().with_emily_active();
     let (_, first) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);

@@ -54,6 +54,19 @@ test("login, /api/me and the token's claims", async () => {
   assert.match(me.headers.get("server-timing") ?? "", /db;dur=/, "gated reads carry Server-Timing");
 });
 
+test("a new password is checked against the blocklist read from the static assets", async () => {
+  const session = await login();
+  const headers = { authorization: `Bearer ${session.access_token}` };
+  for (const [weak, rule] of [["password1234", "common_password"], ["P@ssw0rd!2026!!", "common_password_variant"]]) {
+    const res = await post("/api/me/password", { current_password: ADMIN.password, new_password: weak }, headers);
+    assert.equal(res.status, 400, weak);
+    const body = await res.json();
+    assert.equal(body.error.code, "weak_password");
+    assert.equal(body.error.rule, rule, weak);
+    assert.equal(body.error.field, "new_password");
+  }
+});
+
 test("auth routes carry no Server-Timing", async () => {
   const res = await post("/api/auth/login", { ...ADMIN, password: "wrong password here" });
   assert.equal(res.status, 401);

@@ -173,7 +173,7 @@ pub async fn change_password<P: Ports>(
     let companies: Vec<String> = creds.company_names.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
     let mut names: Vec<&str> = vec![creds.first_name.as_str(), creds.last_name.as_str()];
     names.extend(companies.iter().map(String::as_str));
-    credentials::check_new_password("new_password", &input.new_password, &settings.password, &creds.login, creds.email.as_deref(), &names)?;
+    credentials::check_new_password(ports, "new_password", &input.new_password, &settings.password, &creds.login, creds.email.as_deref(), &names).await?;
     if input.new_password == input.current_password {
         return Err(ApiError::WeakPassword { field: "new_password".into(), rule: "unchanged".into(), message: "Choose a password different from the current one.".into() });
     }

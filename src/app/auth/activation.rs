@@ -146,7 +146,7 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
     let companies: Vec<String> = inv.company_names.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
     let mut names: Vec<&str> = vec![inv.first_name.as_str(), inv.last_name.as_str()];
     names.extend(companies.iter().map(String::as_str));
-    credentials::check_new_password("password", &input.password, &settings.password, &inv.login, inv.email.as_deref(), &names)?;
+    credentials::check_new_password(ports, "password", &input.password, &settings.password, &inv.login, inv.email.as_deref(), &names).await?;
     // An enrolled second factor stays in force through a reset: the code is checked (and counted
     // against the lockout) before anything is written.
     let step = match inv.totp_secret.as_deref() {

@@ -57,7 +57,7 @@ pub async fn bootstrap<P: Ports>(ports: &P, config: &Config, client: &ClientMeta
         return Err(ApiError::conflict(Conflict::AlreadyBootstrapped));
     }
     let (settings, _) = settings_from(out.first().and_then(|o| o.rows.first().cloned()))?;
-    credentials::check_new_password("password", &input.password, &settings.password, login.as_str(), input.email.as_deref(), &[input.first_name.as_str(), input.last_name.as_str()])?;
+    credentials::check_new_password(ports, "password", &input.password, &settings.password, login.as_str(), input.email.as_deref(), &[input.first_name.as_str(), input.last_name.as_str()]).await?;
     let hash = credentials::hash_password(ports, &input.password)?;
     let id = new_id(ports, now)?;
     let t = now.timestamp();

@@ -131,12 +131,13 @@ pub fn hash_password<P: Ports>(ports: &P, password: &str) -> Result<String, ApiE
     password_hash::hash_password(password, salt).map_err(|e| ApiError::internal(format!("hash: {e:?}")))
 }
 
-/// The password rules of the settings, plus the blocklist and the user's own login and email.
 /// The password rules of the security settings plus who the password is for: not their login or
-/// email, not their names or their companies' names (`names`), nothing common in disguise.
-pub fn check_new_password(field: &str, candidate: &str, policy: &PasswordPolicy, login: &str, email: Option<&str>, names: &[&str]) -> Result<(), ApiError> {
+/// email, not their names or their companies' names (`names`), nothing common in disguise (the
+/// blocklist comes from the ports; without it the password is refused, never let through).
+pub async fn check_new_password<P: Ports>(ports: &P, field: &str, candidate: &str, policy: &PasswordPolicy, login: &str, email: Option<&str>, names: &[&str]) -> Result<(), ApiError> {
     let identity = Identity { login, email, names: names.to_vec() };
-    Password::check_for(candidate, policy, &identity).map(|_| ()).map_err(|weak| ApiError::WeakPassword {
+    let blocklist = ports.password_blocklist().await.map_err(|_| ApiError::Unavailable { what: "The password check".into() })?;
+    Password::check_for(candidate, policy, &identity, blocklist).map(|_| ()).map_err(|weak| ApiError::WeakPassword {
         field: field.into(),
         rule: weak.rule.code().to_owned(),
         message: weak.message,

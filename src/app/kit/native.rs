@@ -2,7 +2,8 @@
 //! in-memory KV, a seeded or OS random source, a countable throttle, a captured log and a
 //! recording fake of outbound HTTP (answering like the Telegram Bot API).
 
-use crate::app::kit::ports::{OutboundError, Ports, QueryStats, RandomUnavailable};
+use crate::app::kit::ports::{BlocklistUnavailable, OutboundError, Ports, QueryStats, RandomUnavailable};
+use crate::domain::password::Blocklist;
 use crate::store::sqlite::SqliteDb;
 use crate::store::{MemoryKv, Outcome, Sql, Stmt, StoreError};
 use std::cell::{Cell, RefCell};
@@ -26,6 +27,8 @@ pub struct NativePorts {
     /// The status outbound calls answer with (0: no answer at all, a network failure). A 2xx
     /// answers like sendMessage, `{"ok": true, "result": {"message_id": <100 + call number>}}`.
     pub outbound_status: Cell<u16>,
+    /// Whether the common-password blocklist can be read (false: as if the asset were missing).
+    pub blocklist_available: Cell<bool>,
     started: Instant,
 }
 
@@ -44,6 +47,7 @@ impl NativePorts {
             logs: RefCell::new(Vec::new()),
             outbound: RefCell::new(Vec::new()),
             outbound_status: Cell::new(200),
+            blocklist_available: Cell::new(true),
             started: Instant::now(),
         }
     }
@@ -134,6 +138,14 @@ impl Ports for NativePorts {
 
     fn db_stats(&self) -> &QueryStats {
         &self.db.stats
+    }
+
+    async fn password_blocklist(&self) -> Result<&Blocklist, BlocklistUnavailable> {
+        if self.blocklist_available.get() {
+            Ok(Blocklist::shipped())
+        } else {
+            Err(BlocklistUnavailable)
+        }
     }
 
     async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError> {

@@ -1,6 +1,7 @@
 //! The ports a use case may call besides the database and KV: randomness, the login throttle,
 //! the log, a clock for measuring and outbound HTTP. Each adapter set (wasm, native, tests) implements them.
 
+use crate::domain::password::Blocklist;
 use crate::store::{Kv, Sql};
 use std::cell::Cell;
 
@@ -34,6 +35,11 @@ pub struct RandomUnavailable;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundError(pub String);
 
+/// The common-password blocklist could not be read (the asset is missing or not a list): new
+/// passwords are refused with 503 rather than accepted unchecked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlocklistUnavailable;
+
 pub trait Ports {
     type Db: Sql;
     type Kv: Kv;
@@ -59,6 +65,10 @@ pub trait Ports {
     /// POSTs a JSON body to `url` (the Telegram Bot API) and returns the answer's status and body.
     /// Never log `url`: it carries the bot token.
     async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError>;
+
+    /// The common-password blocklist every new password is checked against. The edge reads it once
+    /// per isolate from the static assets; native adapters use the copy built into the binary.
+    async fn password_blocklist(&self) -> Result<&Blocklist, BlocklistUnavailable>;
 
     /// Told when a use case puts notifications in the outbox, so the edge can deliver them right
     /// after answering instead of at the next cron run. Where nothing delivers early, the cron does.
