@@ -414,3 +414,93 @@ fn governance_lists_scan_no_more_than_known() {
     let fixed: Vec<_> = KNOWN_SCANS.iter().filter(|(n, t)| !seen_known.iter().any(|(sn, st)| sn == n && st == t)).collect();
     assert!(fixed.is_empty(), "these no longer scan: remove them from KNOWN_SCANS: {fixed:?}");
 }
+
+/// Under D1 read replication a route whose `read_from()` is `Replica` may run on a replica, where
+/// a write would be sent on to the primary behind the caller's back: so every GET route is run
+/// here and a replica-tolerant one must send no INSERT, UPDATE or DELETE. A new GET route must be
+/// added to this walk (the test fails until it is).
+#[test]
+fn reads_sent_to_a_replica_write_nothing_and_every_get_route_is_walked() {
+    use extranet::http::routes::{find, Matched, ReadFrom, ROUTES};
+    let (app, admin, ids, client) = populated();
+    let (link, request, document, user) =
+        (ids["link"].as_str().unwrap(), ids["request"].as_str().unwrap(), ids["document"].as_str().unwrap(), ids["user"].as_str().unwrap());
+    let file = json!({"file_name": "a.txt", "content_type": "text/plain", "content_base64": "aGk="});
+    let attachment = app.ok("POST", &format!("/api/requests/{request}/attachments"), Some(file), Some(&client))["id"].as_str().unwrap().to_owned();
+    let as_client = [
+        "/api/me".to_owned(),
+        "/api/me/sessions".to_owned(),
+        "/api/branding".to_owned(),
+        "/api/pipelines".to_owned(),
+        "/api/requests".to_owned(),
+        format!("/api/requests/{request}"),
+        format!("/api/requests/{request}/attachments"),
+        format!("/api/requests/{request}/attachments/{attachment}"),
+        format!("/api/requests/{request}/messages"),
+        format!("/api/chat/messages?company={COMPANY}"),
+        "/api/calls".to_owned(),
+        "/api/documents".to_owned(),
+        format!("/api/documents/{document}"),
+        format!("/api/documents/{document}/file"),
+        "/api/channels".to_owned(),
+    ];
+    let as_admin = [
+        "/health?deep=1".to_owned(),
+        "/openapi.json".to_owned(),
+        "/api/admin/security".to_owned(),
+        "/api/admin/companies".to_owned(),
+        "/api/admin/contacts".to_owned(),
+        "/api/admin/pipelines".to_owned(),
+        "/api/admin/users".to_owned(),
+        "/api/admin/branding".to_owned(),
+        "/api/admin/links".to_owned(),
+        format!("/api/admin/links/{link}"),
+        format!("/api/admin/invitations?link={link}"),
+        format!("/api/admin/companies/{COMPANY}/policy"),
+        format!("/api/admin/contacts/{CONTACT}/policy"),
+        format!("/api/admin/links/{link}/policy"),
+        format!("/api/admin/links/{link}/diagnostics?object=request:{request}&action=send_request_chat"),
+        format!("/api/admin/links/{link}/visible"),
+        format!("/api/admin/users/{user}/sessions"),
+        "/api/admin/audit".to_owned(),
+        "/api/admin/channel-links".to_owned(),
+        "/api/admin/requests".to_owned(),
+        format!("/api/admin/requests/{request}"),
+        format!("/api/admin/requests/{request}/messages"),
+        format!("/api/admin/requests/{request}/attachments"),
+        format!("/api/admin/requests/{request}/attachments/{attachment}"),
+        format!("/api/admin/chat/messages?company={COMPANY}"),
+        "/api/admin/calls".to_owned(),
+        "/api/admin/documents".to_owned(),
+        format!("/api/admin/documents/{document}"),
+        format!("/api/admin/documents/{document}/file"),
+    ];
+    let mut walked = std::collections::HashSet::new();
+    let mut writers = Vec::new();
+    for (path, token) in as_client.iter().map(|p| (p, &client)).chain(as_admin.iter().map(|p| (p, &admin))) {
+        let route = match find(&http::Method::GET, path.split('?').next().unwrap()) {
+            Matched::Route(route, _) => route,
+            other => panic!("GET {path} is not a route: {other:?}"),
+        };
+        walked.insert(route.path);
+        let stmts = app.record("GET", path, None, Some(token));
+        let writes = stmts.iter().any(|s| {
+            let head = s.sql.trim_start().to_ascii_uppercase();
+            ["INSERT", "UPDATE", "DELETE", "REPLACE"].iter().any(|w| head.starts_with(w))
+        });
+        if writes {
+            writers.push(route.path);
+            assert_eq!(route.read_from(), ReadFrom::Primary, "GET {path} writes, so it must run on the primary");
+        }
+    }
+    let missing: Vec<_> = ROUTES.iter().filter(|r| r.method == http::Method::GET && !walked.contains(r.path)).map(|r| r.path).collect();
+    assert!(missing.is_empty(), "GET routes not walked: {missing:?}");
+    // The walk does see writes: the client downloads write their audit row.
+    assert!(writers.contains(&"/api/documents/{id}/file") && writers.contains(&"/api/requests/{id}/attachments/{aid}"), "{writers:?}");
+    // Exact reads stay on the primary even though they write nothing.
+    for exact in ["/api/me/sessions", "/api/admin/users/{id}/sessions"] {
+        assert!(ROUTES.iter().any(|r| r.path == exact && r.read_from() == ReadFrom::Primary), "{exact}");
+    }
+    assert!(ROUTES.iter().filter(|r| r.method != http::Method::GET).all(|r| r.read_from() == ReadFrom::Primary), "every write runs on the primary");
+    assert!(ROUTES.iter().any(|r| r.path == "/api/requests" && r.method == http::Method::GET && r.read_from() == ReadFrom::Replica));
+}

@@ -1,4 +1,9 @@
-//! The D1 adapter of the SQL port.
+//! The D1 adapter of the SQL port, on the primary or in a read-replication session.
+//!
+//! A request's queries run in one D1 session (the Sessions API): it starts on the primary for a
+//! route that writes or must read exactly, and anywhere (`first-unconstrained`) or from the
+//! client's bookmark for a route that tolerates a replica. D1 keeps a session's queries in order and
+//! sends its writes to the primary; its latest bookmark goes back to the client.
 //!
 //! Results cross from JavaScript as one `JSON.stringify` string parsed by serde_json: converting
 //! them value by value through wasm-bindgen costs a call per column per row, which made a page of
@@ -10,10 +15,24 @@ use js_sys::{Array, Promise, JSON};
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::worker_sys::{D1Database as D1Sys, D1PreparedStatement as PreparedSys};
+use worker::worker_sys::{D1Database as D1Sys, D1DatabaseSession as SessionSys, D1PreparedStatement as PreparedSys};
+
+/// Where a request's session starts.
+pub enum SessionStart<'a> {
+    /// `first-primary`: writes and exact reads.
+    Primary,
+    /// At least as fresh as this bookmark (the client's last answer), else anywhere.
+    Replica(Option<&'a str>),
+}
+
+enum Handle {
+    /// The binding itself (the cron: no client, no bookmark).
+    Database(D1Sys),
+    Session(SessionSys),
+}
 
 pub struct D1Db {
-    db: D1Sys,
+    handle: Handle,
     stats: QueryStats,
 }
 
@@ -36,8 +55,26 @@ struct WireMeta {
 
 impl D1Db {
     pub fn new(db: worker::D1Database) -> Self {
-        let js: &JsValue = db.as_ref();
-        D1Db { db: js.clone().unchecked_into(), stats: QueryStats::default() }
+        D1Db { handle: Handle::Database(sys(&db)), stats: QueryStats::default() }
+    }
+
+    /// A request's session, started as the route allows.
+    pub fn session(db: worker::D1Database, start: SessionStart<'_>) -> worker::Result<Self> {
+        let constraint = match start {
+            SessionStart::Primary => "first-primary",
+            SessionStart::Replica(Some(bookmark)) => bookmark,
+            SessionStart::Replica(None) => "first-unconstrained",
+        };
+        let session = sys(&db).with_session(Some(constraint)).map_err(|e| worker::Error::RustError(format!("D1 session: {}", js_text(&e))))?;
+        Ok(D1Db { handle: Handle::Session(session), stats: QueryStats::default() })
+    }
+
+    /// The session's latest bookmark (None before its first query, or outside a session).
+    pub fn bookmark(&self) -> Option<String> {
+        match &self.handle {
+            Handle::Session(session) => session.get_bookmark().ok().flatten(),
+            Handle::Database(_) => None,
+        }
     }
 
     pub fn stats(&self) -> &QueryStats {
@@ -49,8 +86,11 @@ impl D1Db {
             return Err(StoreError::new(format!("too many SQL variables ({}) in: {}", stmt.params.len(), stmt.sql)));
         }
         let params: Array = stmt.params.iter().map(to_js).collect();
-        self.db
-            .prepare(stmt.sql)
+        let prepared = match &self.handle {
+            Handle::Database(db) => db.prepare(stmt.sql),
+            Handle::Session(session) => session.session_prepare(stmt.sql),
+        };
+        prepared
             .and_then(|p| p.bind(params))
             .map_err(|e| StoreError::new(format!("prepare: {} in: {}", js_text(&e), stmt.sql)))
     }
@@ -65,6 +105,11 @@ impl D1Db {
         self.stats.record(js_sys::Date::now() - started);
         result.map_err(|e| StoreError::new(format!("{}: {what}", js_text(&e))))
     }
+}
+
+fn sys(db: &worker::D1Database) -> D1Sys {
+    let js: &JsValue = db.as_ref();
+    js.clone().unchecked_into()
 }
 
 fn to_js(v: &Value) -> JsValue {
@@ -114,7 +159,11 @@ impl Sql for D1Db {
     async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<Outcome>, StoreError> {
         let prepared = stmts.iter().map(|s| self.prepare(s)).collect::<Result<Array, _>>()?;
         let first = stmts.first().map_or("", |s| s.sql);
-        let results = self.settle(self.db.batch(prepared), &format!("batch of {} starting {first}", stmts.len())).await?;
+        let promise = match &self.handle {
+            Handle::Database(db) => db.batch(prepared),
+            Handle::Session(session) => session.session_batch(prepared),
+        };
+        let results = self.settle(promise, &format!("batch of {} starting {first}", stmts.len())).await?;
         parse::<Vec<Wire>>(&results, "batch")?.into_iter().map(outcome).collect()
     }
 }

@@ -134,9 +134,15 @@ async fn read_blocklist(env: &Env) -> Result<Blocklist, String> {
     Blocklist::parse(&text).map_err(|e| format!("only {} entries", e.entries))
 }
 
-fn ports(env: &Env) -> worker::Result<EdgePorts> {
+/// The ports of one request (`session`: where its D1 session starts) or of a cron run (None: the
+/// binding itself).
+fn ports(env: &Env, session: Option<d1::SessionStart<'_>>) -> worker::Result<EdgePorts> {
+    let db = match session {
+        Some(start) => d1::D1Db::session(env.d1("DB")?, start)?,
+        None => d1::D1Db::new(env.d1("DB")?),
+    };
     Ok(EdgePorts {
-        db: d1::D1Db::new(env.d1("DB")?),
+        db,
         kv: kv::WorkersKv::new(env.kv("KV")?),
         limiter: env.rate_limiter("LOGIN_LIMITER").ok(),
         outbox_queued: Cell::new(false),
@@ -188,9 +194,16 @@ async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Resu
     };
     // The route's own body limit, known before a byte is read: a declared length over it is
     // refused at once, and a body without one (chunked) is read only up to it.
-    let limit = match http::routes::find(&::http::Method::from_bytes(req.method().as_ref().as_bytes()).unwrap_or_default(), url.path()) {
-        http::routes::Matched::Route(route, _) => route.body_limit,
-        _ => http::routes::BODY_LIMIT,
+    // Its read replication too: where the request's D1 session starts.
+    let (limit, read_from) = match http::routes::find(&::http::Method::from_bytes(req.method().as_ref().as_bytes()).unwrap_or_default(), url.path()) {
+        http::routes::Matched::Route(route, _) => (route.body_limit, route.read_from()),
+        _ => (http::routes::BODY_LIMIT, http::routes::ReadFrom::Primary),
+    };
+    let bookmark = req.headers().get(http::transport::BOOKMARK_HEADER)?;
+    let session = match (read_from, bookmark.as_deref().map(http::transport::parse_bookmark)) {
+        (_, Some(Err(refused))) => return to_worker(http::reply::error(&refused)),
+        (http::routes::ReadFrom::Primary, _) => d1::SessionStart::Primary,
+        (http::routes::ReadFrom::Replica, sent) => d1::SessionStart::Replica(sent.and_then(Result::ok)),
     };
     let declared = req.headers().get("content-length")?.and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
     if declared > limit {
@@ -214,12 +227,15 @@ async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Resu
     if let Some(resp) = ablation::stop(&env, ablation::Stage::Request) {
         return resp;
     }
-    let ports = ports(&env)?;
+    let ports = ports(&env, Some(session))?;
     #[cfg(feature = "ablation")]
     if let Some(resp) = ablation::stop(&env, ablation::Stage::Ports) {
         return resp;
     }
-    let resp = http::handle(&ports, &config, chrono::Utc::now(), native).await;
+    let mut resp = http::handle(&ports, &config, chrono::Utc::now(), native).await;
+    if let Some(value) = ports.db.bookmark().and_then(|b| ::http::HeaderValue::from_str(&b).ok()) {
+        resp.headers_mut().insert(http::transport::BOOKMARK_HEADER, value);
+    }
     #[cfg(feature = "ablation")]
     if let Some(early) = ablation::stop(&env, ablation::Stage::Handle) {
         drop(resp);
@@ -262,7 +278,7 @@ fn to_worker(resp: http::Resp) -> worker::Result<worker::Response> {
 
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let ports = match ports(&env) {
+    let ports = match ports(&env, None) {
         Ok(p) => p,
         Err(e) => {
             worker::console_error!("{}", serde_json::json!({"level": "error", "cron": "bindings", "error": e.to_string()}));

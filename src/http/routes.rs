@@ -161,6 +161,33 @@ pub struct Route {
     pub server_timing: bool,
 }
 
+/// Where a route's queries may run under D1 read replication (the Sessions API; the edge starts
+/// the request's session from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// The primary: every write, and every read that must be exact.
+    Primary,
+    /// A replica at least as fresh as the client's bookmark, or any replica when it sent none.
+    Replica,
+}
+
+/// Reads that write nothing yet must see the latest state: the sessions pages, where a session
+/// just revoked must show as revoked at once (a person checks there that a thief is out), and the
+/// client downloads, which write their audit row in the batch that authorizes them.
+const PRIMARY_READS: &[RouteId] = &[RouteId::MySessions, RouteId::UserSessions, RouteId::DownloadRequestAttachment, RouteId::DocumentFile];
+
+impl Route {
+    /// Writes (every method but GET and HEAD) and the reads of [`PRIMARY_READS`] run on the
+    /// primary; every other read may run on a replica.
+    pub fn read_from(&self) -> ReadFrom {
+        if self.method == Method::GET && !PRIMARY_READS.contains(&self.id) {
+            ReadFrom::Replica
+        } else {
+            ReadFrom::Primary
+        }
+    }
+}
+
 /// Auth and invitation routes: no `Server-Timing`, which would tell which branch ran.
 const fn quiet(method: Method, path: &'static str, id: RouteId, guard: Guard, tag: &'static str, summary: &'static str) -> Route {
     Route { method, path, id, guard, summary, tag, body_limit: 16 * 1024, server_timing: false }

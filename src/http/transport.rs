@@ -5,6 +5,24 @@ use super::{ApiError, Req};
 
 pub const REFRESH_COOKIE: &str = "__Host-extranet_refresh";
 
+/// The D1 session bookmark: sent on every answer that touched the database, sent back by the
+/// pages so a client's next read sees at least what it wrote or read before.
+pub const BOOKMARK_HEADER: &str = "x-d1-bookmark";
+
+/// A bookmark as the client sent it back. D1's are a few hex fields joined by `-`; anything else
+/// (too long, other characters, one of the session constraint words) is refused at the boundary
+/// rather than handed to the database.
+pub fn parse_bookmark(value: &str) -> Result<&str, ApiError> {
+    let well_formed = (1..=128).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        && value.bytes().any(|b| b.is_ascii_hexdigit());
+    if well_formed {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid(BOOKMARK_HEADER, "The x-d1-bookmark header must be a bookmark this API sent (hex fields joined by '-'); send none to start afresh."))
+    }
+}
+
 /// The token of `Authorization: Bearer <token>`, if present.
 pub fn bearer(req: &Req) -> Option<&str> {
     let value = req.headers().get("authorization")?.to_str().ok()?;

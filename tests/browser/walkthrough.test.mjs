@@ -282,7 +282,12 @@ test("Emily creates a request with its declared field and chats on it", async ()
   // The team answers (through the API); Emily refreshes the conversation.
   const requestId = new URL(emily.url()).hash.split("/")[1];
   await api("POST", `/api/admin/requests/${requestId}/messages`, { body: "Thanks Emily, we will reissue it today." }, adminToken);
-  await emily.getByRole("button", { name: "Refresh messages" }).click();
+  // The page sends back the D1 bookmark of its last answer, so a replica never serves it older data.
+  const [reread] = await Promise.all([
+    emily.waitForRequest((r) => r.method() === "GET" && r.url().includes(`/api/requests/${requestId}/messages`)),
+    emily.getByRole("button", { name: "Refresh messages" }).click(),
+  ]);
+  assert.match(reread.headers()["x-d1-bookmark"] ?? "", /^[0-9a-f]+(-[0-9a-f]+)+$/, "the read carries the bookmark of the page's last answer");
   await thread.getByText("Thanks Emily, we will reissue it today.").waitFor();
 
   // She attaches the invoice; a page that only pretends to be a PDF is refused at the file field.

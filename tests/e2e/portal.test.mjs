@@ -15,10 +15,11 @@ let admin;
 let emily;
 let linkId;
 
-const call = async (method, path, body, token) => {
+const call = async (method, path, body, token, extra = {}) => {
   const res = await worker.fetch(path, {
     method,
     headers: {
+      ...extra,
       "content-type": "application/json",
       "cf-connecting-ip": `10.8.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`,
       ...(token ? { authorization: `Bearer ${token}` } : {}),
@@ -108,6 +109,23 @@ test("Emily and the team talk in the request's chat, in order, with their author
   ok(await call("PATCH", `/api/admin/requests/${requestId}`, { status: "done" }, admin));
   const closed = await call("GET", `/api/requests/${requestId}`, undefined, emily);
   assert.equal(closed.json.is_open, false);
+});
+
+test("read replication: answers carry a D1 bookmark, and a read that sends it back sees the write", async () => {
+  const posted = await call("POST", `/api/requests/${requestId}/messages`, { body: "Read your writes" }, emily);
+  ok(posted, 201);
+  const written = posted.headers.get("x-d1-bookmark");
+  assert.match(written ?? "", /^[0-9a-f]+(-[0-9a-f]+)+$/, "a write answers with the session's bookmark");
+  const read = await call("GET", `/api/requests/${requestId}/messages`, undefined, emily, { "x-d1-bookmark": written });
+  ok(read);
+  assert.ok(read.json.items.some((m) => m.body === "Read your writes"), "the read from the bookmark sees the message");
+  const after = read.headers.get("x-d1-bookmark");
+  assert.ok(after && after >= written, `the read's bookmark (${after}) is not older than the one sent (${written})`);
+  const refused = await call("GET", "/api/requests", undefined, emily, { "x-d1-bookmark": "first-primary" });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.json.error.field, "x-d1-bookmark");
+  const health = await call("GET", "/health");
+  assert.equal(health.headers.get("x-d1-bookmark"), null, "no query, no bookmark");
 });
 
 test("Emily signs a document the team published; the file downloads as a sandboxed attachment", async () => {

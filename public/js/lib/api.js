@@ -1,6 +1,8 @@
 // The one way the pages talk to the API. The access token lives only in this module's memory; the
 // refresh token is an HttpOnly cookie the page never sees. A 401 token_expired / token_stale is
 // answered by one silent refresh (POST /api/auth/refresh, no body, same origin) and one retry.
+// Every answer's `x-d1-bookmark` (the database session it saw) is kept for the tab and sent back,
+// so a read served by a D1 replica is never older than what this tab wrote or read before.
 
 /** An API error: `{error: {code, message, field?, permission?, rule?}}` with the HTTP status. */
 export class ApiError extends Error {
@@ -15,6 +17,8 @@ export class ApiError extends Error {
   }
 }
 
+const BOOKMARK = "x-d1-bookmark";
+let bookmark = loadBookmark();
 let access = null; // { token, expiresAt }
 let refreshing = null; // the refresh in flight, shared by every caller
 const listeners = { signedout: [], refreshed: [], mfa: [] };
@@ -40,6 +44,43 @@ export function clearSession() {
   access = null;
 }
 
+function loadBookmark() {
+  try {
+    return sessionStorage.getItem(BOOKMARK);
+  } catch {
+    return null; // storage off: the bookmark lives in memory only
+  }
+}
+
+/** Keep the newest bookmark seen (D1's sort as text: fixed-width hex fields). */
+function remember(res) {
+  const seen = res.headers.get(BOOKMARK);
+  if (!seen || (bookmark && seen <= bookmark)) return;
+  bookmark = seen;
+  try {
+    sessionStorage.setItem(BOOKMARK, seen);
+  } catch {
+    // memory only
+  }
+}
+
+function forgetBookmark() {
+  bookmark = null;
+  try {
+    sessionStorage.removeItem(BOOKMARK);
+  } catch {
+    // memory only
+  }
+}
+
+/** fetch, carrying the bookmark there and back. */
+async function fetchWithBookmark(url, init) {
+  if (bookmark) init.headers = { ...init.headers, [BOOKMARK]: bookmark };
+  const res = await fetch(url, init);
+  remember(res);
+  return res;
+}
+
 async function send(method, path, { body, query, headers = {} } = {}) {
   let url = path;
   if (query) {
@@ -57,7 +98,7 @@ async function send(method, path, { body, query, headers = {} } = {}) {
     init.body = JSON.stringify(body);
   }
   try {
-    return await fetch(url, init);
+    return await fetchWithBookmark(url, init);
   } catch {
     throw new ApiError(0, { error: { code: "network", message: "The server could not be reached. Check your connection and try again." } });
   }
@@ -82,7 +123,7 @@ export function refresh() {
   if (!refreshing) {
     refreshing = (async () => {
       for (let attempt = 0; attempt < 2; attempt++) {
-        const res = await fetch("/api/auth/refresh", { method: "POST", credentials: "same-origin", cache: "no-store" }).catch(() => null);
+        const res = await fetchWithBookmark("/api/auth/refresh", { method: "POST", credentials: "same-origin", cache: "no-store" }).catch(() => null);
         if (!res) throw new ApiError(0, null);
         if (res.ok) {
           const issued = await parse(res);
@@ -111,6 +152,16 @@ export function refresh() {
  */
 export async function api(method, path, opts = {}) {
   let res = await send(method, path, opts);
+  // A bookmark the database does not know fails the query (5xx): the next call starts afresh.
+  if (res.status >= 500) forgetBookmark();
+  if (res.status === 400 && bookmark) {
+    // A bookmark the database no longer knows (restored, or another deployment's): start afresh.
+    const body = await parse(res.clone());
+    if (body && body.error && body.error.field === BOOKMARK) {
+      forgetBookmark();
+      res = await send(method, path, opts);
+    }
+  }
   if (res.status === 401 && access) {
     const body = await parse(res.clone());
     const code = body && body.error && body.error.code;
