@@ -61,6 +61,13 @@ function parseArgs(argv) {
 
 const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+const fmt = (x, d = 1) => (x == null || Number.isNaN(x) ? "-" : x.toFixed(d));
+const median = (xs) => {
+  const v = xs.filter((x) => x != null && !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
 
 // ---------------------------------------------------------------------------------------------
 // The worker under test
@@ -77,13 +84,15 @@ let secrets = null;
 let project = null;
 let controlSpec = null;
 let ablationSpec = null;
+let controlAssetsSpec = null;
 if (!replay) {
   mkdirSync(runDir, { recursive: true });
   configFile = writeBenchConfig(join(ROOT, "build"), runDir);
   secrets = generateSecrets();
   writeFileSync(envFile, formatDevVars(secrets), { mode: 0o600 });
   project = { name: "project", config: configFile, state: stateDir, envFile };
-  controlSpec = { name: "control", config: writeControlConfig(), state: join(runDir, "control", "state") };
+  controlSpec = { name: "control", config: writeControlConfig("control"), state: join(runDir, "control", "state") };
+  controlAssetsSpec = { name: "control-assets", config: writeControlConfig("control-assets", { assets: true }), state: join(runDir, "control-assets", "state") };
   if (ABLATION) {
     const dir = join(runDir, "ablation");
     mkdirSync(dir, { recursive: true });
@@ -105,17 +114,24 @@ function writeBenchConfig(build, dir) {
 }
 
 /** The control's config and build (scripts/build-control.sh), after checking it runs on the project's compatibility date. */
-function writeControlConfig() {
+function writeControlConfig(name, { assets = false } = {}) {
   const src = join(ROOT, "bench", "control");
   if (!existsSync(join(src, "build", "worker", "shim.mjs"))) throw new Error("no bench/control/build: run scripts/build-control.sh first");
   const date = (file) => /^compatibility_date = "(.*)"$/m.exec(readFileSync(file, "utf8"))?.[1];
   if (date(join(src, "wrangler.toml")) !== date(join(ROOT, "wrangler.toml"))) {
     throw new Error("bench/control/wrangler.toml and wrangler.toml name different compatibility dates");
   }
-  const dir = join(runDir, "control");
+  const dir = join(runDir, name);
   mkdirSync(dir, { recursive: true });
   cpSync(join(src, "build"), join(dir, "build"), { recursive: true });
-  cpSync(join(src, "wrangler.toml"), join(dir, "wrangler.toml"));
+  let toml = readFileSync(join(src, "wrangler.toml"), "utf8");
+  if (assets) {
+    // The project's own [assets] section, the directory made absolute.
+    const section = /^\[assets\]\n(?:(?!\[)[^\n]*\n)*/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))?.[0];
+    if (!section) throw new Error("wrangler.toml has no [assets] section");
+    toml += "\n" + section.replace(/^directory = "public"$/m, `directory = ${JSON.stringify(join(ROOT, "public"))}`);
+  }
+  writeFileSync(join(dir, "wrangler.toml"), toml);
   return join(dir, "wrangler.toml");
 }
 
@@ -382,13 +398,28 @@ async function wrk(spec, concurrency, seconds = DURATION, target = worker) {
   };
 }
 
-/** D1 round trips of one request, from its Server-Timing (`db;dur=..;desc="N queries"`); null when absent. */
-async function d1RoundTrips(spec) {
-  const res = await worker.fetch(spec.path, { method: spec.method, headers: spec.headers, body: spec.body ?? undefined });
-  await res.arrayBuffer();
-  if (res.status !== 200) throw new Error(`${spec.method} ${spec.path} answered ${res.status} before the run`);
-  const m = /"(\d+) queries"/.exec(res.headers.get("server-timing") ?? "");
-  return m ? Number(m[1]) : null;
+/**
+ * What one request costs as the worker itself sees it, from its Server-Timing
+ * (`total;dur=..., db;dur=..;desc="N queries"`): D1 round trips, and over 21 sequential requests the
+ * median worker time and the median time spent awaiting D1 (workerd's clock only moves across I/O,
+ * so these are whole milliseconds at best). Null fields when the route sends no Server-Timing.
+ */
+async function serverTiming(spec) {
+  const totals = [];
+  const dbs = [];
+  let queries = null;
+  for (let i = 0; i < 21; i++) {
+    const res = await worker.fetch(spec.path, { method: spec.method, headers: spec.headers, body: spec.body ?? undefined });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${spec.method} ${spec.path} answered ${res.status} before the run`);
+    const header = res.headers.get("server-timing") ?? "";
+    const q = /"(\d+) queries"/.exec(header);
+    if (!q) return { queries: null, workerMs: null, dbMs: null };
+    queries = Number(q[1]);
+    totals.push(Number(/total;dur=([\d.]+)/.exec(header)?.[1] ?? NaN));
+    dbs.push(Number(/db;dur=([\d.]+)/.exec(header)?.[1] ?? NaN));
+  }
+  return { queries, workerMs: median(totals), dbMs: median(dbs) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -447,13 +478,14 @@ async function wasmInstantiation() {
 // ---------------------------------------------------------------------------------------------
 
 const results = [];
-const record = (route, rows, c, round, r, queries) => {
-  results.push({ route, rows, c, round, queries, ...r });
+const record = (route, rows, c, round, r, timing) => {
+  results.push({ route, rows, c, round, ...timing, ...r });
   log(`${route}${rows ? ` (${rows} requests)` : ""} c=${c} round ${round + 1}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.rps.toFixed(0)} req/s, ${r.errors} errors`);
 };
 // The stages of the ablation table, in the order of the request path (src/edge/ablation.rs).
 const STAGES = [
   { key: "control", what: "the control's /health: the runtime, the glue and workers-rs, no work" },
+  { key: "control+assets", what: "the control with the project's [assets] section (run_worker_first): the static-asset router in front of the worker" },
   { key: "entry", what: "this module, answering at the first line of its fetch handler", vars: { ABLATION_RETURN_AT: "entry" } },
   { key: "request", what: "+ the request read and converted (URL, config, route lookup, body, headers)", vars: { ABLATION_RETURN_AT: "request" } },
   { key: "ports", what: "+ the ports built from the bindings (D1, KV, rate limiter)", vars: { ABLATION_RETURN_AT: "ports" } },
@@ -490,15 +522,15 @@ else try {
   const rounds = async (c, rows, routes) => {
     for (let round = 0; round < ROUNDS; round++) {
       if (rows === null) {
-        record("control GET /health", null, c, round, await wrk(health, c, DURATION, control), 0);
-        record("GET /health", null, c, round, await wrk(health, c), await d1RoundTrips(health));
+        record("control GET /health", null, c, round, await wrk(health, c, DURATION, control), { queries: 0 });
+        record("GET /health", null, c, round, await wrk(health, c), await serverTiming(health));
       }
-      record("control GET /floor", rows, c, round, await wrk(floor, c, DURATION, control), 1);
-      record("GET /health?deep=1", rows, c, round, await wrk(deep, c), await d1RoundTrips(deep));
+      record("control GET /floor", rows, c, round, await wrk(floor, c, DURATION, control), { queries: 1 });
+      record("GET /health?deep=1", rows, c, round, await wrk(deep, c), await serverTiming(deep));
       for (const [name, make] of routes) {
         // Access tokens live 10 minutes: a fresh one per route and round.
         const spec = make(await bearer());
-        record(name, rows, c, round, await wrk(spec, c), await d1RoundTrips(spec));
+        record(name, rows, c, round, await wrk(spec, c), await serverTiming(spec));
       }
     }
   };
@@ -515,9 +547,9 @@ else try {
     for (let i = 0; i < CLIENTS; i++) {
       tokens.push((await call("POST", "/api/auth/login", { login: clients[i].login, password: clients[i].password, refresh_transport: "body" })).refresh_token);
     }
-    record("POST /api/auth/refresh", null, c, 0, await wrk({ method: "POST", path: "/api/auth/refresh", mode: "refresh", items: tokens }, c), null);
+    record("POST /api/auth/refresh", null, c, 0, await wrk({ method: "POST", path: "/api/auth/refresh", mode: "refresh", items: tokens }, c), {});
     const accounts = clients.map((x) => [x.login, x.password]);
-    record("POST /api/auth/login", null, c, 0, await wrk({ method: "POST", path: "/api/auth/login", mode: "login", items: accounts }, c), null);
+    record("POST /api/auth/login", null, c, 0, await wrk({ method: "POST", path: "/api/auth/login", mode: "login", items: accounts }, c), {});
   }
   // The first size's list ran in the rounds above (with rows = null for its floor): label it.
   for (const r of results) if (r.route === "GET /api/requests") r.rows = SIZES[0];
@@ -529,9 +561,10 @@ else try {
 
   // The ablation: every stage served at once, /health driven in interleaved rounds.
   if (ablationSpec) {
-    log(`ablation: serving ${STAGES.length - 2} stages of the ablation build beside the control and the release build`);
+    log(`ablation: serving ${STAGES.length - 3} stages of the ablation build beside the control (bare and with assets) and the release build`);
     for (const stage of STAGES) {
-      const target = stage.key === "control" ? control : stage.key === "release" ? worker : await startWorker(ablationSpec, stage.vars);
+      const target = stage.key === "control" ? control : stage.key === "release" ? worker
+        : stage.key === "control+assets" ? await startWorker(controlAssetsSpec) : await startWorker(ablationSpec, stage.vars);
       if (target !== control && target !== worker) variants.push(target);
       await wrk(health, 16, 2, target);
       stage.target = target;
@@ -563,13 +596,6 @@ if (!replay) rmSync(runDir, { recursive: true, force: true });
 // Report
 // ---------------------------------------------------------------------------------------------
 
-const fmt = (x, d = 1) => (x == null || Number.isNaN(x) ? "-" : x.toFixed(d));
-const median = (xs) => {
-  const v = xs.filter((x) => x != null && !Number.isNaN(x)).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const m = Math.floor(v.length / 2);
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-};
 // The control a row is compared with: its /health for the bare /health rows, its /floor for every
 // other; the same concurrency and round, the same database size when the control ran beside that
 // size (the later sizes), else the first size's.
@@ -592,17 +618,20 @@ for (const row of rows) {
   for (const k of ["p50", "p99", "rps", "rpsC", "p50C", "controlP50"]) row[k] = median(row.runs.map((x) => x[k]));
   row.errors = row.runs.reduce((n, x) => n + x.errors, 0);
   row.queries = row.runs[0].queries;
+  const measured = (k) => row.runs.map((x) => x[k]).filter((v) => typeof v === "number" && !Number.isNaN(v));
+  row.workerMs = measured("workerMs").length ? median(measured("workerMs")) : null;
+  row.dbMs = measured("dbMs").length ? median(measured("dbMs")) : null;
   row.n = row.runs.length;
   row.against = controlFor(row).replace("control GET ", "");
 }
 const table = [
-  "| route | requests in DB | c | rounds | p50 ms | p99 ms | req/s | against the control's | req/s ÷ control | p50 ÷ control | D1 round trips | errors |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|",
+  "| route | requests in DB | c | rounds | p50 ms | p99 ms | req/s | against the control's | req/s ÷ control | p50 ÷ control | D1 round trips | worker ms / D1 ms (Server-Timing, c=1 median) | errors |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ];
 for (const r of rows) {
   table.push(
     `| ${r.route} | ${r.rows ?? ""} | ${r.c} | ${r.n} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.rps, 0)} | ${r.against} | ${fmt(r.rpsC, 2)} | ${fmt(r.p50C, 2)} | ` +
-      `${r.queries ?? "hidden"} | ${r.errors} |`,
+      `${r.queries ?? "hidden"} | ${r.workerMs === null || r.workerMs === undefined ? "" : `${fmt(r.workerMs, 1)} / ${fmt(r.dbMs, 1)}`} | ${r.errors} |`,
   );
 }
 
@@ -627,13 +656,21 @@ const ablationTable = ablationRows.length === 0 ? [] : [
   }),
 ];
 
+// What the static-asset router alone adds to the control's /health, from the ablation rounds.
+const routerShare = (c) => {
+  const of = (key) => median(ablation.filter((x) => x.stage === key && x.c === c).map((x) => (c === 1 ? x.p50 : 1000 / x.rps)));
+  const bare = of("control");
+  const routed = of("control+assets");
+  if (Number.isNaN(bare) || Number.isNaN(routed)) return "";
+  return `; the assets router alone takes the control from ${fmt(bare, 2)} to ${fmt(routed, 2)} ms ${c === 1 ? "p50" : "per request"} (${fmt(routed / bare, 2)}x) in the ablation rounds`;
+};
 const budgets = [];
 const judge = (what, ok, detail) => budgets.push(`- ${ok ? "held" : "MISSED"}: ${what}: ${detail}`);
 for (const c of CONCURRENCY) {
   const bare = rows.find((x) => x.c === c && x.route === "GET /health");
   if (bare) {
     judge(`GET /health at c=${c} within 1.15x the control's /health p50`, bare.p50C <= 1.15,
-      `${fmt(bare.p50C, 2)}x (${fmt(bare.p50, 2)} ms vs ${fmt(bare.controlP50, 2)} ms; req/s ${fmt(bare.rpsC, 2)}x)`);
+      `${fmt(bare.p50C, 2)}x (${fmt(bare.p50, 2)} ms vs ${fmt(bare.controlP50, 2)} ms; req/s ${fmt(bare.rpsC, 2)}x)` + routerShare(c));
   }
   for (const r of rows.filter((x) => x.c === c && (x.route === "GET /api/me" || x.route === "GET /api/requests"))) {
     judge(`${r.route}${r.rows ? ` (${r.rows} requests)` : ""} at c=${c} keeps >= 0.85x the control's /floor req/s and <= 1.2x its p50`, r.rpsC >= 0.85 && r.p50C <= 1.2,

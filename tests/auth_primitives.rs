@@ -231,6 +231,29 @@ fn a_tampered_signature_fails() {
 }
 
 #[test]
+fn a_token_verified_once_is_still_checked_in_full_the_next_times() {
+    // The isolate remembers signatures it verified: what it remembers must not widen anything.
+    let keys = ring(&[("k", SEED_NEW)]);
+    let token = jwt::issue(&keys, &claims(t0())).unwrap();
+    assert!(verify_at(&keys, &token, t0()).is_ok());
+    assert!(verify_at(&keys, &token, t0()).is_ok(), "the second time, from memory");
+    // Expiry, issuer and audience are still checked on the remembered token.
+    assert_eq!(verify_at(&keys, &token, t0() + Duration::seconds(600)), Err(TokenError::Expired));
+    assert_eq!(jwt::verify(&keys, &token, t0(), ISS, "another-api"), Err(TokenError::Invalid(InvalidToken::WrongAudience)));
+    // Another ring with a different key under the same kid does not inherit the memory.
+    let impostor = ring(&[("k", [0x44; 32])]);
+    assert_eq!(verify_at(&impostor, &token, t0()), Err(TokenError::Invalid(InvalidToken::BadSignature)));
+    // A ring without the key refuses it, remembered or not.
+    assert_eq!(verify_at(&ring(&[("other", SEED_NEW)]), &token, t0()), Err(TokenError::Invalid(InvalidToken::UnknownKey)));
+    // One changed signature byte is another token: verified afresh, and refused.
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut signature = unb64(parts[2]);
+    signature[0] ^= 1;
+    let forged = format!("{}.{}.{}", parts[0], parts[1], b64(&signature));
+    assert_eq!(verify_at(&keys, &forged, t0()), Err(TokenError::Invalid(InvalidToken::BadSignature)));
+}
+
+#[test]
 fn issuer_and_audience_must_match() {
     let keys = ring(&[("k", SEED_NEW)]);
     let token = jwt::issue(&keys, &claims(t0())).unwrap();

@@ -57,7 +57,8 @@ fn jwt_verify_cost_in_wasm() {
 /// local runtime returns them), decode the rows, build the views, serialize the page.
 #[wasm_bindgen_test]
 fn request_page_cost_in_wasm() {
-    use extranet::app::portal::requests::{Page, RequestRow, RequestView};
+    use extranet::app::kit::page::Page;
+    use extranet::app::kit::requests::{RequestRow, RequestView};
     use extranet::store::{decode_all, Row};
     let text = include_str!("fixtures/d1_request_page.json");
     let stage = |name: &str, f: &dyn Fn() -> usize| {
@@ -76,7 +77,7 @@ fn request_page_cost_in_wasm() {
     stage("parse_decode", &|| decode_all::<RequestRow>(serde_json::from_str::<Vec<Row>>(text).unwrap()).unwrap().len());
     stage("whole", &|| {
         let rows: Vec<RequestRow> = decode_all(serde_json::from_str::<Vec<Row>>(text).unwrap()).unwrap();
-        let page = Page::of(rows, 50, |r: &RequestRow| (r.created_at, r.id.to_string())).try_map(RequestView::try_from).unwrap();
+        let page = Page::of(rows, 50, |r: &RequestRow| extranet::app::kit::page::encode_time_cursor(r.created_at, &r.id.to_string())).try_map(RequestView::try_from).unwrap();
         serde_json::to_vec(&page).unwrap().len()
     });
 }

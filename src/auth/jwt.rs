@@ -9,6 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use jwt_compact::alg::Ed25519;
 use jwt_compact::{AlgorithmExt, Claims, Header, UntrustedToken};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashSet;
 
 /// The JOSE `typ` of access tokens (RFC 9068), so an ID token or another JWT signed with the
 /// same key cannot be replayed as one.
@@ -132,6 +134,17 @@ pub fn issue(keys: &KeyRing, claims: &AccessClaims) -> Result<String, IssueError
     Ed25519.token(&header, &jwt_claims, &key.secret).map_err(|e| IssueError(e.to_string()))
 }
 
+/// How many (key, token) pairs whose Ed25519 signature already verified an isolate remembers: a
+/// page sends the same access token with every call, and the signature check is the one costly
+/// step of a gated request's CPU (~0.2 ms in wasm). The key is the exact token text with the public
+/// key that verified it, so a changed byte or another key ring misses; every claim (type, key,
+/// issuer, audience, `iat`, `exp`) is still checked on every request. Cleared when full.
+const SIGNATURE_CACHE_SIZE: usize = 1024;
+
+thread_local! {
+    static SIGNATURE_CHECKED: RefCell<HashSet<(Vec<u8>, String)>> = RefCell::new(HashSet::new());
+}
+
 /// Checks a bearer token: structure, `typ`, the signature of the key its `kid` names, `iss`,
 /// `aud`, and finally expiry, so a forged token is `Invalid` even when it is also expired.
 /// A token expires at `exp` exactly (no leeway: an expired token is one refresh away).
@@ -149,11 +162,23 @@ pub fn verify(
         return Err(invalid(InvalidToken::WrongType));
     }
     let key = header.key_id.as_deref().and_then(|kid| keys.find(kid)).ok_or(invalid(InvalidToken::UnknownKey))?;
-    let verified = Ed25519.validator::<Wire>(&key.public).validate(&untrusted).map_err(|e| match e {
-        jwt_compact::ValidationError::InvalidSignature => invalid(InvalidToken::BadSignature),
-        _ => invalid(InvalidToken::Malformed),
-    })?;
-    let (_, claims) = verified.into_parts();
+    let seen = (key.public.as_ref().to_vec(), token.to_owned());
+    let claims = if SIGNATURE_CHECKED.with(|cache| cache.borrow().contains(&seen)) {
+        untrusted.deserialize_claims_unchecked::<Wire>().map_err(|_| invalid(InvalidToken::Malformed))?
+    } else {
+        let verified = Ed25519.validator::<Wire>(&key.public).validate(&untrusted).map_err(|e| match e {
+            jwt_compact::ValidationError::InvalidSignature => invalid(InvalidToken::BadSignature),
+            _ => invalid(InvalidToken::Malformed),
+        })?;
+        SIGNATURE_CHECKED.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= SIGNATURE_CACHE_SIZE {
+                cache.clear();
+            }
+            cache.insert(seen);
+        });
+        verified.into_parts().1
+    };
     let (Some(iat), Some(exp)) = (claims.issued_at, claims.expiration) else {
         return Err(invalid(InvalidToken::Malformed));
     };
