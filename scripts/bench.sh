@@ -37,6 +37,7 @@ measure env CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=target/bench-was
   cargo test --release --target wasm32-unknown-unknown --test wasm_argon2_bench -- --nocapture
 wasm=$(sed -n 's/.*BENCH wasm_argon2_verify_ms p50=\([0-9.]*\).*/\1/p' "$log" | head -1)
 jwt=$(sed -n 's/.*BENCH wasm_jwt_verify_ms p50=\([0-9.]*\).*/\1/p' "$log" | head -1)
+jwt_remembered=$(sed -n 's/.*BENCH wasm_jwt_verify_remembered_ms p50=\([0-9.]*\).*/\1/p' "$log" | head -1)
 page=$(sed -n 's/.*BENCH wasm_request_page_whole_ms p50=\([0-9.]*\).*/\1/p' "$log" | head -1)
 echo "bench: argon2id verify p50: native ${native:-?} ms, wasm ${wasm:-?} ms"
 
@@ -67,5 +68,5 @@ fi
 
 readme=(--readme)
 [ "${BENCH_README:-1}" = 0 ] && readme=()
-node scripts/bench.mjs --native-verify-ms "${native:-0}" --wasm-verify-ms "${wasm:-0}" --jwt-verify-ms "${jwt:-0}" --page-cpu-ms "${page:-0}" --upload "${size:-unknown}" \
+node scripts/bench.mjs --native-verify-ms "${native:-0}" --wasm-verify-ms "${wasm:-0}" --jwt-verify-ms "${jwt:-0}" --jwt-remembered-ms "${jwt_remembered:-0}" --page-cpu-ms "${page:-0}" --upload "${size:-unknown}" \
   --twiggy .bench/twiggy.txt "${extra[@]}" "${readme[@]}" "$@"
