@@ -461,6 +461,7 @@ fn reads_sent_to_a_replica_write_nothing_and_every_get_route_is_walked() {
         format!("/api/admin/links/{link}/policy"),
         format!("/api/admin/links/{link}/diagnostics?object=request:{request}&action=send_request_chat"),
         format!("/api/admin/links/{link}/visible"),
+        format!("/api/admin/users/{user}"),
         format!("/api/admin/users/{user}/sessions"),
         "/api/admin/audit".to_owned(),
         "/api/admin/channel-links".to_owned(),

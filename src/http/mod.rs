@@ -109,6 +109,7 @@ async fn dispatch<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError
         RouteId::ListContacts => handlers::directory::list_contacts(cx, req).await,
         RouteId::ListPipelines => handlers::directory::list_pipelines(cx, req).await,
         RouteId::ListUsers => handlers::directory::list_users(cx, req).await,
+        RouteId::GetUser => handlers::directory::get_user(cx).await,
         RouteId::PatchUser => handlers::directory::patch_user(cx, req).await,
         RouteId::ResetUserMfa => handlers::directory::reset_user_mfa(cx, req).await,
         RouteId::UpsertEmployee => handlers::directory::upsert_employee(cx, req).await,

@@ -473,7 +473,16 @@ fn unlock_clears_a_lock_and_the_right_password_works_again() {
         assert_eq!(app.login(EMILY_LOGIN, "not her password").status(), 401);
     }
     assert_eq!(app.login(EMILY_LOGIN, EMILY_PASSWORD).status(), 401, "locked");
+    // The user page shows the lock and until when; a manager of other companies does not see her.
+    let user = format!("/api/admin/users/{EMILY_USER}");
+    let seen = json(&app.get_auth(&user, &admin));
+    assert_eq!((seen["locked"].as_bool(), seen["status"].as_str()), (Some(true), Some("active")));
+    let until = chrono::DateTime::parse_from_rfc3339(seen["locked_until"].as_str().unwrap()).unwrap();
+    assert!(until.timestamp() > app.now.get().timestamp(), "locked into the future");
     let outsider = manager_token(&app, "blue.manager", &[BLUE_HARBOR]);
+    assert_eq!(app.get_auth(&user, &outsider).status(), 404);
+    assert_eq!(app.get_auth(&format!("/api/admin/users/{NOWHERE}"), &admin).status(), 404);
+    assert_eq!(app.get_auth("/api/admin/users/not-a-uuid", &admin).status(), 404, "a malformed id is not found, as everywhere");
     let path = format!("/api/admin/users/{EMILY_USER}/unlock");
     assert_eq!(app.send_auth("POST", &path, &outsider, None).status(), 404);
     assert_eq!(app.send_auth("POST", &format!("/api/admin/users/{NOWHERE}/unlock"), &admin, None).status(), 404);
@@ -485,6 +494,10 @@ fn unlock_clears_a_lock_and_the_right_password_works_again() {
     assert_eq!(json(&resp)["was_locked"], true);
     assert_eq!(app.sql_count(&format!("SELECT failed_logins + COALESCE(locked_until, 0) FROM users WHERE id = '{EMILY_USER}'")), 0);
     assert_eq!(app.login(EMILY_LOGIN, EMILY_PASSWORD).status(), 200);
+    let seen = json(&app.get_auth(&user, &insider));
+    assert_eq!(seen["locked"], false);
+    assert!(seen.get("locked_until").is_none(), "no lock, no date: {seen}");
+    assert!(seen["last_login_at"].is_string(), "the sign-in just made is shown: {seen}");
     let events = json(&app.get_auth(&format!("/api/admin/audit?action=account.unlocked&target={EMILY_USER}"), &admin));
     assert_eq!(events["items"].as_array().unwrap().len(), 1);
     assert_eq!(events["items"][0]["details"]["failed_logins_before"], 5);

@@ -312,6 +312,40 @@ test("Emily creates a request with its declared field and chats on it", async ()
   await check(emily, "portal-requests");
 });
 
+test("the admin answers Emily's request from the console's inbox and moves it on; Emily sees both", async () => {
+  await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Requests" }).click();
+  await admin.getByRole("heading", { name: "Requests", level: 1 }).waitFor();
+  const inbox = admin.getByRole("list", { name: "Requests" });
+  await inbox.getByRole("link", { name: "Invoice 1042 shows the wrong address" }).waitFor();
+  await check(admin, "governance-requests");
+  // A filter that matches nothing says so.
+  await admin.getByLabel("State").selectOption({ label: "Closed" });
+  await admin.getByText("No request matches these filters.").waitFor();
+  await admin.getByLabel("State").selectOption({ label: "Open" });
+  await inbox.getByRole("link", { name: "Invoice 1042 shows the wrong address" }).click();
+  await admin.getByRole("heading", { name: "Invoice 1042 shows the wrong address", level: 1 }).waitFor();
+  const thread = admin.getByRole("log", { name: /Conversation on Invoice 1042/ });
+  await thread.getByText("Hello! The new address is Harbour Street 5.").waitFor();
+  await admin.getByLabel("Message").fill("Reissued with Harbour Street 5, see the file.");
+  await admin.getByRole("button", { name: "Send" }).click();
+  await thread.getByText("Reissued with Harbour Street 5, see the file.").waitFor();
+  await admin.getByRole("region", { name: "Files" }).getByRole("button", { name: "Download invoice-1042.pdf" }).waitFor();
+  // Moving to the stage it is already at is refused at the field; then it moves on.
+  await admin.getByRole("button", { name: "Change stage" }).click();
+  await admin.getByText("The request is already at this stage.").waitFor();
+  await admin.getByLabel("Move to stage").selectOption("in_progress");
+  await admin.getByRole("button", { name: "Change stage" }).click();
+  await admin.getByText("Moved to “In progress”.").waitFor();
+  await check(admin, "governance-request-detail");
+
+  // Emily's portal shows the reply and the new stage when she opens the request.
+  await emily.getByRole("link", { name: "Invoice 1042 shows the wrong address" }).click();
+  await emily.getByRole("heading", { name: "Invoice 1042 shows the wrong address" }).waitFor();
+  await emily.getByText("In progress", { exact: true }).first().waitFor();
+  await emily.getByRole("log", { name: /Conversation on Invoice 1042/ }).getByText("Reissued with Harbour Street 5, see the file.").waitFor();
+  await emily.getByRole("link", { name: "← All requests" }).click();
+});
+
 test("Emily signs a document with her typed name and password", async () => {
   const doc = await api("POST", "/api/admin/documents", {
     company_id: ids.northernLight,
@@ -437,6 +471,57 @@ test("Emily turns on two-factor authentication and signs in with a code", async 
   await emily.getByRole("button", { name: "Replace authenticator" }).waitFor();
 });
 
+test("the admin governs Emily's account from the users page: sessions, two-factor, lockout", async () => {
+  const nav = admin.getByRole("navigation", { name: "Console sections" });
+  await nav.getByRole("link", { name: "Users" }).click();
+  await admin.getByRole("heading", { name: "Users", level: 1 }).waitFor();
+  await admin.getByLabel("Find a user").fill("Emily");
+  const users = admin.getByRole("list", { name: "Users" });
+  const row = users.getByRole("listitem").filter({ hasText: "Emily Carter" });
+  await row.getByText("two-factor on").waitFor();
+  await check(admin, "governance-users");
+  await row.getByRole("link", { name: "Emily Carter" }).click();
+  await admin.getByRole("heading", { name: "Emily Carter", level: 1 }).waitFor();
+  const sessions = admin.getByRole("list", { name: "Sessions of Emily Carter" });
+  await sessions.getByText("live").first().waitFor();
+  await check(admin, "governance-user-detail");
+
+  // Ending her sessions: her open page meets it at its next action.
+  await admin.getByRole("button", { name: "End all sessions" }).click();
+  await admin.getByRole("dialog", { name: /End all of Emily Carter's sessions/ }).getByRole("button", { name: "End all sessions" }).click();
+  await admin.getByText("Emily Carter's sessions ended.").waitFor();
+  await emily.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: "Requests" }).click();
+  await emily.getByRole("heading", { name: "Sign in" }).waitFor();
+
+  // Her authenticator is reset: she signs in with her password alone afterwards.
+  await admin.getByRole("button", { name: "Reset two-factor" }).click();
+  await admin.getByRole("dialog", { name: /Reset Emily Carter's two-factor/ }).getByRole("button", { name: "Reset two-factor" }).click();
+  await admin.getByText("two-factor off").waitFor();
+
+  // Five wrong passwords lock her out; the right one is then refused until the admin unlocks her.
+  for (let i = 0; i < 5; i++) {
+    await worker.fetch("/api/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json", "cf-connecting-ip": `10.77.0.${i + 1}` },
+      body: JSON.stringify({ login: "emily.carter@northernlight.example", password: `not her password ${i}` }),
+    });
+  }
+  await admin.reload();
+  await admin.getByRole("heading", { name: "Emily Carter", level: 1 }).waitFor();
+  await admin.getByText("locked", { exact: true }).waitFor();
+  await emily.getByLabel("Login").fill("emily.carter@northernlight.example");
+  await emily.getByLabel("Password").fill(EMILY_PASSWORD);
+  await emily.getByRole("button", { name: "Sign in" }).click();
+  // A locked account answers like a wrong password (no account probing); the console says why.
+  await emily.getByText("The login or password is incorrect.").waitFor();
+  await admin.getByRole("button", { name: "Unlock" }).click();
+  await admin.getByRole("dialog", { name: /Unlock Emily Carter/ }).getByRole("button", { name: "Unlock" }).click();
+  await admin.getByText("Emily Carter is unlocked.").waitFor();
+  await emily.getByRole("button", { name: "Sign in" }).click();
+  await emily.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: "Profile" }).click();
+  await emily.getByRole("heading", { name: "Profile" }).waitFor();
+});
+
 test("the admin disables the link and Emily's open page loses access at its next action", async () => {
   await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Client links" }).click();
   await admin.getByRole("link", { name: "Emily Carter" }).click();
@@ -448,10 +533,23 @@ test("the admin disables the link and Emily's open page loses access at its next
   await admin.getByRole("button", { name: "Mark access as reviewed" }).click();
   await firstLogin.waitFor({ state: "detached" });
   await admin.getByText("Access review recorded.").first().waitFor();
+  // The channel links name their company (the widget Emily revoked is there, at Northern Light).
+  await admin.getByRole("list", { name: "Channel links of this link" }).getByText("Northern Light", { exact: false }).first().waitFor();
+  // A review date is set from the page.
+  await admin.getByLabel("Review access by").fill("2027-03-31");
+  await admin.getByRole("button", { name: "Set review date" }).click();
+  await admin.getByText("Review date set.").first().waitFor();
+  await admin.getByText(/by 31 Mar 2027/).waitFor();
   await admin.getByRole("button", { name: "Disable link" }).click();
   const dialog = admin.getByRole("dialog", { name: /Disable Emily Carter's access/ });
   await dialog.getByRole("button", { name: "Disable link" }).click();
   await admin.getByRole("button", { name: "Enable link" }).waitFor();
+
+  // The permissions page says why in a sentence, naming the level, never "[object Object]".
+  await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Permissions" }).click();
+  await admin.getByText("Everything is denied at the link level", { exact: false }).first().waitFor();
+  assert.ok(!(await admin.locator("main").innerText()).includes("[object Object]"), "no object printed as text on the permissions page");
+  await check(admin, "governance-permissions-link-denied");
 
   // Emily's page is still open on her profile; her next action meets the ended session.
   await emily.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: "Requests" }).click();
@@ -508,7 +606,7 @@ test("offboarding revokes the link and reports open requests", async () => {
   await admin.getByRole("button", { name: "Offboard" }).click();
   await admin.getByRole("dialog").getByRole("button", { name: "Revoke and offboard" }).click();
   await admin.getByRole("heading", { name: "Offboarding report" }).waitFor();
-  await admin.getByText("Invoice 1042 shows the wrong address · New").waitFor();
+  await admin.getByText("Invoice 1042 shows the wrong address · In progress").waitFor();
   await check(admin, "governance-offboarding");
 });
 

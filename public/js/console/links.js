@@ -1,6 +1,7 @@
 // Client links: the list (search, status filter, review due, company) and one link's details with
-// its status actions (disable pauses, revoke ends), access review and default company.
-import { get, patch } from "../lib/api.js";
+// its status actions (disable pauses, revoke ends), access review (mark reviewed, set the date),
+// default company, and its channel links with their companies, revoked in place.
+import { get, patch, post } from "../lib/api.js";
 import { badge, confirmDialog, day, empty, failure, fullName, h, loading, mount, statusBadge, time, toast, uid } from "../lib/dom.js";
 import { linkSummary } from "./shared.js";
 
@@ -139,8 +140,48 @@ async function detail(ctx, el, id) {
     );
   }
 
+  let reviewForm = null;
+  if (link.status !== "revoked") {
+    const dateId = uid("review");
+    const date = h("input", { id: dateId, type: "date", name: "review_at", value: (link.review_at || "").slice(0, 10), required: true });
+    reviewForm = h(
+      "form",
+      {
+        class: "inline-form",
+        onsubmit: (e) => {
+          e.preventDefault();
+          // The end of the chosen day, UTC: "review by" that date.
+          if (date.value) change({ review_at: `${date.value}T23:59:59Z` }, "Review date set.");
+        },
+      },
+      h("div", { class: "field" }, h("label", { for: dateId }, "Review access by"), date),
+      h("button", { type: "submit" }, "Set review date"),
+    );
+  }
+
   const invitations = link.invitations || [];
   const channels = link.channel_links || [];
+  const companyName = new Map((link.companies || []).map((c) => [c.id, c.name]));
+  const revokeChannel = async (c) => {
+    if (!(await confirmDialog({ title: `Revoke this ${c.kind} connection?`, body: "It stops at once: no more notifications or messages through it. The client can connect again if the policy allows.", confirm: "Revoke connection", danger: true }))) return;
+    try {
+      await post(`/api/admin/channel-links/${encodeURIComponent(c.id)}/revoke`, {});
+      toast("Connection revoked.");
+      await detail(ctx, el, link.id);
+    } catch (err) {
+      if (err.status !== 401) toast(err.message);
+    }
+  };
+  const channelItem = (c) =>
+    h(
+      "li",
+      {},
+      h("div", { class: "item-head" }, h("span", { class: "title" }, `${c.kind}${c.external_label ? " · " + c.external_label : ""}`), statusBadge(c.status)),
+      h("div", { class: "small muted" }, `${companyName.get(c.company_id) || c.company_name || "Unknown company"} · since `, time(c.created_at), c.revoked_at ? [" · revoked ", time(c.revoked_at)] : null),
+      c.status !== "revoked"
+        ? h("div", { class: "actions" }, h("button", { type: "button", class: "danger", onclick: () => revokeChannel(c) }, "Revoke", h("span", { class: "visually-hidden" }, ` ${c.kind} connection at ${companyName.get(c.company_id) || "the company"}`)))
+        : null,
+    );
   mount(
     el,
     h("p", { class: "small" }, h("a", { href: "#links" }, "← All client links")),
@@ -185,7 +226,7 @@ async function detail(ctx, el, id) {
         ),
       ),
     ),
-    h("section", { class: "card", "aria-labelledby": "ld-actions" }, h("h2", { id: "ld-actions" }, "Actions"), defaultForm, h("div", { class: "actions" }, actions.length ? actions : h("p", { class: "muted" }, "A revoked link is final; a returning client gets a new link."))),
+    h("section", { class: "card", "aria-labelledby": "ld-actions" }, h("h2", { id: "ld-actions" }, "Actions"), defaultForm, reviewForm, h("div", { class: "actions" }, actions.length ? actions : h("p", { class: "muted" }, "A revoked link is final; a returning client gets a new link."))),
     h(
       "nav",
       { class: "card", "aria-label": "Work on this link" },
@@ -204,7 +245,7 @@ async function detail(ctx, el, id) {
       { class: "card", "aria-labelledby": "ld-ch" },
       h("h2", { id: "ld-ch" }, "Channel links"),
       channels.length
-        ? h("ul", { class: "list" }, channels.map((c) => h("li", {}, h("div", { class: "item-head" }, h("span", { class: "title" }, `${c.kind}${c.external_label ? " · " + c.external_label : ""}`), statusBadge(c.status)), h("div", { class: "small muted" }, c.company_name ? `${c.company_name} · since ` : "Since ", time(c.created_at)))))
+        ? h("ul", { class: "list", "aria-label": "Channel links of this link" }, channels.map(channelItem))
         : h("p", { class: "muted" }, "No Telegram or widget connections."),
     ),
   );

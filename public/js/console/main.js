@@ -1,6 +1,6 @@
 // The governance console (/extranet-governance), in the sections the employees' guide names:
 // client links, link wizard, invitations, permissions, security, channel links, diagnostics, audit
-// log and offboarding. Views are addressed by the fragment (#links, #permissions/<link id>, ...);
+// log and offboarding; and the team's own work on the clients' requests. Views are addressed by the fragment (#links, #permissions/<link id>, ...);
 // the sections about one link work on the selected link.
 import * as api from "../lib/api.js";
 import { focusHeading, fullName, h, loading, mount } from "../lib/dom.js";
@@ -12,6 +12,8 @@ import { renderDiagnostics } from "./diagnostics.js";
 import { renderInvitations } from "./invitations.js";
 import { renderLinks } from "./links.js";
 import { renderOffboarding } from "./offboarding.js";
+import { renderRequests } from "./requests.js";
+import { renderUsers } from "./users.js";
 import { renderPermissions } from "./permissions.js";
 import { renderSecurity } from "./security.js";
 import { renderWizard } from "./wizard.js";
@@ -21,9 +23,11 @@ const topbar = document.getElementById("topbar");
 
 const SECTIONS = [
   { id: "links", label: "Client links", render: renderLinks },
+  { id: "requests", label: "Requests", render: renderRequests },
   { id: "wizard", label: "Link wizard", render: renderWizard },
   { id: "invitations", label: "Invitations", render: renderInvitations, perLink: true },
   { id: "permissions", label: "Permissions", render: renderPermissions, perLink: true },
+  { id: "users", label: "Users", render: renderUsers },
   { id: "security", label: "Security", render: renderSecurity },
   { id: "channels", label: "Channel links", render: renderChannelLinks },
   { id: "diagnostics", label: "Diagnostics", render: renderDiagnostics, perLink: true },

@@ -5,6 +5,7 @@
 import { get, put } from "../lib/api.js";
 import { badge, confirmDialog, empty, failure, h, loading, mount, toast, uid } from "../lib/dom.js";
 import { checkbox, formAlert, onSubmit } from "../lib/forms.js";
+import { wholeDenialSentence } from "../lib/policy.js";
 import { LEVELS, PERMISSIONS, linkBar, linkPicker } from "./shared.js";
 
 function names(ids, pipelines) {
@@ -24,8 +25,9 @@ function contactCell(v) {
 
 function effectiveCell(eff, key, allowed) {
   if (allowed) return yesNo(true);
-  const d = (eff.denials || []).find((x) => x.field === key);
-  const reason = eff.denied_as_a_whole ? `denied as a whole: ${eff.denied_as_a_whole}` : d ? `${LEVELS[d.level] || d.level}: ${d.reason}` : null;
+  // Denied as a whole: the card says so in a sentence above the table; each cell names the level.
+  const d = eff.denied_as_a_whole && typeof eff.denied_as_a_whole === "object" ? eff.denied_as_a_whole : (eff.denials || []).find((x) => x.field === key);
+  const reason = d ? `${LEVELS[d.level] || d.level}: ${d.reason}` : null;
   return [yesNo(false), reason ? h("span", { class: "reason" }, reason) : null];
 }
 
@@ -254,7 +256,7 @@ export async function renderPermissions(ctx, el) {
             "section",
             { class: "card", "aria-labelledby": `pm-${c.company_id}` },
             h("div", { class: "section-head" }, h("h2", { id: `pm-${c.company_id}` }, c.company_name, c.is_default_company ? " (default)" : ""), h("button", { type: "button", onclick: () => applyMinimum(c, pipelines, after) }, "Apply recommended minimum")),
-            c.effective.denied_as_a_whole ? h("div", { class: "alert error" }, h("p", {}, `Denied as a whole: ${c.effective.denied_as_a_whole}`)) : null,
+            c.effective.denied_as_a_whole ? h("div", { class: "alert error" }, h("p", {}, wholeDenialSentence(c.effective.denied_as_a_whole))) : null,
             sideBySide(c, pipelines),
             h("details", {}, h("summary", {}, "Edit the company and contact policies"), h("div", { class: "cols" }, companyForm(c, pipelines, after), contactForm(c, link.contact.id, pipelines, after))),
           ),

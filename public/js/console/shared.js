@@ -12,16 +12,7 @@ export const PERMISSIONS = [
   { key: "widget", label: "Widget connection", hint: "Link a widget on the client's side" },
 ];
 
-export const LEVELS = {
-  user: "User",
-  link: "Link",
-  contact: "Contact",
-  company: "Company",
-  company_policy: "Company policy",
-  contact_policy: "Contact policy",
-  effective: "Effective policy",
-  object: "Object",
-};
+export { LEVELS } from "../lib/policy.js";
 
 export function linkSummary(l) {
   return `${fullName(l.user)} · ${(l.companies || []).map((c) => c.name).join(", ")}`;

@@ -1,8 +1,8 @@
-// A request's files: the list with downloads, and attaching a file when the policy lets the client
-// write on the request (create_requests or send_request_chat, as the API decides).
-import { download, get, post } from "../lib/api.js";
-import { bytes, empty, failure, h, mount, time, toast } from "../lib/dom.js";
-import { field, formAlert, onSubmit } from "../lib/forms.js";
+// A request's files, for the portal and the console alike: the list with downloads, and attaching a
+// file when the caller may write on the request (the API decides; the page only hides the form).
+import { download, get, post } from "./api.js";
+import { bytes, empty, failure, h, mount, time, toast } from "./dom.js";
+import { field, formAlert, onSubmit } from "./forms.js";
 
 // A JSON upload carries the file as base64 inside the API's 10 MiB body limit.
 const MAX_BYTES = Math.floor(7.5 * 1024 * 1024);
@@ -17,10 +17,13 @@ function base64(buffer) {
   return btoa(binary);
 }
 
-/** The Files card of a request. `canUpload`: the caller's effective policy allows writing on it. */
-export function attachmentsSection(request, canUpload) {
+/**
+ * The Files card of a request. `canUpload`: the caller may write on it. `base`: the attachments
+ * path (the client's by default; the console passes the team's). `own`: how the caller's own
+ * uploads are named ("You" for a client).
+ */
+export function attachmentsSection(request, canUpload, { base = `/api/requests/${encodeURIComponent(request.id)}/attachments`, uploaderName = (a) => a.uploaded_by_name || (a.uploaded_by_kind === "employee" ? "The team" : "You") } = {}) {
   const list = h("div", { role: "status" }, "Loading files…");
-  const base = `/api/requests/${encodeURIComponent(request.id)}/attachments`;
 
   async function refresh() {
     try {
@@ -31,7 +34,7 @@ export function attachmentsSection(request, canUpload) {
           h("div", { class: "item-head" },
             h("span", { class: "title" }, a.file_name),
             h("span", { class: "small muted" }, `${a.content_type} · ${bytes(a.size)}`)),
-          h("div", { class: "small muted" }, `${a.uploaded_by_name || (a.uploaded_by_kind === "employee" ? "The team" : "You")} · `, time(a.created_at)),
+          h("div", { class: "small muted" }, `${uploaderName(a)} · `, time(a.created_at)),
           h("button", {
             type: "button",
             onclick: async (ev) => {

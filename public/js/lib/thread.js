@@ -1,12 +1,15 @@
-// A chat thread (request chat or general chat): messages oldest first in a live log, and a send
-// form when the policy allows sending.
-import { empty, failure, fullName, h, loading, mount, time, toast } from "../lib/dom.js";
-import { field, formAlert, onSubmit } from "../lib/forms.js";
+// A chat thread (request chat or general chat), for the portal and the console alike: messages
+// oldest first in a live log, and a send form when the caller may write.
+import { empty, failure, fullName, h, loading, mount, time, toast } from "./dom.js";
+import { field, formAlert, onSubmit } from "./forms.js";
 
 const AUTHOR = { client: "", employee: "Team", telegram: "via Telegram", widget: "via widget" };
 
-function message(m, me) {
-  const mine = m.author_kind === "client" && m.author_name === fullName(me.user);
+/** A client's own messages, as the portal marks them. */
+const clientMine = (m, me) => m.author_kind === "client" && m.author_name === fullName(me.user);
+
+function message(m, me, isMine) {
+  const mine = isMine(m, me);
   const who = mine ? "You" : m.author_name || AUTHOR[m.author_kind] || m.author_kind;
   const tag = !mine && AUTHOR[m.author_kind] ? ` · ${AUTHOR[m.author_kind]}` : "";
   return h(
@@ -19,9 +22,10 @@ function message(m, me) {
 
 /**
  * `load()` resolves to {items}; `send(body)` posts one (null when sending is not allowed).
- * `label` names the thread for screen readers.
+ * `label` names the thread for screen readers; `isMine(m, me)` marks the caller's own messages
+ * (default: a client's).
  */
-export function chatThread({ me, label, load, send }) {
+export function chatThread({ me, label, load, send, isMine = clientMine }) {
   // The log scrolls; it takes focus so keyboard users can scroll it too.
   const log = h("ol", { class: "thread-list" });
   const scroller = h("div", { class: "thread", role: "log", "aria-label": label, tabindex: "0" }, log);
@@ -32,7 +36,7 @@ export function chatThread({ me, label, load, send }) {
     mount(status, log.childElementCount ? null : loading("Loading messages…"));
     try {
       const page = await load();
-      mount(log, page.items.map((m) => message(m, me)));
+      mount(log, page.items.map((m) => message(m, me, isMine)));
       mount(status, page.items.length ? null : empty("No messages yet. Write the first one."));
       scroller.scrollTop = scroller.scrollHeight;
     } catch (err) {
@@ -52,7 +56,7 @@ export function chatThread({ me, label, load, send }) {
       text.control.value = "";
       if (sent) {
         status.replaceChildren();
-        log.append(message(sent, me));
+        log.append(message(sent, me, isMine));
         scroller.scrollTop = scroller.scrollHeight;
       }
       toast("Message sent.");

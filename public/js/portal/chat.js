@@ -1,7 +1,7 @@
 // The company's general chat (needs general_chat).
 import { get, post } from "../lib/api.js";
 import { h, mount } from "../lib/dom.js";
-import { chatThread } from "./thread.js";
+import { chatThread } from "../lib/thread.js";
 
 export async function renderChat(ctx, el) {
   const company = ctx.company;

@@ -5,6 +5,7 @@ import * as api from "../lib/api.js";
 import { brandMark, branding } from "../lib/branding.js";
 import { focusHeading, fullName, h, loading, mount } from "../lib/dom.js";
 import { loginCard } from "../lib/login.js";
+import { wholeDenialSentence } from "../lib/policy.js";
 import { totpEnrolment } from "../lib/totp.js";
 import { renderCalls } from "./calls.js";
 import { channelsAvailable, renderChannels } from "./channels.js";
@@ -33,7 +34,7 @@ function company() {
 /** The effective policy of the chosen company (all denied when the company is unknown). */
 function policy() {
   const c = company();
-  return c ? c.effective_policy : { allowed_pipelines: [], denials: [], denied_as_a_whole: "no company" };
+  return c ? c.effective_policy : { allowed_pipelines: [], denials: [], denied_as_a_whole: { level: "company", reason: "this company is not on your account" } };
 }
 
 const ctx = {
@@ -194,7 +195,7 @@ function route(focus = true) {
   document.title = `${section.label} · ${state.brand.portal_name}`;
   mount(content);
   if (p.denied_as_a_whole && c) {
-    content.append(h("div", { class: "alert warn", role: "status" }, h("p", {}, `Access at ${c.name} is paused: ${p.denied_as_a_whole}. Contact your account manager.`)));
+    content.append(h("div", { class: "alert warn", role: "status" }, h("p", {}, `Access at ${c.name} is paused. ${wholeDenialSentence(p.denied_as_a_whole)} Contact your account manager.`)));
   }
   const view = h("div");
   content.append(view);

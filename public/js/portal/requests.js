@@ -4,8 +4,8 @@ import { ApiError, get, post } from "../lib/api.js";
 import { badge, empty, failure, h, load, loading, mount, time, toast } from "../lib/dom.js";
 import { field, formAlert, onSubmit, showError } from "../lib/forms.js";
 import { callButton } from "./calls.js";
-import { attachmentsSection } from "./attachments.js";
-import { chatThread } from "./thread.js";
+import { attachmentsSection } from "../lib/attachments.js";
+import { chatThread } from "../lib/thread.js";
 
 export async function renderRequests(ctx, el, param) {
   if (param === "new") return createView(ctx, el);

@@ -39,7 +39,8 @@ macro_rules! user_view_sql {
         concat!(
             "SELECT u.id, u.login, u.login_key, u.email, u.first_name, u.last_name, u.kind, u.role, u.status, \
              (u.locked_until IS NOT NULL AND u.locked_until > ?", $now, ") AS locked, u.password_hash IS NOT NULL AS has_password, \
-             u.totp_secret IS NOT NULL AS mfa_enrolled, u.created_at, u.updated_at, \
+             u.totp_secret IS NOT NULL AS mfa_enrolled, u.created_at, u.updated_at, u.last_login_at, \
+             CASE WHEN u.locked_until > ?", $now, " THEN u.locked_until END AS locked_until, \
              (SELECT json_group_array(ec.company_id) FROM employee_companies ec WHERE ec.user_id = u.id) AS scope_json, \
              (SELECT json_group_array(json_object('id', l.id, 'contact_id', l.contact_id, 'status', l.status, \
                 'default_company_id', l.default_company_id, 'company_ids', json((SELECT json_group_array(lc.company_id) \
@@ -124,6 +125,8 @@ struct UserRow {
     mfa_enrolled: bool,
     created_at: i64,
     updated_at: i64,
+    last_login_at: Option<i64>,
+    locked_until: Option<i64>,
     scope_json: String,
     links: String,
 }
@@ -153,6 +156,11 @@ pub struct UserView {
     pub company_ids: Option<Vec<String>>,
     pub status: String,
     pub locked: bool,
+    /// Until when a lockout after failed sign-ins holds (absent when not locked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked_until: Option<String>,
+    /// The last successful sign-in (absent before the first).
+    pub last_login_at: Option<String>,
     pub has_password: bool,
     pub mfa_enrolled: bool,
     /// Live (active or disabled) links, as far as the caller may see them.
@@ -186,6 +194,8 @@ impl TryFrom<UserRow> for UserView {
             company_ids,
             status: r.status,
             locked: r.locked,
+            locked_until: r.locked_until.map(rfc3339),
+            last_login_at: r.last_login_at.map(rfc3339),
             has_password: r.has_password,
             mfa_enrolled: r.mfa_enrolled,
             links,
@@ -215,6 +225,12 @@ pub async fn list_users<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>
     let (_, out) = employee_reads(ports, bearer, now, vec![list]).await?;
     let items = rows(&out, 0).into_iter().map(|r| user_view(Some(r))).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
     Ok(Page::of(items, query.limit, |u: &UserView| encode_cursor(&[&u.login_key, &u.id])))
+}
+
+/// `GET /api/admin/users/{id}`: one user, when the caller governs them (404 otherwise, as for the
+/// changes: the page shows what the caller may act on).
+pub async fn get_user<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, user_id: Uuid) -> Result<UserView, ApiError> {
+    Ok(load_target(ports, bearer, now, &user_id.to_string()).await?.user)
 }
 
 /// The target of a user change, read with the caller's check; 404 unless the caller may change it.

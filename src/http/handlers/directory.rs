@@ -71,6 +71,11 @@ pub async fn list_users<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, Ap
     reply::ok(&users_admin::list_users(cx.ports, b, cx.now, list_query(req, "kind")?).await?)
 }
 
+pub async fn get_user<P: Ports>(cx: &Ctx<'_, P>) -> Result<Resp, ApiError> {
+    let b = cx.bearer()?;
+    reply::ok(&users_admin::get_user(cx.ports, b, cx.now, path_uuid(cx.param("id"))?).await?)
+}
+
 pub async fn patch_user<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
