@@ -165,6 +165,7 @@ async fn dispatch<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError
         RouteId::TeamListChatMessages => handlers::requests::team_list_chat_messages(cx, req).await,
         RouteId::TeamPostChatMessage => handlers::requests::team_post_chat_message(cx, req).await,
         RouteId::TeamListCalls => handlers::requests::team_list_calls(cx, req).await,
+        RouteId::TeamCreateCall => handlers::requests::team_create_call(cx, req).await,
         // [documents dispatch]
         RouteId::ListTeamDocuments => handlers::documents::list_team_documents(cx, req).await,
         RouteId::UploadDocument => handlers::documents::upload_document(cx, req).await,

@@ -125,6 +125,7 @@ pub enum RouteId {
     TeamListChatMessages,
     TeamPostChatMessage,
     TeamListCalls,
+    TeamCreateCall,
     // [documents routes]
     ListTeamDocuments,
     UploadDocument,
@@ -278,6 +279,7 @@ pub static ROUTES: &[Route] = &[
     route(Method::GET, "/api/admin/requests/{id}/attachments/{aid}", RouteId::TeamDownloadAttachment, Guard::Employee, "team", "Download a request's file"),
     route(Method::GET, "/api/admin/chat/messages", RouteId::TeamListChatMessages, Guard::Employee, "team", "A company's general chat, oldest first"),
     route(Method::POST, "/api/admin/chat/messages", RouteId::TeamPostChatMessage, Guard::Employee, "team", "Reply `{body}` in a company's general chat"),
+    route(Method::POST, "/api/admin/calls", RouteId::TeamCreateCall, Guard::Employee, "team", "Start a call `{company_id, request_id?}` on a request or a company's general channel of the employee's companies -> `{id, join_url, status}`"),
     route(Method::GET, "/api/admin/calls", RouteId::TeamListCalls, Guard::Employee, "team", "Calls of the employee's companies"),
     // [documents table]
     route(Method::GET, "/api/admin/documents", RouteId::ListTeamDocuments, Guard::Employee, "documents", "Documents of the team's companies, newest first (company and status filters)"),

@@ -569,6 +569,10 @@ fn a_manager_works_only_in_their_companies() {
         ("GET", format!("/api/admin/chat/messages?company={NORTHERN_LIGHT}"), None),
         ("POST", format!("/api/admin/chat/messages?company={NORTHERN_LIGHT}"), Some(json!({"body": "hi"}))),
         ("GET", format!("/api/admin/calls?company={NORTHERN_LIGHT}"), None),
+        ("POST", "/api/admin/calls".into(), Some(json!({"company_id": NORTHERN_LIGHT}))),
+        ("POST", "/api/admin/calls".into(), Some(json!({"company_id": NORTHERN_LIGHT, "request_id": nl}))),
+        // Her own company with another company's request: no thread of it.
+        ("POST", "/api/admin/calls".into(), Some(json!({"company_id": BLUE_HARBOR, "request_id": nl}))),
     ];
     for (method, path, body) in outside {
         assert_eq!(status_and_code(&app.send_auth(method, &path, &mara, body)), (404, "not_found".into()), "{method} {path}");
@@ -578,6 +582,15 @@ fn a_manager_works_only_in_their_companies() {
     assert_eq!(app.send_auth("PATCH", &format!("/api/admin/requests/{bh}"), &mara, Some(json!({"status": "doing"}))).status(), 200);
     assert_eq!(app.send_auth("POST", &format!("/api/admin/requests/{bh}/messages"), &mara, Some(json!({"body": "on it"}))).status(), 201);
     assert_eq!(app.get_auth(&format!("/api/admin/chat/messages?company={BLUE_HARBOR}"), &mara).status(), 200);
+    // The team starts a call on its request: the client sees it in the portal with the same join link.
+    let call = app.send_auth("POST", "/api/admin/calls", &mara, Some(json!({"company_id": BLUE_HARBOR, "request_id": bh})));
+    assert_eq!(call.status(), 201, "{}", String::from_utf8_lossy(call.body()));
+    let call = json(&call);
+    assert!(call["join_url"].as_str().unwrap().starts_with("https://"), "{call}");
+    assert_eq!((call["request_id"].as_str(), call["status"].as_str(), call["created_by_name"].as_str()), (Some(bh.as_str()), Some("open"), Some("Mara Manager")));
+    let unknown = "0190a000-0000-7000-8000-00000000dead";
+    assert_eq!(status_and_code(&app.send_auth("POST", "/api/admin/calls", &admin, Some(json!({"company_id": unknown})))), (404, "not_found".into()), "an unknown company, even for an admin");
+    assert_eq!(bad_field(&app.send_auth("POST", "/api/admin/calls", &admin, Some(json!({"company_id": "nope"})))), (400, "company_id".into()));
     assert_eq!(app.sql_count("SELECT count(*) FROM messages WHERE company_id <> (SELECT company_id FROM requests WHERE title = 'harbor')"), 0);
 }
 

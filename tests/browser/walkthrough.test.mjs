@@ -336,6 +336,8 @@ test("the admin answers Emily's request from the console's inbox and moves it on
   await admin.getByLabel("Move to stage").selectOption("in_progress");
   await admin.getByRole("button", { name: "Change stage" }).click();
   await admin.getByText("Moved to “In progress”.").waitFor();
+  await admin.getByRole("button", { name: "Start a call" }).click();
+  assert.match(await admin.getByRole("link", { name: "Join the call" }).getAttribute("href"), /^https:\/\/meet\.jit\.si\/extranet-[0-9a-f]{32}$/);
   await check(admin, "governance-request-detail");
 
   // Emily's portal shows the reply and the new stage when she opens the request.
@@ -346,14 +348,31 @@ test("the admin answers Emily's request from the console's inbox and moves it on
   await emily.getByRole("link", { name: "← All requests" }).click();
 });
 
+test("the admin uploads a document in the console and publishes it for signature after the checklist", async () => {
+  await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Documents" }).click();
+  await admin.getByRole("heading", { name: "Documents", level: 1 }).waitFor();
+  await admin.getByText("Upload a document").click();
+  const upload = admin.getByRole("form", { name: "Upload a document" });
+  await upload.getByLabel("Company").selectOption({ label: "Northern Light" });
+  await upload.getByLabel("Title").fill("Service agreement 2027");
+  await upload.getByLabel("File").setInputFiles({ name: "agreement.txt", mimeType: "text/plain", buffer: Buffer.from("Service agreement between Vector and Northern Light.\n") });
+  await check(admin, "governance-documents");
+  await upload.getByRole("button", { name: "Upload draft" }).click();
+  await admin.getByRole("heading", { name: "Service agreement 2027", level: 1 }).waitFor();
+  await admin.getByText("draft", { exact: true }).first().waitFor();
+  const publish = admin.getByRole("form", { name: "Publish the document" });
+  await publish.getByLabel("Ask the client to").selectOption("sign");
+  await publish.getByRole("button", { name: "Publish" }).click();
+  await publish.getByText("Confirm both checks before publishing", { exact: false }).waitFor();
+  await check(admin, "governance-document-publish");
+  await publish.getByLabel("It holds no internal comments", { exact: false }).check();
+  await publish.getByLabel("It holds only this client's data", { exact: false }).check();
+  await publish.getByRole("button", { name: "Publish" }).click();
+  await admin.getByText("published", { exact: true }).first().waitFor();
+  await admin.getByText("No client action yet.").waitFor();
+});
+
 test("Emily signs a document with her typed name and password", async () => {
-  const doc = await api("POST", "/api/admin/documents", {
-    company_id: ids.northernLight,
-    title: "Service agreement 2027",
-    content_type: "text/plain",
-    content_base64: Buffer.from("Service agreement between Vector and Northern Light.\n").toString("base64"),
-  }, adminToken);
-  await api("POST", `/api/admin/documents/${doc.id}/publish`, { required_action: "sign" }, adminToken);
 
   await emily.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: "Documents" }).click();
   await emily.getByRole("heading", { name: "Documents · Northern Light" }).waitFor();
@@ -376,6 +395,15 @@ test("Emily signs a document with her typed name and password", async () => {
   await emily.getByText("Signed", { exact: true }).waitFor();
   await emily.getByText(/by Emily Carter/).waitFor();
   assert.equal(await emily.getByRole("button", { name: "Sign", exact: true }).count(), 0, "no second signature is offered");
+
+  // The employee sees the evidence: who, the typed name, from where, and the file's hash then.
+  await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Documents" }).click();
+  await admin.getByRole("list", { name: "Documents" }).getByRole("link", { name: "Service agreement 2027" }).click();
+  const evidence = admin.getByRole("list", { name: "Evidence" });
+  await evidence.getByText("Signed by Emily Carter").waitFor();
+  await evidence.getByText("Emily Carter", { exact: true }).waitFor();
+  await evidence.getByText("matches the file").waitFor();
+  await check(admin, "governance-document-evidence");
 });
 
 test("Emily's profile shows her account, password change, two-factor setup and sessions", async () => {
@@ -522,6 +550,31 @@ test("the admin governs Emily's account from the users page: sessions, two-facto
   await emily.getByRole("heading", { name: "Profile" }).waitFor();
 });
 
+test("the admin invites a manager for Northern Light and the link to hand over is shown once", async () => {
+  await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Users" }).click();
+  await admin.getByRole("heading", { name: "Users", level: 1 }).waitFor();
+  await admin.getByText("Invite an employee").click();
+  const form = admin.getByRole("form", { name: "Invite an employee" });
+  await form.getByLabel("First name").fill("Marta");
+  await form.getByLabel("Last name").fill("Lind");
+  await form.getByLabel("Login").fill("marta.lind");
+  await form.getByLabel("Email").fill("not an email");
+  await form.getByLabel("Northern Light").check();
+  await form.getByRole("button", { name: "Invite employee" }).click();
+  // The API's field error sits at the email.
+  await form.locator('input[name="email"][aria-invalid="true"]').waitFor();
+  await form.getByLabel("Email").fill("marta.lind@vector.example");
+  await form.getByRole("button", { name: "Invite employee" }).click();
+  const link = await form.getByLabel("Activation link").inputValue();
+  assert.match(link, /\/activate#[A-Za-z0-9_-]{20,}$/);
+  await check(admin, "governance-employee-invited");
+  await form.getByRole("link", { name: "Open Marta Lind" }).click();
+  await admin.getByRole("heading", { name: "Marta Lind", level: 1 }).waitFor();
+  const role = admin.getByRole("form", { name: "Role and companies" });
+  assert.equal(await role.getByLabel("Northern Light").isChecked(), true);
+  assert.equal(await role.getByLabel("Blue Harbor").isChecked(), false);
+});
+
 test("the admin disables the link and Emily's open page loses access at its next action", async () => {
   await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Client links" }).click();
   await admin.getByRole("link", { name: "Emily Carter" }).click();
@@ -573,6 +626,14 @@ test("diagnostics walks the chain and shows where it fails", async () => {
   await chain.getByText("✗ fail").first().waitFor();
   assert.match(await chain.locator("li.fail").first().innerText(), /Link/);
   await check(admin, "governance-diagnostics");
+
+  // The whole link at once: every company, its chain, where it fails.
+  await admin.getByRole("button", { name: "Check the whole link" }).click();
+  const north = admin.getByRole("list", { name: "Decision chain at Northern Light" });
+  await north.waitFor();
+  await north.getByText("✗ fail").first().waitFor();
+  assert.match(await north.locator("li.fail").first().innerText(), /Link/);
+  await check(admin, "governance-diagnostics-whole-link");
 });
 
 test("the other console sections work: security (with a range error), channel links, audit log", async () => {
@@ -608,6 +669,23 @@ test("offboarding revokes the link and reports open requests", async () => {
   await admin.getByRole("heading", { name: "Offboarding report" }).waitFor();
   await admin.getByText("Invoice 1042 shows the wrong address · In progress").waitFor();
   await check(admin, "governance-offboarding");
+});
+
+test("the admin previews and saves the portal's branding", async () => {
+  await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Branding" }).click();
+  await admin.getByRole("heading", { name: "Branding", level: 1 }).waitFor();
+  const preview = admin.getByRole("region", { name: "Preview" });
+  await admin.getByLabel("Portal name").fill("Vector Client Space");
+  await preview.getByText("Vector Client Space").waitFor();
+  await admin.getByLabel("Primary colour", { exact: false }).first().fill("nope");
+  await admin.getByText("The colour must be #rrggbb.").waitFor();
+  await admin.getByLabel("Primary colour", { exact: false }).first().fill("#ffe066");
+  await admin.getByText(/Too light for readable text: the portal uses #[0-9a-f]{6} instead\./).waitFor();
+  await check(admin, "governance-branding");
+  await admin.getByRole("button", { name: "Save branding" }).click();
+  await admin.getByText("Branding saved", { exact: false }).waitFor();
+  const saved = await (await worker.fetch("/api/branding")).json();
+  assert.deepEqual([saved.portal_name, saved.primary_color], ["Vector Client Space", "#ffe066"]);
 });
 
 test("no page broke its CSP, threw, or reached outside the worker", async () => {

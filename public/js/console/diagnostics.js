@@ -34,18 +34,18 @@ async function objects(ctx, kind, link) {
   return pipelines.map((p) => ({ id: p.id, label: `${p.name}${p.archived ? " (archived)" : ""}` }));
 }
 
-function chainView(d) {
+function chainView(d, title = "Result", headingId = "dg-result") {
   const firstFail = d.chain.findIndex((s) => s.outcome === "fail");
   return h(
     "section",
-    { class: "card", "aria-labelledby": "dg-result" },
-    h("h2", { id: "dg-result", tabindex: "-1" }, "Result"),
+    { class: "card", "aria-labelledby": headingId },
+    h("h2", { id: headingId, tabindex: "-1" }, title),
     d.verdict === "allow"
       ? h("div", { class: "alert ok", role: "status" }, h("p", {}, h("strong", {}, "Allowed."), " Every step of the chain passes."))
       : h("div", { class: "alert error", role: "status" }, h("p", {}, h("strong", {}, "Denied."), d.permission ? ` Permission: ${d.permission}.` : "", firstFail >= 0 ? ` Step ${firstFail + 1} explains it: ${d.chain[firstFail].reason}.` : "")),
     h(
       "ol",
-      { class: "chain", "aria-label": "Decision chain" },
+      { class: "chain", "aria-label": title === "Result" ? "Decision chain" : `Decision chain at ${title}` },
       d.chain.map((s, i) =>
         h(
           "li",
@@ -118,6 +118,29 @@ export async function renderDiagnostics(ctx, el) {
     }
   });
 
+  // The whole link: every company of the link, its chain down to the effective policy, and the
+  // verdict for one permission when chosen.
+  const wholeId = uid("whole");
+  const wholeAction = h("select", { id: wholeId, name: "action" }, h("option", { value: "" }, "Every permission"), ACTIONS.filter(([v]) => !["view", "create_request", "act_on_document"].includes(v)).map(([v, t]) => h("option", { value: v }, t)));
+  const wholeResult = h("div");
+  const whole = h(
+    "form",
+    { class: "card", "aria-label": "Check the whole link" },
+    formAlert(),
+    h("h2", {}, "The whole link"),
+    h("p", { class: "muted" }, "Every company of the link, down to its effective policy: where each permission is granted or denied, and by which level."),
+    h("div", { class: "field" }, h("label", { for: wholeId }, "Permission"), wholeAction),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Check the whole link")),
+  );
+  onSubmit(whole, async () => {
+    mount(wholeResult, loading("Walking every company…"));
+    const d = await get(`/api/admin/links/${link.id}/diagnostics`, { action: wholeAction.value || undefined });
+    const names = new Map((link.companies || []).map((c) => [c.id, c.name]));
+    mount(wholeResult, (d.companies || []).map((c, i) => chainView({ ...c, chain: c.chain || [] }, names.get(c.company_id) || c.company_name || c.company_id, `dg-whole-${i}`)));
+    const first = wholeResult.querySelector("h2");
+    if (first) first.focus();
+  });
+
   mount(
     el,
     h("h1", {}, "Diagnostics"),
@@ -125,6 +148,8 @@ export async function renderDiagnostics(ctx, el) {
     h("p", { class: "muted" }, "Walk the chain user — contact — companies — effective policy — object visibility. Almost every access problem is explained by one step in it."),
     form,
     result,
+    whole,
+    wholeResult,
   );
   await fillObjects();
 }

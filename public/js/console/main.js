@@ -7,7 +7,9 @@ import { focusHeading, fullName, h, loading, mount } from "../lib/dom.js";
 import { loginCard } from "../lib/login.js";
 import { totpEnrolment } from "../lib/totp.js";
 import { renderAudit } from "./audit.js";
+import { renderBranding } from "./branding.js";
 import { renderChannelLinks } from "./channels.js";
+import { renderDocuments } from "./documents.js";
 import { renderDiagnostics } from "./diagnostics.js";
 import { renderInvitations } from "./invitations.js";
 import { renderLinks } from "./links.js";
@@ -24,11 +26,13 @@ const topbar = document.getElementById("topbar");
 const SECTIONS = [
   { id: "links", label: "Client links", render: renderLinks },
   { id: "requests", label: "Requests", render: renderRequests },
+  { id: "documents", label: "Documents", render: renderDocuments },
   { id: "wizard", label: "Link wizard", render: renderWizard },
   { id: "invitations", label: "Invitations", render: renderInvitations, perLink: true },
   { id: "permissions", label: "Permissions", render: renderPermissions, perLink: true },
   { id: "users", label: "Users", render: renderUsers },
   { id: "security", label: "Security", render: renderSecurity },
+  { id: "branding", label: "Branding", render: renderBranding },
   { id: "channels", label: "Channel links", render: renderChannelLinks },
   { id: "diagnostics", label: "Diagnostics", render: renderDiagnostics, perLink: true },
   { id: "audit", label: "Audit log", render: renderAudit },

@@ -1,6 +1,7 @@
 // The team's requests: an inbox of the requests of the companies in the employee's scope (the API
 // decides the scope: a manager sees only their companies), filtered by company, pipeline, stage and
-// open or closed; and a request page with its fields, the stage change, the chat and the files.
+// open or closed; and a request page with its fields, the stage change, the chat, the files and a
+// call to start.
 import { ApiError, get, patch, post } from "../lib/api.js";
 import { attachmentsSection } from "../lib/attachments.js";
 import { badge, empty, failure, fullName, h, load, loading, mount, time, toast, uid } from "../lib/dom.js";
@@ -106,7 +107,7 @@ async function detailView(ctx, el, id) {
     );
     return [
       h("p", { class: "small" }, h("a", { href: "#requests" }, "← All requests")),
-      h("h1", {}, r.title),
+      h("div", { class: "section-head" }, h("h1", {}, r.title), callButton(r)),
       h("div", { class: "card" }, facts, h("h2", {}, "Description"), h("p", { class: "prewrap" }, r.description || "—")),
       stageCard(r, status),
       h(
@@ -127,6 +128,27 @@ async function detailView(ctx, el, id) {
       }),
     ];
   });
+}
+
+/** Start a call on the request: the join link opens here and reaches the client's portal (Calls). */
+function callButton(r) {
+  const out = h("span", { "aria-live": "polite" });
+  const button = h("button", {
+    type: "button",
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        const call = await post("/api/admin/calls", { company_id: r.company_id, request_id: r.id });
+        mount(out, h("a", { class: "button primary", href: call.join_url, target: "_blank", rel: "noopener noreferrer" }, "Join the call"));
+        toast("Call started: the client sees it in the portal.");
+      } catch (err) {
+        if (err.status !== 401) toast(err.message);
+      } finally {
+        button.disabled = false;
+      }
+    },
+  }, "Start a call");
+  return h("span", { class: "actions" }, button, out);
 }
 
 /** Move the request to another stage of its pipeline; the client sees the new stage at once. */

@@ -1,9 +1,11 @@
 // Users: clients and employees (as far as the caller may see them: a manager sees the clients of
 // their companies), with search, status, lockout and two-factor state, and the actions an
 // employee needs without touching the API: block or unblock, unlock, reset two-factor, and the
-// user's sessions (list, end them all).
-import { get, patch, post } from "../lib/api.js";
-import { badge, confirmDialog, empty, failure, fullName, h, loading, mount, statusBadge, time, toast, uid } from "../lib/dom.js";
+// user's sessions (list, end them all). Admins also invite employees and set an employee's role and
+// the companies a manager governs (PUT /api/admin/employees/{id}).
+import { get, patch, post, put } from "../lib/api.js";
+import { badge, confirmDialog, empty, failure, fullName, h, loading, mount, secretBox, statusBadge, time, toast, uid } from "../lib/dom.js";
+import { checkbox, field, formAlert, onSubmit } from "../lib/forms.js";
 
 const filters = { q: "", kind: "" };
 
@@ -40,9 +42,58 @@ export async function renderUsers(ctx, el, id) {
       h("div", { class: "cols" },
         h("div", { class: "field" }, h("label", { for: searchId }, "Find a user"), input),
         h("div", { class: "field" }, h("label", { for: kindId }, "Kind"), kind))),
+    ctx.isAdmin ? await employeeCard(ctx, null, (u) => ctx.go(`users/${u.id}`)) : null,
     results,
   );
   await search();
+}
+
+/**
+ * Invite a new employee (`existing` null) or change an existing one's role and companies. A new one
+ * gets an invitation whose activation link is shown once, to hand over on a channel of the admin's
+ * choice.
+ */
+async function employeeCard(ctx, existing, onSaved) {
+  const companies = await ctx.cached("companies", "/api/admin/companies").catch(() => []);
+  const fields = existing
+    ? []
+    : [
+        field({ label: "First name", name: "first_name", required: true }),
+        field({ label: "Last name", name: "last_name", required: true }),
+        field({ label: "Login", name: "login", required: true, autocomplete: "off" }),
+        field({ label: "Email", name: "email", kind: "email", required: true, autocomplete: "off" }),
+      ];
+  const role = field({ label: "Role", name: "role", kind: "select", value: existing ? existing.role : "manager", options: [{ value: "manager", label: "Manager: governs the companies below" }, { value: "admin", label: "Admin: everything, security and branding included" }] });
+  const scope = new Set((existing && existing.company_ids) || []);
+  const boxes = companies.map((c) => checkbox({ label: c.name, name: "company_ids", value: c.id, checked: scope.has(c.id) }));
+  const out = h("div", { "aria-live": "polite" });
+  const form = h("form", { "aria-label": existing ? "Role and companies" : "Invite an employee" }, formAlert(),
+    fields.length ? h("div", { class: "cols" }, fields) : null,
+    role,
+    h("fieldset", {}, h("legend", {}, "Companies governed (managers)"), boxes.length ? boxes : h("p", { class: "muted" }, "No company yet: the CRM creates them.")),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, existing ? "Save role and companies" : "Invite employee")),
+    out);
+  onSubmit(form, async (data) => {
+    const body = existing
+      ? { login: existing.login, email: existing.email, first_name: existing.first_name, last_name: existing.last_name }
+      : { login: String(data.get("login")).trim(), email: String(data.get("email")).trim(), first_name: String(data.get("first_name")).trim(), last_name: String(data.get("last_name")).trim() };
+    const saved = await put(`/api/admin/employees/${existing ? existing.id : crypto.randomUUID()}`, { ...body, role: data.get("role"), company_ids: data.getAll("company_ids") });
+    if (saved.invitation && saved.invitation.activation_url) {
+      // Reset first: the link's box sits inside the form, and a reset would empty it.
+      form.reset();
+      mount(out,
+        h("div", { class: "alert ok", role: "status" }, h("p", {}, `${fullName(saved)} is invited. Hand the link over on a channel you trust; it is shown only now.`)),
+        secretBox("Activation link", saved.invitation.activation_url),
+        h("p", {}, h("a", { href: `#users/${saved.id}` }, `Open ${fullName(saved)}`)));
+      toast("Employee invited.");
+    } else {
+      toast("Role and companies saved.");
+      if (onSaved) onSaved(saved);
+    }
+  });
+  return existing
+    ? h("section", { class: "card", "aria-labelledby": "user-role-title" }, h("h2", { id: "user-role-title" }, "Role and companies"), form)
+    : h("details", { class: "card" }, h("summary", {}, "Invite an employee"), form);
 }
 
 function states(u) {
@@ -154,6 +205,7 @@ async function detailView(ctx, el, id) {
         h("dt", {}, "Links"), h("dd", {}, (u.links || []).length ? (u.links || []).map((l, i) => [i ? ", " : "", h("a", { href: `#links/${l.id}` }, `${(l.company_ids || []).map((c) => companyName.get(c) || c).join(", ")} (${l.status})`)]) : "—"),
         h("dt", {}, "Created"), h("dd", {}, time(u.created_at))),
       actions.childElementCount ? actions : null),
+    ctx.isAdmin && u.kind === "employee" && !self ? await employeeCard(ctx, u, () => refresh()) : null,
     h("section", { class: "card", "aria-labelledby": "user-sessions-title" }, h("h2", { id: "user-sessions-title" }, "Sessions"), sessions),
   );
   loadSessions();

@@ -5,12 +5,13 @@ import { bytes, empty, failure, h, mount, time, toast } from "./dom.js";
 import { field, formAlert, onSubmit } from "./forms.js";
 
 // A JSON upload carries the file as base64 inside the API's 10 MiB body limit.
-const MAX_BYTES = Math.floor(7.5 * 1024 * 1024);
-const ACCEPT = ".pdf,.png,.jpg,.jpeg,.gif,.webp,.txt,.csv,.docx,.xlsx,.pptx,.odt,.ods";
+export const MAX_BYTES = Math.floor(7.5 * 1024 * 1024);
+export const ACCEPT = ".pdf,.png,.jpg,.jpeg,.gif,.webp,.txt,.csv,.docx,.xlsx,.pptx,.odt,.ods";
 // Browsers leave `type` empty for some files; the API names the allowed types when one is wrong.
-const BY_EXTENSION = { csv: "text/csv", txt: "text/plain", odt: "application/vnd.oasis.opendocument.text", ods: "application/vnd.oasis.opendocument.spreadsheet" };
+export const BY_EXTENSION = { csv: "text/csv", txt: "text/plain", odt: "application/vnd.oasis.opendocument.text", ods: "application/vnd.oasis.opendocument.spreadsheet" };
 
-function base64(buffer) {
+/** A file's bytes as base64, for the API's JSON uploads. */
+export function base64(buffer) {
   const view = new Uint8Array(buffer);
   let binary = "";
   for (let i = 0; i < view.length; i += 0x8000) binary += String.fromCharCode(...view.subarray(i, i + 0x8000));

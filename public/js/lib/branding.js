@@ -21,16 +21,25 @@ function darken(hex, f) {
   return "#" + c.map((x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-/** Set --primary / --on-primary from a brand colour (CSSOM: allowed under style-src 'self'). */
-export function applyColor(hex) {
-  if (luminance(hex) === null) return;
+/**
+ * The colour the pages use for a brand colour: the colour itself, or darker shades of it until white
+ * text on it, and it as link text on the page's light grey canvas (#f5f7fa), both reach 4.5:1.
+ * Null for a value that is not `#rrggbb`.
+ */
+export function readableColor(hex) {
+  if (luminance(hex) === null) return null;
   let color = hex;
-  // Darken until white text on it, and it as link text on the page's light grey canvas
-  // (#f5f7fa), both reach 4.5:1.
   const canvas = luminance("#f5f7fa");
   for (let i = 0; i < 12 && contrast(luminance(color), canvas) < 4.5; i++) color = darken(color, 0.9);
-  document.documentElement.style.setProperty("--primary", color);
-  document.documentElement.style.setProperty("--on-primary", "#ffffff");
+  return color;
+}
+
+/** Set --primary / --on-primary from a brand colour on `el` (CSSOM: allowed under style-src 'self'). */
+export function applyColor(hex, el = document.documentElement) {
+  const color = readableColor(hex);
+  if (!color) return;
+  el.style.setProperty("--primary", color);
+  el.style.setProperty("--on-primary", "#ffffff");
 }
 
 let cached = null;

@@ -1,6 +1,7 @@
 //! Portal calls: a client with `calls` starts one on a visible request or in a company's general
 //! channel, and gets a join URL made from CALLS_URL_TEMPLATE with a random room (128 bits, hex);
-//! the client lists the calls of the threads it can see, the team lists its companies' calls.
+//! the client lists the calls of the threads it can see; the team starts calls on its companies'
+//! requests or general channels and lists its companies' calls.
 
 use crate::app::kit::client_gate::{client_of, company_or_default, scope_or_empty};
 use crate::app::kit::requests::{SELECT_REQUEST, visible_request};
@@ -8,7 +9,7 @@ use crate::app::kit::page::encode_time_cursor;
 use crate::app::kit::page::{ListOptions, Page, newest_first_bound};
 use crate::app::kit::rows::{changes, first_row, rows};
 use crate::app::kit::time::{rfc3339};
-use crate::app::kit::sql::{company_in_scope, client_alive};
+use crate::app::kit::sql::{company_in_scope, client_alive, employee_alive};
 use crate::app::kit::client_gate::{gate_stmts, GATE_STMT_COUNT};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
@@ -51,6 +52,19 @@ const INSERT_CALL: &str = concat!(
      SELECT ?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7 WHERE ",
     client_alive!(8, 9, 7)
 );
+
+// ?1 id, ?2 company, ?3 request, ?4 room, ?5 join url, ?6 employee, ?7 now, ?8 session: the
+// employee is alive and governs the company, and the request (when given) is that company's.
+const INSERT_TEAM_CALL: &str = concat!(
+    "INSERT INTO calls (id, company_id, request_id, room, join_url, status, created_by, created_at) \
+     SELECT ?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7 WHERE ",
+    employee_alive!(8, 7),
+    " AND ",
+    company_in_scope!(6, "?2"),
+    " AND (?3 IS NULL OR EXISTS (SELECT 1 FROM requests rq WHERE rq.id = ?3 AND rq.company_id = ?2))"
+);
+const SELECT_COMPANY: &str = "SELECT id FROM companies WHERE id = ?1";
+const SELECT_REQUEST_COMPANY: &str = "SELECT company_id FROM requests WHERE id = ?1";
 
 #[derive(Debug, Deserialize)]
 struct CallRow {
@@ -112,6 +126,14 @@ pub fn join_url(template: &str, room: &str) -> String {
     template.replace("{room}", room)
 }
 
+/// A fresh room (128 random bits, hex: unguessable, so the URL is the invitation) and its join URL.
+fn new_room<P: Ports>(ports: &P, url_template: &str) -> Result<(String, String), ApiError> {
+    let room_bytes: [u8; 16] = secret_bytes(ports)?;
+    let room: String = room_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let url = join_url(url_template, &room);
+    Ok((room, url))
+}
+
 pub async fn create<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, url_template: &str, input: NewCallInput) -> Result<CallView, ApiError> {
     let mut stmts = gate_stmts(bearer, now);
     stmts.push(Stmt::new(SELECT_REQUEST).bind(input.request_id.map(|r| r.to_string())));
@@ -128,9 +150,7 @@ pub async fn create<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, ur
         }
         None => client.check(Action::Calls, &Object::Company(input.company_id))?,
     }
-    let room_bytes: [u8; 16] = secret_bytes(ports)?;
-    let room: String = room_bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let url = join_url(url_template, &room);
+    let (room, url) = new_room(ports, url_template)?;
     let id = new_id(ports, now)?;
     let out = ports
         .db()
@@ -145,6 +165,50 @@ pub async fn create<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, ur
                 .bind(now.timestamp())
                 .bind(client.principal.session_id.as_str())
                 .bind(client.principal.policy_version),
+            Stmt::new(SELECT_CALL).bind(id.as_str()),
+        ])
+        .await?;
+    if changes(&out, 0) != 1 {
+        return Err(ApiError::TokenStale);
+    }
+    let row = first_row(&out, 1).ok_or_else(|| ApiError::internal("call vanished after insert"))?;
+    Ok(decode::<CallRow>(row)?.into())
+}
+
+/// `POST /api/admin/calls`: an employee starts a call on a request or in a company's general channel
+/// of their companies (404 for anything outside them, as for every team read).
+pub async fn team_create<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, url_template: &str, input: NewCallInput) -> Result<CallView, ApiError> {
+    let company = input.company_id.to_string();
+    let request = input.request_id.map(|r| r.to_string());
+    let out = ports
+        .db()
+        .batch(vec![Governor::check_stmt(bearer, now), Stmt::new(SELECT_COMPANY).bind(company.as_str()), Stmt::new(SELECT_REQUEST_COMPANY).bind(request.clone())])
+        .await?;
+    let governor = Governor::from_check(bearer, out.first())?;
+    if first_row(&out, 1).is_none() || !governor.sees_company(&company) {
+        return Err(ApiError::NotFound);
+    }
+    if request.is_some() {
+        // A request of another company is not a thread of this one.
+        let of = first_row(&out, 2).and_then(|r| r.get("company_id").and_then(|v| v.as_str()).map(str::to_owned));
+        if of.as_deref() != Some(company.as_str()) {
+            return Err(ApiError::NotFound);
+        }
+    }
+    let (room, url) = new_room(ports, url_template)?;
+    let id = new_id(ports, now)?;
+    let out = ports
+        .db()
+        .batch(vec![
+            Stmt::new(INSERT_TEAM_CALL)
+                .bind(id.as_str())
+                .bind(company.as_str())
+                .bind(request)
+                .bind(room)
+                .bind(url)
+                .bind(bearer.claims.sub.as_str())
+                .bind(now.timestamp())
+                .bind(bearer.claims.sid.as_str()),
             Stmt::new(SELECT_CALL).bind(id.as_str()),
         ])
         .await?;

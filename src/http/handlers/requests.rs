@@ -206,6 +206,12 @@ pub async fn team_post_chat_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Res
     reply::created(&team_requests::post_general(cx.ports, b, cx.now, company, input).await?)
 }
 
+pub async fn team_create_call<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
+    let b = cx.bearer()?;
+    let input = json_body::<NewCallInput>(req)?;
+    reply::created(&calls::team_create(cx.ports, b, cx.now, &cx.config.calls_url_template, input).await?)
+}
+
 pub async fn team_list_calls<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let q = Query::of(req);
