@@ -250,7 +250,7 @@ pub static ROUTES: &[Route] = &[
     route(Method::GET, "/api/admin/links/{id}/visible", RouteId::LinkVisible, Guard::Employee, "governance", "What the link's client sees right now: pipelines, requests, documents and permitted actions per company"),
     route(Method::POST, "/api/admin/links/{id}/offboard", RouteId::OffboardLink, Guard::Employee, "governance", "Disable or revoke a link and revoke its invitations, channel links and sessions; lists its open requests"),
     route(Method::GET, "/api/admin/users/{id}/sessions", RouteId::UserSessions, Guard::Employee, "governance", "A user's sessions: live, revoked (with the reason) or expired"),
-    route(Method::POST, "/api/admin/users/{id}/sessions/revoke", RouteId::RevokeUserSessions, Guard::Employee, "governance", "Revoke every live session of a user (audited)"),
+    route(Method::POST, "/api/admin/users/{id}/sessions/revoke", RouteId::RevokeUserSessions, Guard::Employee, "governance", "Revoke every live session of a user, or only `{session_id}` (audited; 404 unless it is one of theirs)"),
     route(Method::POST, "/api/admin/users/{id}/unlock", RouteId::UnlockUser, Guard::Employee, "governance", "Clear a user's lockout (audited)"),
     route(Method::GET, "/api/admin/audit", RouteId::AuditQuery, Guard::Employee, "governance", "The audit trail, newest first, by actor, action (prefix with *), target and since"),
     route(Method::GET, "/api/admin/channel-links", RouteId::ChannelLinks, Guard::Employee, "governance", "Telegram and widget links by kind and status"),

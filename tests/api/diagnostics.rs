@@ -504,6 +504,35 @@ fn unlock_clears_a_lock_and_the_right_password_works_again() {
 }
 
 #[test]
+fn ending_one_session_leaves_the_others_and_refuses_a_session_that_is_not_hers() {
+    let app = TestApp::new().with_emily_active();
+    let admin = app.admin_token();
+    let (first, _) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+    app.advance(1);
+    let (second, _) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+    let list = json(&app.get_auth(&format!("/api/admin/users/{EMILY_USER}/sessions"), &admin));
+    // Newest first: the second sign-in's session.
+    let newest = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/admin/users/{EMILY_USER}/sessions/revoke");
+    let resp = app.send_auth("POST", &path, &admin, Some(json!({"session_id": newest})));
+    assert_eq!(resp.status(), 200, "{}", body_of(&resp));
+    assert_eq!(json(&resp)["sessions_revoked"], 1);
+    assert_eq!(app.get_auth("/api/me", &second).status(), 401, "the ended session's token stops at once");
+    assert_eq!(app.get_auth("/api/me", &first).status(), 200, "the other session lives on");
+    // Again: it is no longer live. Another user's session, or garbage: refused without effect.
+    assert_eq!(app.send_auth("POST", &path, &admin, Some(json!({"session_id": newest}))).status(), 404);
+    let admin_session = json(&app.get_auth("/api/me/sessions", &admin))["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.send_auth("POST", &path, &admin, Some(json!({"session_id": admin_session}))).status(), 404, "not one of Emily's");
+    assert_eq!(app.get_auth("/api/me", &admin).status(), 200);
+    let bad = app.send_auth("POST", &path, &admin, Some(json!({"session_id": "nope"})));
+    assert_eq!((bad.status().as_u16(), json(&bad)["error"]["field"].as_str()), (400, Some("session_id")));
+    assert_eq!(app.send_auth("POST", &path, &admin, Some(json!({"sessions": "all"}))).status(), 400, "unknown fields are refused");
+    let event = json(&app.get_auth("/api/admin/audit?action=sessions.revoked", &admin))["items"][0].clone();
+    assert_eq!((event["details"]["session_id"].as_str(), event["details"]["sessions_revoked"].as_i64()), (Some(newest.as_str()), Some(1)));
+    assert_eq!(app.get_auth("/api/me", &first).status(), 200);
+}
+
+#[test]
 fn revoking_a_users_sessions_ends_outstanding_tokens() {
     let app = TestApp::new().with_emily_active();
     let admin = app.admin_token();

@@ -512,6 +512,7 @@ test("the admin governs Emily's account from the users page: sessions, two-facto
   await admin.getByRole("heading", { name: "Emily Carter", level: 1 }).waitFor();
   const sessions = admin.getByRole("list", { name: "Sessions of Emily Carter" });
   await sessions.getByText("live").first().waitFor();
+  assert.ok((await sessions.getByRole("button", { name: "End this session" }).count()) >= 1, "a live session can be ended on its own");
   await check(admin, "governance-user-detail");
 
   // Ending her sessions: her open page meets it at its next action.
@@ -593,6 +594,15 @@ test("the admin disables the link and Emily's open page loses access at its next
   await admin.getByRole("button", { name: "Set review date" }).click();
   await admin.getByText("Review date set.").first().waitFor();
   await admin.getByText(/by 31 Mar 2027/).waitFor();
+  // The link's companies are edited in place: Blue Harbor out, then back in.
+  const companies = admin.getByRole("form", { name: "Companies of this link" });
+  await companies.getByLabel("Blue Harbor").uncheck();
+  await companies.getByRole("button", { name: "Save companies" }).click();
+  await admin.getByText("Companies saved.").first().waitFor();
+  assert.equal(await admin.getByRole("form", { name: "Companies of this link" }).getByLabel("Blue Harbor").isChecked(), false);
+  await admin.getByRole("form", { name: "Companies of this link" }).getByLabel("Blue Harbor").check();
+  await admin.getByRole("form", { name: "Companies of this link" }).getByRole("button", { name: "Save companies" }).click();
+  await admin.getByRole("form", { name: "Companies of this link" }).getByLabel("Blue Harbor").and(admin.locator(":checked")).waitFor();
   await admin.getByRole("button", { name: "Disable link" }).click();
   const dialog = admin.getByRole("dialog", { name: /Disable Emily Carter's access/ });
   await dialog.getByRole("button", { name: "Disable link" }).click();

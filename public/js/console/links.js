@@ -3,6 +3,7 @@
 // default company, and its channel links with their companies, revoked in place.
 import { get, patch, post } from "../lib/api.js";
 import { badge, confirmDialog, day, empty, failure, fullName, h, loading, mount, statusBadge, time, toast, uid } from "../lib/dom.js";
+import { checkbox, formAlert, onSubmit } from "../lib/forms.js";
 import { linkSummary } from "./shared.js";
 
 export async function renderLinks(ctx, el, param) {
@@ -159,6 +160,32 @@ async function detail(ctx, el, id) {
     );
   }
 
+  // The link's companies, among the contact's companies in the CRM; the API runs the wizard's
+  // checks (archived, outside the contact, outside the employee's scope) and names what it refuses.
+  let companiesForm = null;
+  if (link.status !== "revoked") {
+    const [contacts, companies] = await Promise.all([ctx.cached("contacts", "/api/admin/contacts").catch(() => []), ctx.cached("companies", "/api/admin/companies").catch(() => [])]);
+    const contact = contacts.find((c) => c.id === link.contact.id);
+    const names = new Map(companies.map((c) => [c.id, c.name]));
+    const on = new Set((link.companies || []).map((c) => c.id));
+    const candidates = [...new Set([...on, ...((contact && contact.company_ids) || [])])];
+    if (candidates.length > 1) {
+      const form = h("form", { "aria-label": "Companies of this link" }, formAlert(),
+        h("fieldset", {}, h("legend", {}, "Companies the client reaches through this link"),
+          candidates.map((id) => checkbox({ label: names.get(id) || id, name: "company_ids", value: id, checked: on.has(id) }))),
+        h("button", { type: "submit" }, "Save companies"));
+      onSubmit(form, async (data) => {
+        const chosen = data.getAll("company_ids");
+        if (!chosen.length) throw { message: "A link needs at least one company." };
+        const updated = await patch(`/api/admin/links/${link.id}`, { company_ids: chosen, default_company_id: chosen.includes(link.default_company_id) ? undefined : chosen[0] });
+        ctx.setLink(updated);
+        toast("Companies saved.");
+        await detail(ctx, el, link.id);
+      });
+      companiesForm = form;
+    }
+  }
+
   const invitations = link.invitations || [];
   const channels = link.channel_links || [];
   const companyName = new Map((link.companies || []).map((c) => [c.id, c.name]));
@@ -226,7 +253,7 @@ async function detail(ctx, el, id) {
         ),
       ),
     ),
-    h("section", { class: "card", "aria-labelledby": "ld-actions" }, h("h2", { id: "ld-actions" }, "Actions"), defaultForm, reviewForm, h("div", { class: "actions" }, actions.length ? actions : h("p", { class: "muted" }, "A revoked link is final; a returning client gets a new link."))),
+    h("section", { class: "card", "aria-labelledby": "ld-actions" }, h("h2", { id: "ld-actions" }, "Actions"), companiesForm, defaultForm, reviewForm, h("div", { class: "actions" }, actions.length ? actions : h("p", { class: "muted" }, "A revoked link is final; a returning client gets a new link."))),
     h(
       "nav",
       { class: "card", "aria-label": "Work on this link" },

@@ -179,7 +179,10 @@ async function detailView(ctx, el, id) {
               h("li", {},
                 h("div", { class: "item-head" }, h("span", { class: "title" }, s.user_agent || "Unknown device"), badge(s.status, s.status === "live" ? "ok" : "")),
                 h("div", { class: "small muted" }, `${s.ip || "unknown address"}${s.country ? ` (${s.country})` : ""} · started `, time(s.created_at), " · last seen ", time(s.last_seen_at),
-                  s.revoked_reason ? ` · ended: ${s.revoked_reason}` : ""))))
+                  s.revoked_reason ? ` · ended: ${s.revoked_reason}` : ""),
+                s.status === "live" && !self
+                  ? h("div", { class: "actions" }, act("End this session", { title: "End this session?", body: "Its next request is refused; the user's other sessions go on.", danger: true, run: () => post(`/api/admin/users/${id}/sessions/revoke`, { session_id: s.id }), done: "The session ended." }))
+                  : null)))
           : empty("No sessions."),
         live.length && !self
           ? act("End all sessions", { title: `End all of ${name}'s sessions?`, body: `${live.length} live session(s) end at once; their next request is refused and they must sign in again.`, danger: true, run: () => post(`/api/admin/users/${id}/sessions/revoke`, {}), done: `${name}'s sessions ended.` })

@@ -41,14 +41,16 @@ macro_rules! user_live_sessions {
     };
 }
 // ?14 user, ?15 session.
+// ?14 user, ?15 session, ?16 the one session to end (NULL: all of them; when given, it must be one
+// of the user's live sessions).
 const AUDIT_REVOKE_SESSIONS: AuditGuard = audit_guard!(
-    details = concat!("json_set(?13, '$.sessions_revoked', (SELECT count(*) ", user_live_sessions!(14, 2), "))");
-    "EXISTS (SELECT 1 FROM users WHERE id = ?14) AND ",
+    details = concat!("json_set(?13, '$.sessions_revoked', (SELECT count(*) ", user_live_sessions!(14, 2), " AND (?16 IS NULL OR id = ?16)))");
+    "EXISTS (SELECT 1 FROM users WHERE id = ?14) AND (?16 IS NULL OR EXISTS (SELECT 1 ", user_live_sessions!(14, 2), " AND id = ?16)) AND ",
     governs_user!(15, 2, 14)
 );
-// ?1 user, ?2 now, ?3 session.
+// ?1 user, ?2 now, ?3 session, ?4 the one session (NULL: all).
 const REVOKE_SESSIONS: &str = concat!(
-    "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'admin' WHERE id IN (SELECT id ", user_live_sessions!(1, 2), ") AND ",
+    "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'admin' WHERE id IN (SELECT id ", user_live_sessions!(1, 2), " AND (?4 IS NULL OR id = ?4)) AND ",
     governs_user!(3, 2, 1)
 );
 const AUDIT_UNLOCK: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM users WHERE id = ?14) AND ", governs_user!(15, 2, 14));
@@ -231,7 +233,17 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, user
     Ok(SessionPage { user_id: target.user.id, login: target.user.login, items, next_cursor })
 }
 
-pub async fn revoke_all<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, now: DateTime<Utc>, user_id: Uuid) -> Result<RevokedSessions, ApiError> {
+/// `POST /api/admin/users/{id}/sessions/revoke` body: `{session_id?}` ends that one session; no body
+/// (or no `session_id`) ends every live one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeSessionsInput {
+    #[serde(default)]
+    pub session_id: Option<Uuid>,
+}
+
+/// Ends a user's live sessions: all of them, or only `only` (404 unless it is one of them).
+pub async fn revoke_all<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, now: DateTime<Utc>, user_id: Uuid, only: Option<Uuid>) -> Result<RevokedSessions, ApiError> {
     let id = user_id.to_string();
     let out = ports.db().batch(target_stmts(bearer, now, &id)).await?;
     let target = target(bearer, &out)?;
@@ -241,13 +253,15 @@ pub async fn revoke_all<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMet
     let event = Event::new("sessions.revoked", ActorKind::Employee, Some(&me))
         .target("user", &id)
         .companies(target.companies.clone())
-        .details(json!({"reason": "admin", "login": target.user.login}));
+        .details(json!({"reason": "admin", "login": target.user.login, "session_id": only}));
+    let only = only.map(|s| s.to_string());
     let event_id = new_id(ports, now)?;
-    let audit = event.insert_if(&event_id, client, t, AUDIT_REVOKE_SESSIONS).bind(id.as_str()).bind(session.as_str());
-    let revoke = Stmt::new(REVOKE_SESSIONS).bind(id.as_str()).bind(t).bind(session.as_str());
+    let audit = event.insert_if(&event_id, client, t, AUDIT_REVOKE_SESSIONS).bind(id.as_str()).bind(session.as_str()).bind(only.clone());
+    let revoke = Stmt::new(REVOKE_SESSIONS).bind(id.as_str()).bind(t).bind(session.as_str()).bind(only.clone());
     let out = ports.db().batch(vec![audit, revoke]).await?;
     if changes(&out, 0) != 1 {
-        return Err(ApiError::conflict(Conflict::NotApplied));
+        // One session named: it is not a live session of this user (ended meanwhile, or another's).
+        return Err(if only.is_some() { ApiError::NotFound } else { ApiError::conflict(Conflict::NotApplied) });
     }
     Ok(RevokedSessions { user_id, sessions_revoked: changes(&out, 1) })
 }

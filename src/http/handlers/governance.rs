@@ -77,9 +77,10 @@ pub async fn user_sessions<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp,
     reply::ok(&admin_sessions::list(cx.ports, b, cx.now, user, status, q.limit()?, q.get("cursor")).await?)
 }
 
-pub async fn revoke_user_sessions<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+pub async fn revoke_user_sessions<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&admin_sessions::revoke_all(cx.ports, b, &cx.client, cx.now, id(cx)?).await?)
+    let only = if req.body().is_empty() { None } else { json_body::<admin_sessions::RevokeSessionsInput>(req)?.session_id };
+    reply::ok(&admin_sessions::revoke_all(cx.ports, b, &cx.client, cx.now, id(cx)?, only).await?)
 }
 
 pub async fn unlock_user<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
