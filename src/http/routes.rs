@@ -269,7 +269,7 @@ pub static ROUTES: &[Route] = &[
     route(Method::POST, "/api/chat/messages", RouteId::PostChatMessage, Guard::Client, "portal", "Post `{body}` in the general chat of ?company= (general_chat)"),
     route(Method::POST, "/api/calls", RouteId::CreateCall, Guard::Client, "portal", "Start a call `{company_id, request_id?}` -> `{id, join_url, status}` (calls)"),
     route(Method::GET, "/api/calls", RouteId::ListCalls, Guard::Client, "portal", "Calls of the visible threads at ?company= (calls)"),
-    route(Method::GET, "/api/admin/requests", RouteId::TeamListRequests, Guard::Employee, "team", "Requests across the employee's companies: company, pipeline, status and open filters"),
+    route(Method::GET, "/api/admin/requests", RouteId::TeamListRequests, Guard::Employee, "team", "Requests across the employee's companies, newest activity first: company, pipeline, status, open and waiting (the client side wrote last) filters; each with activity_at and waiting_for_team"),
     route(Method::GET, "/api/admin/requests/{id}", RouteId::TeamGetRequest, Guard::Employee, "team", "A request with its pipeline's stages"),
     route(Method::PATCH, "/api/admin/requests/{id}", RouteId::TeamPatchRequest, Guard::Employee, "team", "Move a request to another stage `{status}` (audited)"),
     route(Method::GET, "/api/admin/requests/{id}/messages", RouteId::TeamListRequestMessages, Guard::Employee, "team", "A request's chat, oldest first"),

@@ -595,6 +595,41 @@ fn a_manager_works_only_in_their_companies() {
 }
 
 #[test]
+fn the_inbox_is_newest_activity_first_and_shows_what_waits_for_the_team() {
+    let app = portal();
+    let token = emily(&app);
+    let admin = app.admin_token();
+    let first = create_ok(&app, &token, NORTHERN_LIGHT, SUPPORT, "first");
+    app.advance(10);
+    let second = create_ok(&app, &token, NORTHERN_LIGHT, SUPPORT, "second");
+    let inbox = |query: &str| json(&app.get_auth(&format!("/api/admin/requests?company={NORTHERN_LIGHT}{query}"), &admin));
+    let titles_of = |page: &Value| page["items"].as_array().unwrap().iter().map(|r| r["title"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(titles_of(&inbox("")), ["second", "first"]);
+    assert_eq!(titles_of(&inbox("&waiting=true")), ["second", "first"], "a client's new request waits for the team");
+
+    // The team answers the second: it no longer waits.
+    app.advance(10);
+    assert_eq!(app.send_auth("POST", &format!("/api/admin/requests/{second}/messages"), &admin, Some(json!({"body": "on it"}))).status(), 201);
+    assert_eq!(titles_of(&inbox("&waiting=true")), ["first"]);
+    assert_eq!(titles_of(&inbox("&waiting=false")), ["second"]);
+    // The client writes on the first: it moves to the top, waiting since her first unanswered word.
+    app.advance(10);
+    let created_first = inbox("")["items"][1]["waiting_since"].as_str().unwrap().to_owned();
+    assert_eq!(app.send_auth("POST", &format!("/api/requests/{first}/messages"), &token, Some(json!({"body": "any news?"}))).status(), 201);
+    let page = inbox("");
+    assert_eq!(titles_of(&page), ["first", "second"], "newest activity first");
+    assert_eq!((page["items"][0]["waiting_for_team"].as_bool(), page["items"][0]["waiting_since"].as_str()), (Some(true), Some(created_first.as_str())));
+    assert_eq!(page["items"][1]["waiting_for_team"], false);
+    // A client's reply to the team starts a new wait.
+    app.advance(10);
+    assert_eq!(app.send_auth("POST", &format!("/api/requests/{second}/messages"), &token, Some(json!({"body": "thanks, and?"}))).status(), 201);
+    assert_eq!(titles_of(&inbox("&waiting=true")), ["second", "first"]);
+    let one = json(&app.get_auth(&format!("/api/admin/requests/{second}"), &admin));
+    assert_eq!(one["waiting_for_team"], true);
+    assert_eq!(bad_field(&app.get_auth("/api/admin/requests?waiting=maybe", &admin)), (400, "waiting".into()));
+}
+
+#[test]
 fn messages_keep_their_order_and_author_kinds_on_both_sides() {
     let app = portal();
     let token = emily(&app);

@@ -317,6 +317,12 @@ test("the admin answers Emily's request from the console's inbox and moves it on
   await admin.getByRole("heading", { name: "Requests", level: 1 }).waitFor();
   const inbox = admin.getByRole("list", { name: "Requests" });
   await inbox.getByRole("link", { name: "Invoice 1042 shows the wrong address" }).waitFor();
+  // The team answered Emily last: it is not waiting for the team, and the filter says so.
+  assert.equal(await inbox.getByRole("listitem").filter({ hasText: "Invoice 1042" }).getByText("waiting for the team").count(), 0);
+  await admin.getByLabel("Who wrote last").selectOption("true");
+  await admin.getByText("No request matches these filters.").waitFor();
+  await admin.getByLabel("Who wrote last").selectOption("false");
+  await inbox.getByRole("link", { name: "Invoice 1042 shows the wrong address" }).waitFor();
   await check(admin, "governance-requests");
   // A filter that matches nothing says so.
   await admin.getByLabel("State").selectOption({ label: "Closed" });

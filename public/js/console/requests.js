@@ -1,6 +1,6 @@
 // The team's requests: an inbox of the requests of the companies in the employee's scope (the API
-// decides the scope: a manager sees only their companies), filtered by company, pipeline, stage and
-// open or closed; and a request page with its fields, the stage change, the chat, the files and a
+// decides the scope: a manager sees only their companies), newest activity first, filtered by company,
+// pipeline, stage, open or closed and who wrote last ("waiting for the team"); and a request page with its fields, the stage change, the chat, the files and a
 // call to start.
 import { ApiError, get, patch, post } from "../lib/api.js";
 import { attachmentsSection } from "../lib/attachments.js";
@@ -8,7 +8,7 @@ import { badge, empty, failure, fullName, h, load, loading, mount, time, toast, 
 import { field, formAlert, onSubmit } from "../lib/forms.js";
 import { chatThread } from "../lib/thread.js";
 
-const filters = { company: "", pipeline: "", status: "", open: "true" };
+const filters = { company: "", pipeline: "", status: "", open: "true", waiting: "" };
 
 function stageBadge(r) {
   return badge(r.status_name || r.status, r.is_open ? "info" : "");
@@ -35,11 +35,12 @@ async function inboxView(ctx, el) {
   };
   const stage = select("Stage", "status", stageOptions(), filters.status);
   const state = select("State", "open", [["true", "Open"], ["false", "Closed"], ["", "Open and closed"]], filters.open);
+  const waiting = select("Who wrote last", "waiting", [["", "Anyone"], ["true", "The client: waiting for the team"], ["false", "The team"]], filters.waiting);
   const results = h("div", { "aria-live": "polite" });
   const list = h("ul", { class: "list", "aria-label": "Requests" });
 
   async function search(cursor) {
-    Object.assign(filters, { company: company.control.value, pipeline: pipeline.control.value, status: stage.control.value, open: state.control.value });
+    Object.assign(filters, { company: company.control.value, pipeline: pipeline.control.value, status: stage.control.value, open: state.control.value, waiting: waiting.control.value });
     if (!cursor) mount(results, loading("Loading requests…"));
     try {
       const page = await get("/api/admin/requests", { ...filters, cursor, limit: 50 });
@@ -59,8 +60,9 @@ async function inboxView(ctx, el) {
     return h(
       "li",
       {},
-      h("div", { class: "item-head" }, h("a", { class: "title", href: `#requests/${r.id}` }, r.title), stageBadge(r)),
-      h("div", { class: "small muted" }, `${r.company_name} · ${r.pipeline_name} · `, r.created_by_name ? `by ${r.created_by_name} · ` : "", time(r.created_at)),
+      h("div", { class: "item-head" }, h("a", { class: "title", href: `#requests/${r.id}` }, r.title), h("span", {}, r.waiting_for_team ? [badge("waiting for the team", "warn"), " "] : null, stageBadge(r))),
+      h("div", { class: "small muted" }, `${r.company_name} · ${r.pipeline_name} · `, r.created_by_name ? `by ${r.created_by_name} · ` : "", "last activity ", time(r.activity_at || r.created_at),
+        r.waiting_for_team && r.waiting_since ? [" · waiting since ", time(r.waiting_since)] : null),
     );
   }
 
@@ -68,12 +70,12 @@ async function inboxView(ctx, el) {
     mount(stage.control, stageOptions().map(([v, text]) => h("option", { value: v }, text)));
     search();
   });
-  for (const s of [company, stage, state]) s.control.addEventListener("change", () => search());
+  for (const s of [company, stage, state, waiting]) s.control.addEventListener("change", () => search());
   mount(
     el,
     h("h1", {}, "Requests"),
-    h("p", { class: "muted" }, "Requests of the companies you govern, newest first."),
-    h("form", { class: "card filters", role: "search", "aria-label": "Filter requests", onsubmit: (ev) => ev.preventDefault() }, h("div", { class: "cols" }, company.el, pipeline.el, stage.el, state.el)),
+    h("p", { class: "muted" }, "Requests of the companies you govern, newest activity first. “Waiting for the team” means the client wrote last (or opened the request) and nobody has answered yet."),
+    h("form", { class: "card filters", role: "search", "aria-label": "Filter requests", onsubmit: (ev) => ev.preventDefault() }, h("div", { class: "cols" }, company.el, pipeline.el, stage.el, state.el, waiting.el)),
     results,
   );
   await search();

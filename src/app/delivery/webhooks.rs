@@ -14,6 +14,7 @@ use crate::app::kit::audit::{ActorKind, Event as AuditEvent};
 use crate::app::kit::ids::{new_id, nonce};
 use crate::app::kit::link_facts::{decode_facts, facts_stmts};
 use crate::app::delivery::notify::{self, Bot};
+use crate::app::kit::requests::touch_request_stmt;
 use crate::app::{ApiError, Ports};
 use crate::access::decision::{decide, Action, Object, Verdict};
 use crate::access::facts::LinkFacts;
@@ -363,6 +364,7 @@ impl<P: Ports> Tg<'_, P> {
                 stmts.push(
                     Stmt::new(INSERT_EVENT_FOR_MESSAGE).bind(SOURCE_TELEGRAM).bind(self.update.as_str()).bind(id.as_str()).bind(channel.id.as_str()).bind(t),
                 );
+                stmts.push(touch_request_stmt(&id, t));
                 if let Some(out) = record(self.ports, stmts).await? {
                     if out.first().is_none_or(|o| o.changes != 1) {
                         let answer = "Your access changed just now, so this message was not passed on. Please send it again.";
@@ -495,6 +497,7 @@ pub async fn widget<P: Ports>(ports: &P, now: DateTime<Utc>, req: SignedRequest<
                 stmts.push(Stmt::new(RESUME_LINK).bind(channel.id.as_str()).bind(t));
             }
             stmts.push(Stmt::new(INSERT_EVENT_FOR_MESSAGE).bind(SOURCE_WIDGET).bind(key.as_str()).bind(id.as_str()).bind(channel.id.as_str()).bind(t));
+            stmts.push(touch_request_stmt(&id, t));
             match record(ports, stmts).await? {
                 None => Ok(WidgetAnswer::refused("duplicate")),
                 Some(out) if out.first().is_some_and(|o| o.changes == 1) => Ok(WidgetAnswer { accepted: true, reason: None, message_id: Some(id) }),

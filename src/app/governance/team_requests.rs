@@ -11,6 +11,7 @@ use crate::app::kit::pipelines::Stage;
 use crate::app::kit::page::encode_time_cursor;
 use crate::app::kit::page::{ListOptions, Page, newest_first_bound, oldest_first_bound};
 use crate::app::kit::rows::{changes, first_row, rows};
+use crate::app::kit::time::rfc3339;
 use crate::app::kit::sql::{employee_alive, company_in_scope};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
@@ -33,8 +34,9 @@ const LIST_TEAM_REQUESTS: &str = request_select!(
     ") cs, json_each((SELECT json_group_array(id) FROM (SELECT x.id FROM requests x WHERE x.company_id = cs.cid \
      AND (?3 IS NULL OR x.pipeline_id = ?3) AND (?4 IS NULL OR x.stage_id = ?4) \
      AND (?5 IS NULL OR EXISTS (SELECT 1 FROM pipeline_stages xs WHERE xs.pipeline_id = x.pipeline_id AND xs.id = x.stage_id AND xs.is_final <> ?5)) \
-     AND (x.created_at, x.id) < (?6, ?7) ORDER BY x.created_at DESC, x.id DESC LIMIT ?8))) j) \
-     ORDER BY r.created_at DESC, r.id DESC LIMIT ?8"
+     AND (?9 IS NULL OR (x.waiting_since IS NOT NULL) = ?9) \
+     AND (x.activity_at, x.id) < (?6, ?7) ORDER BY x.activity_at DESC, x.id DESC LIMIT ?8))) j) \
+     ORDER BY r.activity_at DESC, r.id DESC LIMIT ?8"
 );
 const SELECT_STAGES: &str = "SELECT s.id, s.name, s.is_final FROM pipeline_stages s \
      WHERE s.pipeline_id = (SELECT pipeline_id FROM requests WHERE id = ?1) ORDER BY s.position";
@@ -71,13 +73,19 @@ pub struct TeamRequestView {
     pub created_by: Option<String>,
     pub created_by_name: Option<String>,
     pub created_by_kind: Option<String>,
+    /// The latest message, or the creation: the inbox's order.
+    pub activity_at: String,
+    /// The client side wrote last (or created the request) and the team has not answered yet.
+    pub waiting_for_team: bool,
+    pub waiting_since: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stages: Option<Vec<Stage>>,
 }
 
 fn team_view(row: RequestRow, stages: Option<Vec<Stage>>) -> Result<TeamRequestView, ApiError> {
     let (created_by, created_by_name, created_by_kind) = (row.created_by.clone(), row.created_by_name.clone().filter(|n| !n.is_empty()), row.created_by_kind.clone());
-    Ok(TeamRequestView { request: row.try_into()?, created_by, created_by_name, created_by_kind, stages })
+    let (activity_at, waiting_since) = (rfc3339(row.activity_at), row.waiting_since.map(rfc3339));
+    Ok(TeamRequestView { request: row.try_into()?, created_by, created_by_name, created_by_kind, activity_at, waiting_for_team: waiting_since.is_some(), waiting_since, stages })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -90,6 +98,8 @@ pub struct TeamFilter {
     pub pipeline: Option<Uuid>,
     pub status: Option<String>,
     pub open: Option<bool>,
+    /// Only requests waiting for the team (true) or only those the team answered last (false).
+    pub waiting: Option<bool>,
     pub list: ListOptions,
 }
 
@@ -103,13 +113,16 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &
         .bind(f.open.map(i64::from))
         .bind(at)
         .bind(id)
-        .bind(f.list.limit + 1);
+        .bind(f.list.limit + 1)
+        .bind(f.waiting.map(i64::from));
     let out = ports.db().batch(vec![Governor::check_stmt(bearer, now), stmt]).await?;
     let governor = Governor::from_check(bearer, out.first())?;
     if f.company.is_some_and(|c| !governor.sees_company(&c.to_string())) {
         return Err(ApiError::NotFound);
     }
-    let page = Page::of(decode_all::<RequestRow>(rows(&out, 1))?, f.list.limit, |r: &RequestRow| encode_time_cursor(r.created_at, &r.id.to_string()));
+    // Newest activity first: a request that moves while the employee pages may show twice or move
+    // up past the cursor; the inbox is a live view, not a ledger.
+    let page = Page::of(decode_all::<RequestRow>(rows(&out, 1))?, f.list.limit, |r: &RequestRow| encode_time_cursor(r.activity_at, &r.id.to_string()));
     page.try_map(|r| team_view(r, None))
 }
 
@@ -210,6 +223,7 @@ async fn insert<P: Ports>(ports: &P, governor: &Governor, now: DateTime<Utc>, co
                 .bind(governor.principal.session_id.as_str()),
             Stmt::new(SELECT_MESSAGE).bind(id.as_str()),
             crate::app::kit::outbox::team_message_stmt(ports, now, &id)?,
+            crate::app::kit::requests::touch_request_stmt(&id, now.timestamp()),
         ])
         .await?;
     if changes(&out, 0) != 1 {

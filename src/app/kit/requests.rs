@@ -21,7 +21,7 @@ macro_rules! request_select {
             "SELECT r.id, r.company_id, co.name AS company_name, r.pipeline_id, p.name AS pipeline_name, r.stage_id, \
              st.name AS status_name, st.is_final, r.title, r.description, r.fields, r.created_by, \
              trim(coalesce(cu.first_name, '') || ' ' || coalesce(cu.last_name, '')) AS created_by_name, cu.kind AS created_by_kind, \
-             r.created_at, r.updated_at FROM requests r JOIN companies co ON co.id = r.company_id \
+             r.created_at, r.updated_at, r.activity_at, r.waiting_since FROM requests r JOIN companies co ON co.id = r.company_id \
              JOIN pipelines p ON p.id = r.pipeline_id JOIN pipeline_stages st ON st.pipeline_id = r.pipeline_id AND st.id = r.stage_id \
              LEFT JOIN users cu ON cu.id = r.created_by ",
             $($rest)*
@@ -31,6 +31,18 @@ macro_rules! request_select {
 pub(crate) use request_select;
 
 pub const SELECT_REQUEST: &str = request_select!("WHERE r.id = ?1");
+
+/// After a message insert, in the same batch, whoever wrote it (portal, console, Telegram, widget):
+/// the request's latest activity, and whether the client side now waits for the team (a team message
+/// answers; a client-side one starts the wait unless one is running). Keyed on the message, so a
+/// message its guard refused touches nothing. ?1 message id, ?2 now.
+const TOUCH_REQUEST: &str = "UPDATE requests SET activity_at = max(activity_at, ?2), \
+     waiting_since = CASE WHEN (SELECT author_kind FROM messages WHERE id = ?1) = 'employee' THEN NULL ELSE coalesce(waiting_since, ?2) END \
+     WHERE id = (SELECT request_id FROM messages WHERE id = ?1)";
+
+pub fn touch_request_stmt(message_id: &str, now: i64) -> crate::store::Stmt {
+    crate::store::Stmt::new(TOUCH_REQUEST).bind(message_id).bind(now)
+}
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RequestRow {
@@ -51,6 +63,10 @@ pub struct RequestRow {
     pub created_by_kind: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The latest message, or the creation (kept by triggers: migration 0009).
+    pub activity_at: i64,
+    /// Since when the client side waits for the team's answer (None: the team wrote last).
+    pub waiting_since: Option<i64>,
 }
 
 impl RequestRow {

@@ -8,6 +8,7 @@ use crate::app::kit::meta::ClientMeta;
 use serde_json::json;
 use crate::app::kit::messages::{MessageInput, MessageView, SELECT_MESSAGE, message_body, message_page, message_select, message_view, thread_stmt};
 use crate::app::kit::client_gate::{client_of, company_or_default};
+use crate::app::kit::requests::touch_request_stmt;
 use crate::app::kit::requests::{SELECT_REQUEST, visible_request};
 use crate::app::kit::page::{ListOptions, Page, oldest_first_bound};
 use crate::app::kit::rows::{changes, first_row, rows};
@@ -80,6 +81,7 @@ async fn insert<P: Ports>(ports: &P, client: &crate::app::kit::client_gate::Clie
                 .bind(client.principal.policy_version),
             Stmt::new(SELECT_MESSAGE).bind(id.as_str()),
             audit,
+            touch_request_stmt(&id, t),
         ])
         .await?;
     if changes(&out, 0) != 1 {

@@ -242,9 +242,10 @@ pub fn validate_fields(defs: &[RequestField], given: Option<&Map<String, Value>>
 
 // ?1 id, ?2 company, ?3 pipeline, ?4 title, ?5 description, ?6 fields, ?7 user, ?8 now, ?9 session,
 // ?10 policy version. The first stage is read inside the write, so it is the pipeline's current one.
+// A client's new request waits for the team from its creation.
 const INSERT_REQUEST: &str = concat!(
-    "INSERT INTO requests (id, company_id, pipeline_id, stage_id, title, description, fields, created_by, created_at, updated_at) \
-     SELECT ?1, ?2, ?3, (SELECT id FROM pipeline_stages WHERE pipeline_id = ?3 ORDER BY position LIMIT 1), ?4, ?5, ?6, ?7, ?8, ?8 \
+    "INSERT INTO requests (id, company_id, pipeline_id, stage_id, title, description, fields, created_by, created_at, updated_at, activity_at, waiting_since) \
+     SELECT ?1, ?2, ?3, (SELECT id FROM pipeline_stages WHERE pipeline_id = ?3 ORDER BY position LIMIT 1), ?4, ?5, ?6, ?7, ?8, ?8, ?8, ?8 \
      WHERE EXISTS (SELECT 1 FROM pipelines WHERE id = ?3 AND archived = 0) \
      AND EXISTS (SELECT 1 FROM pipeline_stages WHERE pipeline_id = ?3) AND ",
     client_alive!(9, 10, 8)

@@ -18,11 +18,16 @@ fn list_options(q: &Query) -> Result<ListOptions, ApiError> {
 }
 
 fn open_filter(q: &Query) -> Result<Option<bool>, ApiError> {
-    match q.get("open") {
+    bool_filter(q, "open")
+}
+
+/// `?name=true|false` (or 1/0); absent is no filter.
+fn bool_filter(q: &Query, name: &'static str) -> Result<Option<bool>, ApiError> {
+    match q.get(name) {
         None => Ok(None),
         Some("true" | "1") => Ok(Some(true)),
         Some("false" | "0") => Ok(Some(false)),
-        Some(_) => Err(ApiError::invalid("open", "open is true or false")),
+        Some(_) => Err(ApiError::invalid(name, format!("{name} is true or false"))),
     }
 }
 
@@ -139,6 +144,7 @@ pub async fn team_list_requests<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<
         pipeline: q.uuid("pipeline")?,
         status: status_filter(&q)?,
         open: open_filter(&q)?,
+        waiting: bool_filter(&q, "waiting")?,
         list: list_options(&q)?,
     };
     reply::ok(&team_requests::list(cx.ports, b, cx.now, &filter).await?)
