@@ -580,6 +580,33 @@ test("the admin invites a manager for Northern Light and the link to hand over i
   const role = admin.getByRole("form", { name: "Role and companies" });
   assert.equal(await role.getByLabel("Northern Light").isChecked(), true);
   assert.equal(await role.getByLabel("Blue Harbor").isChecked(), false);
+
+  // Marta activates her invitation and works in the console: only Northern Light is hers.
+  await api("POST", "/api/admin/documents", {
+    company_id: ids.blueHarbor, title: "Blue Harbor price list", content_type: "text/plain",
+    content_base64: Buffer.from("Prices for Blue Harbor.\n").toString("base64"),
+  }, adminToken);
+  const marta = await openPage(browser, worker.url);
+  try {
+    await marta.goto(link.replace(/^https?:\/\/[^/]+/, ""));
+    await marta.getByRole("heading", { name: "Welcome, Marta" }).waitFor();
+    await marta.getByLabel("New password").fill("copper lantern meadow 77");
+    await marta.getByLabel("Repeat the password").fill("copper lantern meadow 77");
+    await marta.getByRole("button", { name: "Activate and sign in" }).click();
+    await marta.waitForURL(`${worker.url}/`);
+    await marta.goto("/extranet-governance#requests");
+    await marta.getByRole("heading", { name: "Requests", level: 1 }).waitFor();
+    assert.deepEqual(await marta.getByLabel("Company").locator("option").allInnerTexts(), ["All companies", "Northern Light"], "a manager's filters list only their companies");
+    await marta.getByRole("list", { name: "Requests" }).getByRole("link", { name: "Invoice 1042 shows the wrong address" }).waitFor();
+    await marta.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Documents" }).click();
+    const docs = marta.getByRole("list", { name: "Documents" });
+    await docs.getByRole("link", { name: "Service agreement 2027" }).waitFor();
+    assert.equal(await docs.getByText("Blue Harbor price list").count(), 0, "another company's document is not there");
+    await check(marta, "governance-manager-documents");
+    assert.deepEqual(await problems(marta), []);
+  } finally {
+    await marta.context().close();
+  }
 });
 
 test("the admin disables the link and Emily's open page loses access at its next action", async () => {
