@@ -232,11 +232,11 @@ pub static ROUTES: &[Route] = &[
     route(Method::PUT, "/api/admin/branding", RouteId::PutBranding, Guard::Admin, "governance", "Change the portal name, logo URL and primary colour (admins; audited)"),
     route(Method::GET, "/api/branding", RouteId::PublicBranding, Guard::Public, "public", "Portal name, logo URL and primary colour for the login page"),
     // [links table]
-    route(Method::GET, "/api/admin/links", RouteId::ListLinks, Guard::Employee, "governance", "Client links: search (q), status, company and review_due filters"),
+    route(Method::GET, "/api/admin/links", RouteId::ListLinks, Guard::Employee, "governance", "Client links: search (q), status, company, review_due and responsible (an employee id) filters; each with its responsible employee"),
     route(Method::POST, "/api/admin/links/preview", RouteId::PreviewLink, Guard::Employee, "governance", "Link wizard review step: the combination, its blocking problems and warnings (writes nothing)"),
     route(Method::POST, "/api/admin/links", RouteId::CreateLink, Guard::Employee, "governance", "Confirm the link wizard: create the user when new and the link (409 link_problems)"),
     route(Method::GET, "/api/admin/links/{id}", RouteId::GetLink, Guard::Employee, "governance", "A link with its user, contact, companies, review dates, invitations and channel links"),
-    route(Method::PATCH, "/api/admin/links/{id}", RouteId::PatchLink, Guard::Employee, "governance", "Change a link: status, companies, default company, review date, reviewed"),
+    route(Method::PATCH, "/api/admin/links/{id}", RouteId::PatchLink, Guard::Employee, "governance", "Change a link: status, companies, default company, review date, reviewed, responsible_id (an active admin, or a manager of all its companies)"),
     route(Method::POST, "/api/admin/links/{id}/invitations", RouteId::IssueInvitation, Guard::Employee, "governance", "Issue an invitation for the link (revokes its pending ones); the token only in activation_url"),
     route(Method::GET, "/api/admin/invitations", RouteId::ListInvitations, Guard::Employee, "governance", "Invitations by link and status"),
     route(Method::POST, "/api/admin/invitations/{id}/revoke", RouteId::RevokeInvitation, Guard::Employee, "governance", "Revoke a pending invitation"),

@@ -631,3 +631,38 @@ fn the_wizard_shows_an_existing_user_only_to_whoever_governs_them() {
     let review = preview(&app, &admin, body);
     assert_eq!(review["user"]["login"], EMILY_LOGIN, "an admin sees who it is");
 }
+
+#[test]
+fn a_link_has_a_responsible_employee_who_must_govern_it_and_the_list_filters_by_it() {
+    let (app, admin) = world();
+    let link = created(&app, &admin, emily_wizard());
+    let id = link["id"].as_str().unwrap().to_owned();
+    let admin_id = json(&app.get_auth("/api/me", &admin))["user"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(link["responsible"]["id"].as_str(), Some(admin_id.as_str()), "whoever creates a link answers for it: {link}");
+
+    // A manager of Northern Light may answer for it; the same manager without it may not, nor a client.
+    let morgan = manager_token(&app, &[NORTHERN_LIGHT]);
+    let path = format!("/api/admin/links/{id}");
+    let resp = app.send_auth("PATCH", &path, &admin, Some(json!({"responsible_id": MANAGER})));
+    assert_eq!(resp.status(), 200, "{}", body_of(&resp));
+    assert_eq!((json(&resp)["responsible"]["id"].as_str(), json(&resp)["responsible"]["name"].as_str()), (Some(MANAGER), Some("Morgan Manager")));
+    let mine = json(&app.get_auth(&format!("/api/admin/links?responsible={MANAGER}"), &morgan));
+    assert_eq!(mine["items"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect::<Vec<_>>(), [id.as_str()]);
+    assert!(json(&app.get_auth(&format!("/api/admin/links?responsible={admin_id}"), &admin))["items"].as_array().unwrap().is_empty());
+
+    app.exec(&format!("DELETE FROM employee_companies WHERE user_id = '{MANAGER}'"));
+    app.exec(&format!("UPDATE links SET responsible_id = NULL WHERE id = '{id}'"));
+    let refused = app.send_auth("PATCH", &path, &admin, Some(json!({"responsible_id": MANAGER})));
+    assert_eq!((refused.status().as_u16(), json(&refused)["error"]["field"].as_str()), (400, Some("responsible_id")), "{}", body_of(&refused));
+    let user_id = json(&app.get_auth(&path, &admin))["user"]["id"].as_str().unwrap().to_owned();
+    let client = app.send_auth("PATCH", &path, &admin, Some(json!({"responsible_id": user_id})));
+    assert_eq!((client.status().as_u16(), json(&client)["error"]["field"].as_str()), (400, Some("responsible_id")));
+    assert_eq!(app.send_auth("PATCH", &path, &admin, Some(json!({"responsible_id": "nope"}))).status(), 400);
+    assert_eq!(app.get_auth("/api/admin/links?responsible=nope", &admin).status(), 400);
+    assert!(json(&app.get_auth(&path, &admin))["responsible"].is_null(), "refused changes changed nothing");
+    // An admin may answer for any link; the change is audited with before and after.
+    let resp = app.send_auth("PATCH", &path, &admin, Some(json!({"responsible_id": admin_id})));
+    assert_eq!(json(&resp)["responsible"]["id"].as_str(), Some(admin_id.as_str()));
+    let event = json(&app.get_auth(&format!("/api/admin/audit?target={id}&action=link.updated"), &admin))["items"][0].clone();
+    assert_eq!(event["details"]["after"]["responsible_id"].as_str(), Some(admin_id.as_str()));
+}

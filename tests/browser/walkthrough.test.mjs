@@ -528,6 +528,19 @@ test("the admin governs Emily's account from the users page: sessions, two-facto
   await emily.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: "Requests" }).click();
   await emily.getByRole("heading", { name: "Sign in" }).waitFor();
 
+  // Blocked, she cannot sign in (the same answer as a wrong password); unblocked, she can again.
+  await admin.getByRole("button", { name: "Block" }).click();
+  await admin.getByRole("dialog", { name: /Block Emily Carter/ }).getByRole("button", { name: "Block" }).click();
+  await admin.getByText("Emily Carter is blocked; their sessions ended.").waitFor();
+  await admin.getByText("blocked", { exact: true }).first().waitFor();
+  await emily.getByLabel("Login").fill("emily.carter@northernlight.example");
+  await emily.getByLabel("Password").fill(EMILY_PASSWORD);
+  await emily.getByRole("button", { name: "Sign in" }).click();
+  await emily.getByText("The login or password is incorrect.").waitFor();
+  await admin.getByRole("button", { name: "Unblock" }).click();
+  await admin.getByRole("dialog", { name: /Unblock Emily Carter/ }).getByRole("button", { name: "Unblock" }).click();
+  await admin.getByText("Emily Carter is unblocked.").waitFor();
+
   // Her authenticator is reset: she signs in with her password alone afterwards.
   await admin.getByRole("button", { name: "Reset two-factor" }).click();
   await admin.getByRole("dialog", { name: /Reset Emily Carter's two-factor/ }).getByRole("button", { name: "Reset two-factor" }).click();
@@ -636,6 +649,19 @@ test("the admin disables the link and Emily's open page loses access at its next
   await admin.getByRole("form", { name: "Companies of this link" }).getByLabel("Blue Harbor").check();
   await admin.getByRole("form", { name: "Companies of this link" }).getByRole("button", { name: "Save companies" }).click();
   await admin.getByRole("form", { name: "Companies of this link" }).getByLabel("Blue Harbor").and(admin.locator(":checked")).waitFor();
+  // The admin created the link, so she answers for it; Marta manages only Northern Light, so she
+  // cannot answer for a link that also holds Blue Harbor: the refusal sits at the field.
+  await admin.getByText("Vera Vector", { exact: true }).first().waitFor();
+  const responsible = admin.getByRole("form", { name: "Responsible employee" });
+  await responsible.getByLabel("Responsible employee").selectOption({ label: "Marta Lind · manager" });
+  await responsible.getByRole("button", { name: "Set responsible" }).click();
+  await responsible.getByText("The responsible must govern every company of the link", { exact: false }).waitFor();
+  await check(admin, "governance-link-responsible");
+  await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Client links" }).click();
+  await admin.getByLabel("Only links I answer for").check();
+  await admin.getByRole("list", { name: "Client links" }).getByText("responsible: Vera Vector").waitFor();
+  await admin.getByRole("link", { name: "Emily Carter" }).click();
+  await admin.getByRole("heading", { name: "Emily Carter" }).waitFor();
   await admin.getByRole("button", { name: "Disable link" }).click();
   const dialog = admin.getByRole("dialog", { name: /Disable Emily Carter's access/ });
   await dialog.getByRole("button", { name: "Disable link" }).click();

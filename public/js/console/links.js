@@ -3,7 +3,7 @@
 // default company, and its channel links with their companies, revoked in place.
 import { get, patch, post } from "../lib/api.js";
 import { badge, confirmDialog, day, empty, failure, fullName, h, loading, mount, statusBadge, time, toast, uid } from "../lib/dom.js";
-import { checkbox, formAlert, onSubmit } from "../lib/forms.js";
+import { checkbox, field, formAlert, onSubmit } from "../lib/forms.js";
 import { linkSummary } from "./shared.js";
 
 export async function renderLinks(ctx, el, param) {
@@ -22,6 +22,7 @@ async function list(ctx, el) {
   const status = h("select", {}, ["", "active", "disabled", "revoked"].map((s) => h("option", { value: s }, s ? s[0].toUpperCase() + s.slice(1) : "Any status")));
   const company = h("select", {}, h("option", { value: "" }, "Any company"));
   const due = h("input", { type: "checkbox", id: uid("due") });
+  const mine = h("input", { type: "checkbox", id: uid("mine") });
   const results = h("div");
   const more = h("div", { class: "actions" });
   mount(
@@ -35,6 +36,7 @@ async function list(ctx, el) {
       labelled("Status", status),
       labelled("Company", company),
       h("div", { class: "check" }, due, h("label", { for: due.id }, "Review due only")),
+      h("div", { class: "check" }, mine, h("label", { for: mine.id }, "Only links I answer for")),
     ),
     results,
     more,
@@ -51,9 +53,9 @@ async function list(ctx, el) {
     }
     mount(more);
     try {
-      const res = await get("/api/admin/links", { q: q.value.trim(), status: status.value, company: company.value, review_due: due.checked ? "true" : "", cursor, limit: 25 });
+      const res = await get("/api/admin/links", { q: q.value.trim(), status: status.value, company: company.value, review_due: due.checked ? "true" : "", responsible: mine.checked ? ctx.me.user.id : "", cursor, limit: 25 });
       if (reset) {
-        mount(results, res.items.length ? h("ul", { class: "list", "aria-label": "Client links" }) : empty(q.value || status.value || due.checked || company.value ? "No link matches these filters." : "No client links yet. Use “Link a client” to connect the first one."));
+        mount(results, res.items.length ? h("ul", { class: "list", "aria-label": "Client links" }) : empty(q.value || status.value || due.checked || mine.checked || company.value ? "No link matches these filters." : "No client links yet. Use “Link a client” to connect the first one."));
       }
       const ul = results.querySelector("ul");
       for (const l of res.items) {
@@ -63,7 +65,7 @@ async function list(ctx, el) {
             { class: ctx.link && ctx.link.id === l.id ? "selected" : "" },
             h("div", { class: "item-head" }, h("a", { class: "title", href: `#links/${l.id}` }, fullName(l.user)), statusBadge(l.status), l.review_due ? badge("review due", "warn") : null),
             h("div", { class: "small" }, `${l.user.login} · contact ${l.contact.name} · `, (l.companies || []).map((c) => (c.id === l.default_company_id ? `${c.name} (default)` : c.name)).join(", ")),
-            h("div", { class: "small muted" }, "Created ", time(l.created_at, true), " · review by ", time(l.review_at, true)),
+            h("div", { class: "small muted" }, "Created ", time(l.created_at, true), " · review by ", time(l.review_at, true), l.responsible ? ` · responsible: ${l.responsible.name}` : " · no responsible"),
           ),
         );
       }
@@ -78,7 +80,7 @@ async function list(ctx, el) {
     clearTimeout(timer);
     timer = setTimeout(() => page(true), 250);
   });
-  for (const c of [status, company, due]) c.addEventListener("change", () => page(true));
+  for (const c of [status, company, due, mine]) c.addEventListener("change", () => page(true));
   await page(true);
 }
 
@@ -186,6 +188,21 @@ async function detail(ctx, el, id) {
     }
   }
 
+  // Who answers for the link: "me", or (admins) any employee; the API checks they govern it.
+  let responsibleForm = null;
+  if (link.status !== "revoked") {
+    const people = ctx.isAdmin ? await get("/api/admin/users", { kind: "employee", limit: 200 }).then((r) => r.items.filter((u) => u.status === "active")).catch(() => []) : [];
+    const options = [{ value: ctx.me.user.id, label: `Me (${fullName(ctx.me.user)})` }, ...people.filter((u) => u.id !== ctx.me.user.id).map((u) => ({ value: u.id, label: `${fullName(u)} · ${u.role}` }))];
+    const choice = field({ label: "Responsible employee", name: "responsible_id", kind: "select", value: link.responsible ? link.responsible.id : ctx.me.user.id, options, hint: "Answers for this link: its reviews and the client's questions." });
+    responsibleForm = h("form", { class: "inline-form", "aria-label": "Responsible employee" }, formAlert(), choice, h("button", { type: "submit" }, "Set responsible"));
+    onSubmit(responsibleForm, async (data) => {
+      const updated = await patch(`/api/admin/links/${link.id}`, { responsible_id: data.get("responsible_id") });
+      ctx.setLink(updated);
+      toast(`Responsible: ${updated.responsible ? updated.responsible.name : "none"}.`);
+      await detail(ctx, el, link.id);
+    });
+  }
+
   const invitations = link.invitations || [];
   const channels = link.channel_links || [];
   const companyName = new Map((link.companies || []).map((c) => [c.id, c.name]));
@@ -245,6 +262,7 @@ async function detail(ctx, el, id) {
           h("dt", {}, "Created"), h("dd", {}, time(link.created_at)),
           h("dt", {}, "Access review"), h("dd", {}, `by ${day(link.review_at)}`, link.review_due ? [" ", badge("due", "warn")] : null),
           h("dt", {}, "Last reviewed"), h("dd", {}, link.reviewed_at ? time(link.reviewed_at) : "never"),
+          h("dt", {}, "Responsible"), h("dd", {}, link.responsible ? link.responsible.name : "nobody yet"),
           link.revoked_at ? [h("dt", {}, "Revoked"), h("dd", {}, time(link.revoked_at))] : null,
           h("dt", {}, "Last sign-in"),
           h("dd", {}, link.last_sign_in ? [time(link.last_sign_in.at), link.last_sign_in.country ? ` from ${link.last_sign_in.country}` : ""] : "Never signed in"),
@@ -253,7 +271,7 @@ async function detail(ctx, el, id) {
         ),
       ),
     ),
-    h("section", { class: "card", "aria-labelledby": "ld-actions" }, h("h2", { id: "ld-actions" }, "Actions"), companiesForm, defaultForm, reviewForm, h("div", { class: "actions" }, actions.length ? actions : h("p", { class: "muted" }, "A revoked link is final; a returning client gets a new link."))),
+    h("section", { class: "card", "aria-labelledby": "ld-actions" }, h("h2", { id: "ld-actions" }, "Actions"), companiesForm, defaultForm, reviewForm, responsibleForm, h("div", { class: "actions" }, actions.length ? actions : h("p", { class: "muted" }, "A revoked link is final; a returning client gets a new link."))),
     h(
       "nav",
       { class: "card", "aria-label": "Work on this link" },

@@ -357,6 +357,7 @@ async function stepReview(ctx, el, go) {
       : h("div", { class: "alert ok", role: "status" }, h("p", {}, "No blocking problems.")),
     p.warnings.length ? h("div", { class: "alert warn" }, h("h3", {}, `Warnings (${p.warnings.length})`), h("ul", {}, p.warnings.map((x) => h("li", {}, x.message)))) : null,
     out,
+    h("p", { class: "small muted" }, `You (${fullName(ctx.me.user)}) will answer for this link as its responsible employee; another one can be named on the link's page.`),
     h("div", { class: "actions" }, h("button", { type: "button", onclick: () => go(1) }, "Back"), confirm),
   );
 }

@@ -38,6 +38,7 @@ pub async fn list_links<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, Ap
         status,
         company: q.uuid("company")?,
         review_due,
+        responsible: q.uuid("responsible")?,
         limit: q.limit()?,
         after: cursor(&q)?,
     };

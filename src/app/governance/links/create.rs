@@ -35,8 +35,9 @@ pub(super) const CREATE_GUARD: AuditGuard = audit_guard!(concat!(
 // A new user has no password: no usable password until an invitation is activated.
 pub(super) const INSERT_USER: &str = "INSERT INTO users (id, kind, status, login, login_key, email, first_name, last_name, created_at, updated_at) \
      SELECT ?1, 'external', 'active', ?2, ?3, ?4, ?5, ?6, ?7, ?7 WHERE EXISTS (SELECT 1 FROM audit_events WHERE id = ?8)";
+// The employee who creates a link answers for it until someone else is named.
 pub(super) const INSERT_LINK: &str = "INSERT INTO links (id, user_id, contact_id, default_company_id, status, policy_version, review_at, review_due, \
-     created_by, created_at, updated_at) SELECT ?1, ?2, ?3, ?4, 'active', 1, ?5, 0, ?6, ?7, ?7 \
+     created_by, responsible_id, created_at, updated_at) SELECT ?1, ?2, ?3, ?4, 'active', 1, ?5, 0, ?6, ?6, ?7, ?7 \
      WHERE EXISTS (SELECT 1 FROM audit_events WHERE id = ?8)";
 pub(super) const INSERT_LINK_COMPANIES: &str = "INSERT INTO link_companies (link_id, company_id, created_at) \
      SELECT ?1, j.value, ?2 FROM json_each(?3) j WHERE EXISTS (SELECT 1 FROM audit_events WHERE id = ?4)";

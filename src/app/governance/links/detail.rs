@@ -20,7 +20,8 @@ pub(super) const SELECT_DETAIL: &str = "SELECT l.id, l.status, l.default_company
      u.id AS user_id, u.login, u.email AS user_email, u.first_name AS user_first_name, u.last_name AS user_last_name, \
      u.status AS user_status, u.password_hash IS NOT NULL AS has_password, \
      c.id AS contact_id, c.first_name AS contact_first_name, c.last_name AS contact_last_name, c.email AS contact_email, \
-     c.state AS contact_state, \
+     c.state AS contact_state, l.responsible_id, \
+     (SELECT trim(ru.first_name || ' ' || ru.last_name) FROM users ru WHERE ru.id = l.responsible_id) AS responsible_name, \
      (SELECT s.created_at FROM sessions s WHERE s.link_id = l.id ORDER BY s.created_at DESC, s.id DESC LIMIT 1) AS last_sign_in_at, \
      (SELECT s.country FROM sessions s WHERE s.link_id = l.id ORDER BY s.created_at DESC, s.id DESC LIMIT 1) AS last_sign_in_country \
      FROM links l JOIN users u ON u.id = l.user_id JOIN contacts c ON c.id = l.contact_id WHERE l.id = ?1";
@@ -70,6 +71,8 @@ pub(super) struct DetailRow {
     contact_last_name: String,
     contact_email: String,
     contact_state: ContactState,
+    responsible_id: Option<String>,
+    responsible_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +120,7 @@ pub struct DetailFacts {
     pub review_at: i64,
     pub reviewed_at: Option<i64>,
     pub contact_id: String,
+    pub responsible_id: Option<String>,
 }
 
 /// The detail from the outcomes of [`detail_stmts`]; None when the link does not exist.
@@ -133,6 +137,7 @@ pub fn decode_detail(out: &[Outcome]) -> Result<Option<LinkDetail>, ApiError> {
         review_at: l.review_at,
         reviewed_at: l.reviewed_at,
         contact_id: l.contact_id.clone(),
+        responsible_id: l.responsible_id.clone(),
     };
     let summary = LinkSummary {
         companies: companies
@@ -153,6 +158,7 @@ pub fn decode_detail(out: &[Outcome]) -> Result<Option<LinkDetail>, ApiError> {
         review_at: rfc3339(l.review_at),
         review_due: l.review_due,
         created_at: rfc3339(l.created_at),
+        responsible: super::list::responsible_view(l.responsible_id, l.responsible_name),
     };
     Ok(Some(LinkDetail {
         summary,

@@ -24,22 +24,27 @@ pub struct ListFilter {
     pub status: Option<LinkStatus>,
     pub company: Option<Uuid>,
     pub review_due: Option<bool>,
+    /// Only the links this employee answers for.
+    pub responsible: Option<Uuid>,
     pub limit: u32,
     pub after: Option<Uuid>,
 }
 
 // Newest first by id (UUIDv7 ids are time-ordered), so keyset pagination rides the primary key.
-// ?1 now, ?2 status, ?3 company, ?4 review_due (0/1), ?5 LIKE pattern, ?6 the caller, ?7 cursor, ?8 limit.
+// ?1 now, ?2 status, ?3 company, ?4 review_due (0/1), ?5 LIKE pattern, ?6 the caller, ?7 cursor, ?8 limit,
+// ?9 responsible employee.
 pub(super) const SELECT_LIST: &str = concat!(
     "SELECT l.id, l.status, l.default_company_id, l.review_at, (l.status <> 'revoked' AND l.review_at <= ?1) AS review_due, \
      l.created_at, u.id AS user_id, u.login, u.first_name AS user_first_name, u.last_name AS user_last_name, \
-     c.id AS contact_id, c.first_name AS contact_first_name, c.last_name AS contact_last_name, \
+     c.id AS contact_id, c.first_name AS contact_first_name, c.last_name AS contact_last_name, l.responsible_id, \
+     (SELECT trim(ru.first_name || ' ' || ru.last_name) FROM users ru WHERE ru.id = l.responsible_id) AS responsible_name, \
      (SELECT json_group_array(json_object('id', co.id, 'name', co.name)) FROM link_companies lc \
        JOIN companies co ON co.id = lc.company_id WHERE lc.link_id = l.id) AS companies \
      FROM links l JOIN users u ON u.id = l.user_id JOIN contacts c ON c.id = l.contact_id \
      WHERE (?2 IS NULL OR l.status = ?2) \
      AND (?3 IS NULL OR EXISTS (SELECT 1 FROM link_companies fc WHERE fc.link_id = l.id AND fc.company_id = ?3)) \
      AND (?4 IS NULL OR (l.status <> 'revoked' AND l.review_at <= ?1) = ?4) \
+     AND (?9 IS NULL OR l.responsible_id = ?9) \
      AND (?5 IS NULL OR u.login_key LIKE ?5 ESCAPE '\\' OR u.email LIKE ?5 ESCAPE '\\' \
        OR (u.first_name || ' ' || u.last_name) LIKE ?5 ESCAPE '\\' OR (c.first_name || ' ' || c.last_name) LIKE ?5 ESCAPE '\\' \
        OR EXISTS (SELECT 1 FROM link_companies qc JOIN companies qco ON qco.id = qc.company_id \
@@ -65,7 +70,17 @@ pub(super) struct ListRow {
     contact_id: String,
     contact_first_name: String,
     contact_last_name: String,
+    responsible_id: Option<String>,
+    responsible_name: Option<String>,
     companies: Option<String>,
+}
+
+/// `{id, name}` of the employee who answers for a link, or null.
+pub(super) fn responsible_view(id: Option<String>, name: Option<String>) -> Value {
+    match id {
+        Some(id) => json!({"id": id, "name": name.unwrap_or_default()}),
+        None => Value::Null,
+    }
 }
 
 /// What the list and a link's detail both show of a link.
@@ -80,6 +95,8 @@ pub struct LinkSummary {
     pub review_at: String,
     pub review_due: bool,
     pub created_at: String,
+    /// The employee who answers for the link (`{id, name}`), or null.
+    pub responsible: Value,
 }
 
 /// `GET /api/admin/links`: managers see only links whose companies are all in their scope.
@@ -94,7 +111,8 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &
         .bind(like_pattern(f.q.as_deref()))
         .bind(bearer.claims.sub.as_str())
         .bind(f.after.map(|a| a.to_string()))
-        .bind(f.limit + 1);
+        .bind(f.limit + 1)
+        .bind(f.responsible.map(|r| r.to_string()));
     let out = ports.db().batch(vec![Governor::check_stmt(bearer, now), query]).await?;
     Governor::from_check(bearer, out.first())?;
     let mut items = Vec::new();
@@ -114,6 +132,7 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, f: &
             review_at: rfc3339(r.review_at),
             review_due: r.review_due,
             created_at: rfc3339(r.created_at),
+            responsible: responsible_view(r.responsible_id, r.responsible_name),
         });
     }
     Ok(Page::of(items, f.limit, |i| encode_id_cursor(&i.id)))

@@ -15,7 +15,7 @@ use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
 use crate::access::facts::{CompanyStatus, LinkStatus};
 use crate::app::kit::meta::ClientMeta;
-use crate::store::{decode_all, sql::flag, Sql, Stmt};
+use crate::store::{decode, decode_all, sql::flag, Sql, Stmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -35,6 +35,9 @@ pub struct PatchInput {
     pub review_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub reviewed: Option<bool>,
+    /// The employee who answers for the link: an active admin, or a manager of every company of it.
+    #[serde(default)]
+    pub responsible_id: Option<Uuid>,
 }
 
 /// The link as a change sees it: before, and after.
@@ -47,6 +50,7 @@ pub struct LinkState {
     pub review_at: i64,
     #[serde(serialize_with = "ser_opt_time")]
     pub reviewed_at: Option<i64>,
+    pub responsible_id: Option<String>,
 }
 
 pub(super) fn ser_time<S: serde::Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -89,9 +93,10 @@ pub fn plan_patch(before: &LinkState, input: &PatchInput, asked: &[PatchCompanyR
         && input.default_company_id.is_none()
         && input.company_ids.is_none()
         && input.review_at.is_none()
-        && input.reviewed != Some(true);
+        && input.reviewed != Some(true)
+        && input.responsible_id.is_none();
     if nothing {
-        return Err(ApiError::invalid("body", "Nothing to change: give status, default_company_id, company_ids, review_at or reviewed."));
+        return Err(ApiError::invalid("body", "Nothing to change: give status, default_company_id, company_ids, review_at, reviewed or responsible_id."));
     }
     let status = input.status.unwrap_or(before.status);
     let company_ids: Vec<String> = match &input.company_ids {
@@ -139,7 +144,8 @@ pub fn plan_patch(before: &LinkState, input: &PatchInput, asked: &[PatchCompanyR
     let mut sorted_after = company_ids.clone();
     sorted_after.sort();
     let companies_changed = sorted_before != sorted_after;
-    let after = LinkState { status, default_company_id, company_ids, review_at, reviewed_at };
+    let responsible_id = input.responsible_id.map(|r| r.to_string()).or_else(|| before.responsible_id.clone());
+    let after = LinkState { status, default_company_id, company_ids, review_at, reviewed_at, responsible_id };
     if after == *before {
         return Ok(None);
     }
@@ -172,10 +178,48 @@ pub(super) const PATCH_GUARD: AuditGuard = audit_guard!(concat!(
      AND ",
     employee_alive!(21, 2),
     " AND ",
-    all_in_scope!(4, 20)
+    all_in_scope!(4, 20),
+    // A newly named responsible (?22; NULL when unchanged) is an active admin, or an active manager of
+    // every company the link has after the change.
+    " AND (?22 IS NULL OR EXISTS (SELECT 1 FROM users ru WHERE ru.id = ?22 AND ru.kind = 'employee' AND ru.status = 'active' \
+       AND (ru.role = 'admin' OR (ru.role = 'manager' AND NOT EXISTS (SELECT 1 FROM json_each(?19) rj WHERE NOT EXISTS \
+         (SELECT 1 FROM employee_companies rec WHERE rec.user_id = ?22 AND rec.company_id = rj.value))))))"
 ));
+pub(super) const SELECT_RESPONSIBLE: &str = "SELECT u.id, u.kind, u.status, u.role, \
+     (SELECT json_group_array(ec.company_id) FROM employee_companies ec WHERE ec.user_id = u.id) AS companies FROM users u WHERE u.id = ?1";
+
+/// The employee named responsible, as read before the change.
+#[derive(Debug, Deserialize)]
+pub(super) struct ResponsibleRow {
+    kind: String,
+    status: String,
+    role: Option<String>,
+    companies: String,
+}
+
+/// A responsible must be able to govern the link: an active admin, or an active manager of every
+/// company it has after the change. The field is named, so the console shows why at the select.
+pub(super) fn check_responsible(row: Option<ResponsibleRow>, company_ids: &[String]) -> Result<(), ApiError> {
+    let refuse = |why: &str| Err(ApiError::invalid("responsible_id", why));
+    let Some(r) = row else { return refuse("No user has this id.") };
+    if r.kind != "employee" {
+        return refuse("The responsible must be an employee.");
+    }
+    if r.status != "active" {
+        return refuse("The responsible must be an active employee (unblock them first).");
+    }
+    if r.role.as_deref() == Some("admin") {
+        return Ok(());
+    }
+    let governed: Vec<String> = serde_json::from_str(&r.companies).map_err(|e| ApiError::internal(format!("responsible companies: {e}")))?;
+    if company_ids.iter().all(|c| governed.contains(c)) {
+        Ok(())
+    } else {
+        refuse("The responsible must govern every company of the link (a manager of them, or an admin).")
+    }
+}
 pub(super) const UPDATE_LINK: &str = "UPDATE links SET status = ?2, default_company_id = ?3, review_at = ?4, review_due = ?5, reviewed_at = ?6, \
-     policy_version = policy_version + ?7, revoked_at = CASE WHEN ?2 = 'revoked' THEN ?8 ELSE NULL END, updated_at = ?8 \
+     policy_version = policy_version + ?7, revoked_at = CASE WHEN ?2 = 'revoked' THEN ?8 ELSE NULL END, updated_at = ?8, responsible_id = ?10 \
      WHERE id = ?1 AND EXISTS (SELECT 1 FROM audit_events WHERE id = ?9)";
 pub(super) const DROP_COMPANIES: &str = "DELETE FROM link_companies WHERE link_id = ?1 AND company_id NOT IN (SELECT value FROM json_each(?2)) \
      AND EXISTS (SELECT 1 FROM audit_events WHERE id = ?3)";
@@ -196,6 +240,7 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
     let mut stmts = vec![Governor::check_stmt(bearer, now)];
     stmts.extend(detail_stmts(&id, t));
     stmts.push(Stmt::new(SELECT_PATCH_COMPANIES).bind(json_ids(&asked)).bind(id.as_str()));
+    stmts.push(Stmt::new(SELECT_RESPONSIBLE).bind(input.responsible_id.map(|r| r.to_string())));
     let out = ports.db().batch(stmts).await?;
     let gov = Governor::from_check(bearer, out.first())?;
     let detail = decode_detail(out.get(1..1 + DETAIL_STMT_COUNT).unwrap_or_default())?.ok_or(ApiError::NotFound)?;
@@ -206,6 +251,7 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
         company_ids: detail.facts.company_ids.clone(),
         review_at: detail.facts.review_at,
         reviewed_at: detail.facts.reviewed_at,
+        responsible_id: detail.facts.responsible_id.clone(),
     };
     let asked_ids: Vec<String> = asked.iter().map(Uuid::to_string).collect();
     if !gov.sees_all(before.company_ids.iter().map(String::as_str)) || !gov.sees_all(asked_ids.iter().map(String::as_str)) {
@@ -215,6 +261,11 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
         return Ok(detail);
     };
     let after = &plan.after;
+    let new_responsible = after.responsible_id.clone().filter(|r| before.responsible_id.as_ref() != Some(r));
+    if new_responsible.is_some() {
+        let row = rows(&out, 2 + DETAIL_STMT_COUNT).into_iter().next().map(decode::<ResponsibleRow>).transpose()?;
+        check_responsible(row, &after.company_ids)?;
+    }
     let mut touched = before.company_ids.clone();
     touched.extend(after.company_ids.iter().filter(|c| !before.company_ids.contains(c)).cloned());
     let event_id = new_id(ports, now)?;
@@ -231,7 +282,8 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
         .bind(before.reviewed_at)
         .bind(json_ids(&after.company_ids))
         .bind(json_ids(&touched))
-        .bind(gov.principal.session_id.as_str());
+        .bind(gov.principal.session_id.as_str())
+        .bind(new_responsible);
     let mut writes = vec![
         guard,
         Stmt::new(UPDATE_LINK)
@@ -243,7 +295,8 @@ pub async fn patch<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
             .bind(after.reviewed_at)
             .bind(i64::from(plan.bumps_policy))
             .bind(t)
-            .bind(event_id.as_str()),
+            .bind(event_id.as_str())
+            .bind(after.responsible_id.clone()),
     ];
     if plan.companies_changed {
         let list = json_ids(&after.company_ids);

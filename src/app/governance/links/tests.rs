@@ -86,7 +86,7 @@ fn every_blocking_rule_is_reported_together() {
 }
 
 fn state(status: LinkStatus) -> LinkState {
-    LinkState { status, default_company_id: nl().to_string(), company_ids: vec![nl().to_string()], review_at: 1000, reviewed_at: None }
+    LinkState { status, default_company_id: nl().to_string(), company_ids: vec![nl().to_string()], review_at: 1000, reviewed_at: None, responsible_id: None }
 }
 
 #[test]
