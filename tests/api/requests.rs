@@ -630,6 +630,32 @@ fn the_inbox_is_newest_activity_first_and_shows_what_waits_for_the_team() {
 }
 
 #[test]
+fn a_thread_reads_newest_first_with_older_pages_on_demand_on_both_sides() {
+    let app = portal();
+    let token = emily(&app);
+    let admin = app.admin_token();
+    let id = create_ok(&app, &token, NORTHERN_LIGHT, SUPPORT, "long talk");
+    for n in 1..=5 {
+        app.advance(1);
+        assert_eq!(app.send_auth("POST", &format!("/api/requests/{id}/messages"), &token, Some(json!({"body": format!("m{n}")}))).status(), 201);
+    }
+    let bodies = |page: &Value| page["items"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    for base in [format!("/api/requests/{id}/messages"), format!("/api/admin/requests/{id}/messages")] {
+        let who = if base.starts_with("/api/admin") { &admin } else { &token };
+        let first = json(&app.get_auth(&format!("{base}?order=newest&limit=2"), who));
+        assert_eq!(bodies(&first), ["m5", "m4"], "{base}");
+        let cursor = first["next_cursor"].as_str().unwrap();
+        let second = json(&app.get_auth(&format!("{base}?order=newest&limit=2&cursor={cursor}"), who));
+        assert_eq!(bodies(&second), ["m3", "m2"]);
+        let cursor = second["next_cursor"].as_str().unwrap();
+        let last = json(&app.get_auth(&format!("{base}?order=newest&limit=2&cursor={cursor}"), who));
+        assert_eq!((bodies(&last), last["next_cursor"].clone()), (vec!["m1".to_owned()], Value::Null));
+        assert_eq!(bodies(&json(&app.get_auth(&format!("{base}?limit=2"), who))), ["m1", "m2"], "oldest first stays the default");
+        assert_eq!(bad_field(&app.get_auth(&format!("{base}?order=sideways"), who)), (400, "order".into()));
+    }
+}
+
+#[test]
 fn messages_keep_their_order_and_author_kinds_on_both_sides() {
     let app = portal();
     let token = emily(&app);

@@ -313,6 +313,10 @@ test("Emily creates a request with its declared field and chats on it", async ()
 });
 
 test("the admin answers Emily's request from the console's inbox and moves it on; Emily sees both", async () => {
+  // A long conversation: the page shows the latest 50 messages, older ones on demand.
+  const listed = await api("GET", "/api/admin/requests", undefined, adminToken);
+  const invoice = listed.items.find((r) => r.title === "Invoice 1042 shows the wrong address");
+  for (let i = 1; i <= 50; i++) await api("POST", `/api/admin/requests/${invoice.id}/messages`, { body: `Checklist item ${i}` }, adminToken);
   await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Requests" }).click();
   await admin.getByRole("heading", { name: "Requests", level: 1 }).waitFor();
   const inbox = admin.getByRole("list", { name: "Requests" });
@@ -331,7 +335,11 @@ test("the admin answers Emily's request from the console's inbox and moves it on
   await inbox.getByRole("link", { name: "Invoice 1042 shows the wrong address" }).click();
   await admin.getByRole("heading", { name: "Invoice 1042 shows the wrong address", level: 1 }).waitFor();
   const thread = admin.getByRole("log", { name: /Conversation on Invoice 1042/ });
+  await thread.getByText("Checklist item 50", { exact: true }).waitFor();
+  assert.equal(await thread.getByText("Hello! The new address is Harbour Street 5.").count(), 0, "the oldest page waits to be asked for");
+  await admin.getByRole("button", { name: "Show older messages" }).click();
   await thread.getByText("Hello! The new address is Harbour Street 5.").waitFor();
+  assert.equal(await admin.getByRole("button", { name: "Show older messages" }).count(), 0, "nothing older is left");
   await admin.getByLabel("Message").fill("Reissued with Harbour Street 5, see the file.");
   await admin.getByRole("button", { name: "Send" }).click();
   await thread.getByText("Reissued with Harbour Street 5, see the file.").waitFor();

@@ -119,7 +119,8 @@ async function detailView(ctx, el, id) {
         chatThread({
           me: ctx.me,
           label: `Conversation on ${r.title}`,
-          load: () => get(`/api/admin/requests/${r.id}/messages`, { limit: 200 }),
+          load: (cursor) => get(`/api/admin/requests/${r.id}/messages`, { order: "newest", limit: 50, cursor }),
+          newestFirst: true,
           send: (body) => post(`/api/admin/requests/${r.id}/messages`, { body }),
           isMine: (m, me) => m.author_kind === "employee" && m.author_name === fullName(me.user),
         }),

@@ -21,26 +21,47 @@ function message(m, me, isMine) {
 }
 
 /**
- * `load()` resolves to {items}; `send(body)` posts one (null when sending is not allowed).
- * `label` names the thread for screen readers; `isMine(m, me)` marks the caller's own messages
- * (default: a client's).
+ * `load(cursor)` resolves to a page {items, next_cursor}; `send(body)` posts one (null when sending is
+ * not allowed). `label` names the thread for screen readers; `isMine(m, me)` marks the caller's own
+ * messages (default: a client's). With `newestFirst`, `load` returns the latest page newest first:
+ * it shows at the bottom, and "Show older messages" fetches the pages before it on demand.
  */
-export function chatThread({ me, label, load, send, isMine = clientMine }) {
+export function chatThread({ me, label, load, send, isMine = clientMine, newestFirst = false }) {
   // The log scrolls; it takes focus so keyboard users can scroll it too.
   const log = h("ol", { class: "thread-list" });
   const scroller = h("div", { class: "thread", role: "log", "aria-label": label, tabindex: "0" }, log);
   const status = h("div");
-  const root = h("div", {}, status, scroller);
+  const olderBox = h("div", { class: "actions" });
+  const root = h("div", {}, status, olderBox, scroller);
+  let older = null;
+  const inOrder = (page) => (newestFirst ? [...page.items].reverse() : page.items);
+  const showOlder = () => mount(olderBox, older ? h("button", { type: "button", onclick: loadOlder }, "Show older messages") : null);
 
   async function refresh() {
     mount(status, log.childElementCount ? null : loading("Loading messages…"));
     try {
       const page = await load();
-      mount(log, page.items.map((m) => message(m, me, isMine)));
+      mount(log, inOrder(page).map((m) => message(m, me, isMine)));
       mount(status, page.items.length ? null : empty("No messages yet. Write the first one."));
+      older = newestFirst ? page.next_cursor || null : null;
+      showOlder();
       scroller.scrollTop = scroller.scrollHeight;
     } catch (err) {
       if (err.status !== 401) mount(status, failure(err, refresh));
+    }
+  }
+
+  async function loadOlder() {
+    try {
+      const page = await load(older);
+      // Keep what the reader was looking at in place while the older messages go in above it.
+      const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+      log.prepend(...inOrder(page).map((m) => message(m, me, isMine)));
+      scroller.scrollTop = scroller.scrollHeight - fromBottom;
+      older = page.next_cursor || null;
+      showOlder();
+    } catch (err) {
+      if (err.status !== 401) toast(err.message);
     }
   }
 

@@ -187,7 +187,8 @@ async function detailView(ctx, el, id) {
           chatThread({
             me: ctx.me,
             label: `Conversation on ${r.title}`,
-            load: () => get(`/api/requests/${r.id}/messages`, { limit: 200 }),
+            load: (cursor) => get(`/api/requests/${r.id}/messages`, { order: "newest", limit: 50, cursor }),
+            newestFirst: true,
             send: p.send_request_chat ? (body) => post(`/api/requests/${r.id}/messages`, { body }) : null,
           }),
         )

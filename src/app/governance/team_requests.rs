@@ -4,7 +4,7 @@
 //! outside answers 404. Team messages carry author kind `employee`.
 
 use crate::app::kit::error::Conflict;
-use crate::app::kit::messages::{LIST_GENERAL, MessageInput, MessageView, SELECT_MESSAGE, message_body, message_page, message_view, thread_stmt};
+use crate::app::kit::messages::{LIST_GENERAL, MessageInput, MessageView, SELECT_MESSAGE, message_body, message_page, message_view, thread_stmt, ThreadOrder};
 use crate::app::kit::requests::governed_request;
 use crate::app::kit::requests::{RequestRow, RequestView, SELECT_REQUEST, request_row, request_select};
 use crate::app::kit::pipelines::Stage;
@@ -192,10 +192,10 @@ pub async fn set_status<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMet
 // Messages
 // ---------------------------------------------------------------------------------------------
 
-pub async fn list_thread<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, id: Uuid, list: &ListOptions) -> Result<Page<MessageView>, ApiError> {
+pub async fn list_thread<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, id: Uuid, list: &ListOptions, order: ThreadOrder) -> Result<Page<MessageView>, ApiError> {
     let out = ports
         .db()
-        .batch(vec![Governor::check_stmt(bearer, now), Stmt::new(SELECT_REQUEST).bind(id.to_string()), thread_stmt(id, list)])
+        .batch(vec![Governor::check_stmt(bearer, now), Stmt::new(SELECT_REQUEST).bind(id.to_string()), thread_stmt(id, list, order)])
         .await?;
     governed_request(bearer, &out)?;
     message_page(rows(&out, 2), list.limit, true)

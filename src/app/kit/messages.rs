@@ -2,7 +2,7 @@
 //! read with, and the body rules.
 
 use crate::app::kit::page::encode_time_cursor;
-use crate::app::kit::page::{ListOptions, Page, oldest_first_bound};
+use crate::app::kit::page::{ListOptions, Page, newest_first_bound, oldest_first_bound};
 use crate::app::kit::time::{rfc3339};
 use crate::app::ApiError;
 use crate::store::{decode, decode_all, Row, Stmt};
@@ -27,6 +27,28 @@ pub const SELECT_MESSAGE: &str = message_select!("WHERE m.id = ?1");
 /// A request's thread, oldest first: ?1 request, ?2/?3 the cursor bound, ?4 limit.
 pub const LIST_THREAD: &str =
     message_select!("WHERE m.request_id = ?1 AND (m.created_at, m.id) > (?2, ?3) ORDER BY m.created_at, m.id LIMIT ?4");
+/// The same thread newest first, for a chat that shows its latest page and older ones on demand.
+pub const LIST_THREAD_NEWEST: &str =
+    message_select!("WHERE m.request_id = ?1 AND (m.created_at, m.id) < (?2, ?3) ORDER BY m.created_at DESC, m.id DESC LIMIT ?4");
+
+/// `?order=` of a thread: `oldest` (the default, as the API has always listed) or `newest` (the
+/// latest page first; its cursor leads to older messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThreadOrder {
+    #[default]
+    OldestFirst,
+    NewestFirst,
+}
+
+impl ThreadOrder {
+    pub fn parse(value: Option<&str>) -> Result<ThreadOrder, ApiError> {
+        match value {
+            None | Some("oldest") => Ok(ThreadOrder::OldestFirst),
+            Some("newest") => Ok(ThreadOrder::NewestFirst),
+            Some(_) => Err(ApiError::invalid("order", "order is oldest or newest")),
+        }
+    }
+}
 
 /// A company's general chat, oldest first: ?1 company, ?2/?3 the cursor bound, ?4 limit.
 pub const LIST_GENERAL: &str = message_select!(
@@ -109,7 +131,10 @@ pub fn message_body(input: &MessageInput) -> Result<String, ApiError> {
     crate::app::kit::text::required_multiline("body", &input.body, BODY_MAX)
 }
 
-pub fn thread_stmt(request_id: Uuid, list: &ListOptions) -> Stmt {
-    let (at, id) = oldest_first_bound(list.cursor.clone());
-    Stmt::new(LIST_THREAD).bind(request_id.to_string()).bind(at).bind(id).bind(list.limit + 1)
+pub fn thread_stmt(request_id: Uuid, list: &ListOptions, order: ThreadOrder) -> Stmt {
+    let ((at, id), sql) = match order {
+        ThreadOrder::OldestFirst => (oldest_first_bound(list.cursor.clone()), LIST_THREAD),
+        ThreadOrder::NewestFirst => (newest_first_bound(list.cursor.clone()), LIST_THREAD_NEWEST),
+    };
+    Stmt::new(sql).bind(request_id.to_string()).bind(at).bind(id).bind(list.limit + 1)
 }

@@ -6,7 +6,7 @@
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::meta::ClientMeta;
 use serde_json::json;
-use crate::app::kit::messages::{MessageInput, MessageView, SELECT_MESSAGE, message_body, message_page, message_select, message_view, thread_stmt};
+use crate::app::kit::messages::{MessageInput, MessageView, SELECT_MESSAGE, message_body, message_page, message_select, message_view, thread_stmt, ThreadOrder};
 use crate::app::kit::client_gate::{client_of, company_or_default};
 use crate::app::kit::requests::touch_request_stmt;
 use crate::app::kit::requests::{SELECT_REQUEST, visible_request};
@@ -40,10 +40,10 @@ const INSERT_CLIENT_MESSAGE: &str = concat!(
 // The client's request chat
 // ---------------------------------------------------------------------------------------------
 
-pub async fn list_thread<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, list: &ListOptions) -> Result<Page<MessageView>, ApiError> {
+pub async fn list_thread<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, list: &ListOptions, order: ThreadOrder) -> Result<Page<MessageView>, ApiError> {
     let mut stmts = gate_stmts(bearer, now);
     stmts.push(Stmt::new(SELECT_REQUEST).bind(request_id.to_string()));
-    stmts.push(thread_stmt(request_id, list));
+    stmts.push(thread_stmt(request_id, list, order));
     let out = ports.db().batch(stmts).await?;
     let client = client_of(bearer, &out)?;
     visible_request(&client, first_row(&out, GATE_STMT_COUNT), Action::ReadRequestChat)?;

@@ -1,6 +1,6 @@
 //! Requests, chats, calls and request attachments: the client's routes and the team's.
 
-use crate::app::kit::messages::MessageInput;
+use crate::app::kit::messages::{MessageInput, ThreadOrder};
 use crate::app::kit::page::{ListOptions, decode_time_cursor};
 use crate::app::portal::attachments::{self, UploadInput};
 use crate::app::portal::calls::{self, NewCallInput};
@@ -96,8 +96,8 @@ pub async fn download_attachment<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Resul
 
 pub async fn list_request_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    let list = list_options(&Query::of(req))?;
-    reply::ok(&chat::list_thread(cx.ports, b, cx.now, id_param(cx, "id")?, &list).await?)
+    let q = Query::of(req);
+    reply::ok(&chat::list_thread(cx.ports, b, cx.now, id_param(cx, "id")?, &list_options(&q)?, ThreadOrder::parse(q.get("order"))?).await?)
 }
 
 pub async fn post_request_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -164,8 +164,8 @@ pub async fn team_patch_request<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<
 
 pub async fn team_list_request_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    let list = list_options(&Query::of(req))?;
-    reply::ok(&team_requests::list_thread(cx.ports, b, cx.now, id_param(cx, "id")?, &list).await?)
+    let q = Query::of(req);
+    reply::ok(&team_requests::list_thread(cx.ports, b, cx.now, id_param(cx, "id")?, &list_options(&q)?, ThreadOrder::parse(q.get("order"))?).await?)
 }
 
 pub async fn team_post_request_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
