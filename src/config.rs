@@ -1,6 +1,7 @@
 //! Configuration, read once from the environment into a validated struct; secrets never print.
 
 use crate::auth::keys::KeyRing;
+use crate::channels::standard_webhooks::WebhookSecret;
 use std::fmt;
 use std::sync::Arc;
 
@@ -52,6 +53,19 @@ pub struct Config {
     pub totp_issuer: String,
     /// Which requests get an access-log line (lines that say something went wrong are always written).
     pub access_log: AccessLog,
+    /// Standard Webhooks push of CRM events; None: the pull feed only.
+    pub crm_webhook: Option<CrmWebhook>,
+    /// How long CRM events are kept for the feed and replays (CRM_EVENTS_RETENTION_DAYS).
+    pub crm_events_retention_days: i64,
+    /// The sender of every email (EMAIL_FROM); None: email is off (so is it without the binding).
+    pub email_from: Option<String>,
+}
+
+/// Where CRM events are pushed and the key they are signed with.
+#[derive(Debug, Clone)]
+pub struct CrmWebhook {
+    pub url: String,
+    pub secret: WebhookSecret,
 }
 
 /// The per-request access-log line, from the `ACCESS_LOG` var: `off` (the default), `on`, or the
@@ -144,6 +158,9 @@ impl Config {
             token_audience: get("TOKEN_AUDIENCE").unwrap_or_else(|| "extranet-portal".into()),
             totp_issuer: get("TOTP_ISSUER").unwrap_or_else(|| "Extranet".into()),
             access_log: AccessLog::parse(get("ACCESS_LOG").as_deref())?,
+            crm_webhook: crm_webhook(get("CRM_WEBHOOK_URL"), get("CRM_WEBHOOK_SECRET"))?,
+            crm_events_retention_days: retention_days(get("CRM_EVENTS_RETENTION_DAYS").as_deref())?,
+            email_from: email_from(get("EMAIL_FROM"))?,
         })
     }
 }
@@ -152,6 +169,34 @@ impl Config {
     /// The issuer name shown in authenticator apps.
     pub fn token_issuer_label(&self) -> String {
         self.totp_issuer.clone()
+    }
+}
+
+fn crm_webhook(url: Option<String>, secret: Option<String>) -> Result<Option<CrmWebhook>, ConfigError> {
+    let Some(url) = url else { return Ok(None) };
+    check_url("CRM_WEBHOOK_URL", &url)?;
+    let raw = secret.ok_or(ConfigError { name: "CRM_WEBHOOK_SECRET", problem: "missing: CRM_WEBHOOK_URL is set, so the pushes must be signed".into() })?;
+    let secret = WebhookSecret::parse(&raw).map_err(|problem| ConfigError { name: "CRM_WEBHOOK_SECRET", problem: problem.into() })?;
+    Ok(Some(CrmWebhook { url, secret }))
+}
+
+pub const DEFAULT_CRM_EVENTS_RETENTION_DAYS: i64 = 30;
+
+fn retention_days(value: Option<&str>) -> Result<i64, ConfigError> {
+    match value {
+        None => Ok(DEFAULT_CRM_EVENTS_RETENTION_DAYS),
+        Some(text) => match text.parse::<i64>() {
+            Ok(days) if (1..=3650).contains(&days) => Ok(days),
+            _ => Err(ConfigError { name: "CRM_EVENTS_RETENTION_DAYS", problem: "must be a whole number of days from 1 to 3650".into() }),
+        },
+    }
+}
+
+fn email_from(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(address) = value else { return Ok(None) };
+    match address.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !address.contains(char::is_whitespace) => Ok(Some(address)),
+        _ => Err(ConfigError { name: "EMAIL_FROM", problem: "must be an email address on a domain onboarded to Email Service".into() }),
     }
 }
 
@@ -217,5 +262,31 @@ mod tests {
         for bad in ["yes", "1.5", "-0.1", "NaN"] {
             assert_eq!(with(bad).unwrap_err().name, "ACCESS_LOG", "{bad}");
         }
+    }
+
+    #[test]
+    fn the_crm_webhook_needs_a_whsec_secret_and_never_prints_it() {
+        let keys = ("JWT_SIGNING_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
+        let url = ("CRM_WEBHOOK_URL", "https://crm.example/hooks/extranet");
+        assert!(Config::from_lookup(lookup(&[keys])).unwrap().crm_webhook.is_none(), "off without a URL");
+        assert_eq!(Config::from_lookup(lookup(&[keys, url])).unwrap_err().name, "CRM_WEBHOOK_SECRET");
+        let err = Config::from_lookup(lookup(&[keys, url, ("CRM_WEBHOOK_SECRET", "plain-secret")])).unwrap_err();
+        assert_eq!(err.name, "CRM_WEBHOOK_SECRET");
+        assert!(!err.problem.contains("plain-secret"));
+        let cfg = Config::from_lookup(lookup(&[keys, url, ("CRM_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")])).unwrap();
+        assert_eq!(cfg.crm_webhook.as_ref().map(|w| w.url.as_str()), Some("https://crm.example/hooks/extranet"));
+        assert!(!format!("{cfg:?}").contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+        assert_eq!(Config::from_lookup(lookup(&[keys, ("CRM_WEBHOOK_URL", "crm.example")])).unwrap_err().name, "CRM_WEBHOOK_URL");
+    }
+
+    #[test]
+    fn retention_and_sender_are_checked_with_their_names() {
+        let keys = ("JWT_SIGNING_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
+        let cfg = Config::from_lookup(lookup(&[keys])).unwrap();
+        assert_eq!((cfg.crm_events_retention_days, cfg.email_from), (30, None));
+        assert_eq!(Config::from_lookup(lookup(&[keys, ("CRM_EVENTS_RETENTION_DAYS", "0")])).unwrap_err().name, "CRM_EVENTS_RETENTION_DAYS");
+        assert_eq!(Config::from_lookup(lookup(&[keys, ("EMAIL_FROM", "portal")])).unwrap_err().name, "EMAIL_FROM");
+        let cfg = Config::from_lookup(lookup(&[keys, ("EMAIL_FROM", "portal@mail.example.com"), ("CRM_EVENTS_RETENTION_DAYS", "90")])).unwrap();
+        assert_eq!((cfg.crm_events_retention_days, cfg.email_from.as_deref()), (90, Some("portal@mail.example.com")));
     }
 }

@@ -86,8 +86,8 @@ impl Ports for RecordingPorts {
         &self.db.stats
     }
 
-    async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError> {
-        self.native.post_json(url, body).await
+    async fn post_json_with(&self, url: &str, headers: &[(&str, String)], body: &str) -> Result<(u16, String), OutboundError> {
+        self.native.post_json_with(url, headers, body).await
     }
 
     async fn password_blocklist(&self) -> Result<&Blocklist, BlocklistUnavailable> {
@@ -475,6 +475,9 @@ fn reads_sent_to_a_replica_write_nothing_and_every_get_route_is_walked() {
         "/api/admin/documents".to_owned(),
         format!("/api/admin/documents/{document}"),
         format!("/api/admin/documents/{document}/file"),
+        "/api/crm/events?after=0".to_owned(),
+        "/api/crm/events?after=1".to_owned(),
+        "/api/admin/outbox".to_owned(),
     ];
     let mut walked = std::collections::HashSet::new();
     let mut writers = Vec::new();

@@ -5,6 +5,7 @@
 //! reads the widget's event body. The use cases live in `app::webhooks`, `app::notify` and
 //! `app::channels`.
 
+pub mod standard_webhooks;
 pub mod telegram;
 pub mod widget;
 

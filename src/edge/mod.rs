@@ -6,9 +6,8 @@ mod ablation;
 mod d1;
 mod kv;
 
-use crate::app::delivery::maintenance::run_cron;
-use crate::app::delivery::notify::{self, Bot};
-use crate::app::{BlocklistUnavailable, OutboundError, Ports, QueryStats, RandomUnavailable};
+use crate::app::delivery::maintenance::{deliver_outbox, run_cron};
+use crate::app::{BlocklistUnavailable, OutboundError, OutgoingEmail, Ports, QueryStats, RandomUnavailable};
 use crate::domain::password::Blocklist;
 use crate::config::{Config, ConfigError};
 use crate::http::{self, ApiError};
@@ -81,11 +80,24 @@ impl Ports for EdgePorts {
         Ok(BLOCKLIST.with(|cell| *cell.get_or_init(|| Box::leak(Box::new(list)))))
     }
 
-    async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError> {
+    fn email_available(&self) -> bool {
+        self.env.send_email("EMAIL").is_ok()
+    }
+
+    async fn send_email(&self, email: &OutgoingEmail) -> Result<(), OutboundError> {
+        let binding = self.env.send_email("EMAIL").map_err(|e| OutboundError(e.to_string()))?;
+        let message = worker::SendEmailBuilder::builder(&email.from, &email.to, &email.subject).text(&email.text).html(&email.html).build();
+        binding.send_with_builder(&message).await.map(|_| ()).map_err(|e| OutboundError(String::from(e.message())))
+    }
+
+    async fn post_json_with(&self, url: &str, extra: &[(&str, String)], body: &str) -> Result<(u16, String), OutboundError> {
         // Error texts may quote the URL, which holds the bot token: it never leaves this function.
         let fail = |e: worker::Error| OutboundError(e.to_string().replace(url, "<url>"));
         let headers = worker::Headers::new();
         headers.set("content-type", "application/json").map_err(fail)?;
+        for (name, value) in extra {
+            headers.set(name, value).map_err(fail)?;
+        }
         let mut init = worker::RequestInit::new();
         init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(wasm_bindgen::JsValue::from_str(body)));
         let request = worker::Request::new_with_init(url, &init).map_err(fail)?;
@@ -212,6 +224,7 @@ async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Resu
     let Some(body) = read_capped(&mut req, limit).await? else {
         return to_worker(http::reply::error(&ApiError::TooLarge { limit }));
     };
+    let is_write = !matches!(req.method(), worker::Method::Get | worker::Method::Head | worker::Method::Options);
     let mut builder = ::http::Request::builder().method(req.method().as_ref()).uri(url.as_str());
     for (name, value) in req.headers().entries() {
         builder = builder.header(name, value);
@@ -241,25 +254,26 @@ async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Resu
         drop(resp);
         return early;
     }
-    if ports.outbox_queued.get() && resp.status().is_success() {
+    // Any write may have written email rows or CRM events (their triggers follow the audit row).
+    let telegram = ports.outbox_queued.get();
+    let others = is_write && (config.crm_webhook.is_some() || config.email_from.is_some());
+    if resp.status().is_success() && (telegram || others) {
         let request_id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        deliver_after_response(&ctx, ports, &config, request_id);
+        deliver_after_response(&ctx, ports, &config, request_id, telegram);
     }
     to_worker(resp)
 }
 
-/// A team write put notifications in the outbox: deliver them once the answer has gone, so a client
-/// hears of a reply in seconds rather than at the next cron run. The delivery claims rows with a
-/// lease, so a cron run or another request's pass at the same time never sends one twice; what
-/// fails here stays due and the cron retries it.
-fn deliver_after_response(ctx: &Context, ports: EdgePorts, config: &Config, request_id: String) {
-    let Some(bot) = Bot::from_config(config) else { return };
+/// A write may have put messages in the outbox (Telegram notices, email, CRM events): deliver them
+/// once the answer has gone, so a client hears of a reply in seconds rather than at the next cron
+/// run. Each channel claims its rows with a lease, so a cron run or another request's pass at the
+/// same time never sends one twice; what fails here stays due and the cron retries it.
+fn deliver_after_response(ctx: &Context, ports: EdgePorts, config: &Config, request_id: String, telegram: bool) {
+    let config = config.clone();
     ctx.wait_until(async move {
-        let line = match notify::deliver_due(&ports, &bot, chrono::Utc::now(), notify::DELIVERY_BATCH).await {
-            Ok(report) => serde_json::json!({"level": "info", "request_id": request_id, "delivery": "after_response", "report": report}),
-            Err(err) => serde_json::json!({"level": "error", "request_id": request_id, "delivery": "after_response", "error": format!("{err:?}")}),
-        };
-        ports.log(&line.to_string());
+        let report = deliver_outbox(&ports, &config, chrono::Utc::now(), telegram).await;
+        let level = if report.errors.is_empty() { "info" } else { "error" };
+        ports.log(&serde_json::json!({"level": level, "request_id": request_id, "delivery": "after_response", "report": report}).to_string());
     });
 }
 

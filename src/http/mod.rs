@@ -187,6 +187,10 @@ async fn dispatch<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError
         RouteId::TelegramWebhook => handlers::channels::telegram_webhook(cx, req).await,
         RouteId::WidgetWebhook => handlers::channels::widget_webhook(cx, req).await,
         RouteId::DeliverNotifications => handlers::channels::deliver_notifications(cx, req).await,
+        RouteId::CrmEvents => handlers::outbox::crm_events(cx, req).await,
+        RouteId::ReplayCrmEvents => handlers::outbox::replay_crm_events(cx, req).await,
+        RouteId::OutboxStatus => handlers::outbox::status(cx, req).await,
+        RouteId::DeliverOutbox => handlers::outbox::deliver(cx, req).await,
     }
 }
 

@@ -147,6 +147,11 @@ pub enum RouteId {
     TelegramWebhook,
     WidgetWebhook,
     DeliverNotifications,
+    // [outbox routes]
+    CrmEvents,
+    ReplayCrmEvents,
+    OutboxStatus,
+    DeliverOutbox,
 }
 
 #[derive(Debug, Clone)]
@@ -302,6 +307,11 @@ pub static ROUTES: &[Route] = &[
     Route { method: Method::POST, path: "/webhooks/telegram", id: RouteId::TelegramWebhook, guard: Guard::Webhook, summary: "Telegram updates (X-Telegram-Bot-Api-Secret-Token); 200 once authenticated, deduped on update_id", tag: "webhooks", body_limit: WEBHOOK_LIMIT, server_timing: false },
     Route { method: Method::POST, path: "/webhooks/widget/{id}", id: RouteId::WidgetWebhook, guard: Guard::Webhook, summary: "A widget event `{id, type, text, request_id?}` signed `v1=` HMAC-SHA256 -> `{accepted, reason?}`; 401 for any bad signature or unknown connection", tag: "webhooks", body_limit: WEBHOOK_LIMIT, server_timing: false },
     route(Method::POST, "/api/admin/notifications/deliver", RouteId::DeliverNotifications, Guard::Admin, "governance", "Deliver due Telegram notifications now, as the cron does (admins) -> `{claimed, sent, retried, failed, dropped}`"),
+    // [outbox table]
+    route(Method::GET, "/api/crm/events", RouteId::CrmEvents, Guard::CrmOrAdmin, "crm", "Client actions and access changes in commit order, `?after=<cursor>&limit=` -> `{items: [{id, cursor, type, occurred_at, data}], next_cursor, has_more}`; 410 cursor_expired past the retention"),
+    route(Method::POST, "/api/admin/crm/events/replay", RouteId::ReplayCrmEvents, Guard::Admin, "crm", "Push every CRM event after `{after}` again, in order (admins; needs CRM_WEBHOOK_URL) -> `{queued, push}`"),
+    route(Method::GET, "/api/admin/outbox", RouteId::OutboxStatus, Guard::Admin, "governance", "Telegram, email and CRM webhook delivery: configured or why not, pending, failed, last error (admins)"),
+    route(Method::POST, "/api/admin/outbox/deliver", RouteId::DeliverOutbox, Guard::Admin, "governance", "One pass of every configured outbound channel now, as the cron does (admins) -> `{telegram, email, crm_webhook, errors}`"),
 ];
 
 /// What the router found for a method and path.

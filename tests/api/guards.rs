@@ -94,6 +94,7 @@ fn a_manager_is_refused_on_every_admin_route() {
         let body = match (route.method.as_str(), route.path) {
             ("GET", _) => None,
             (_, "/api/admin/security") => Some(settings.clone()),
+            (_, "/api/admin/crm/events/replay") => Some(json!({"after": "0"})),
             (_, "/api/admin/pipelines/{id}") => Some(json!({"name": "Support", "stages": [
                 {"id": "new", "name": "New", "is_final": false}, {"id": "done", "name": "Done", "is_final": true}]})),
             _ => Some(json!({"login": "xavier", "email": "xavier@vector.example", "first_name": "X", "last_name": "Y", "role": "manager",

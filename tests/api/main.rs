@@ -19,3 +19,5 @@ mod requests;
 mod documents;
 // [channels tests]
 mod channels;
+// [outbox tests]
+mod outbox;

@@ -17,16 +17,27 @@ pub struct TestApp {
     pub now: Cell<DateTime<Utc>>,
 }
 
+/// The vars and secrets every test app has.
+fn base_var(name: &str) -> Option<String> {
+    match name {
+        "JWT_SIGNING_KEYS" => Some(TEST_SIGNING_KEYS.into()),
+        "BOOTSTRAP_TOKEN" => Some("bootstrap-secret-for-tests".into()),
+        "CRM_SYNC_TOKEN" => Some("crm-sync-secret-for-tests".into()),
+        "PORTAL_URL" => Some("https://portal.test".into()),
+        _ => None,
+    }
+}
+
 impl TestApp {
+    /// The same app with more vars and secrets (CRM_WEBHOOK_URL, EMAIL_FROM, ...).
+    pub fn with_vars(mut self, vars: &[(&str, &str)]) -> TestApp {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        self.config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).or_else(|| base_var(name))).expect("test config");
+        self
+    }
+
     pub fn new() -> TestApp {
-        let config = Config::from_lookup(|name| match name {
-            "JWT_SIGNING_KEYS" => Some(TEST_SIGNING_KEYS.into()),
-            "BOOTSTRAP_TOKEN" => Some("bootstrap-secret-for-tests".into()),
-            "CRM_SYNC_TOKEN" => Some("crm-sync-secret-for-tests".into()),
-            "PORTAL_URL" => Some("https://portal.test".into()),
-            _ => None,
-        })
-        .expect("test config");
+        let config = Config::from_lookup(base_var).expect("test config");
         TestApp {
             ports: NativePorts::new_seeded(42).expect("migrated database"),
             config,

@@ -113,11 +113,20 @@ impl Event {
     }
 }
 
-/// The audit row's columns and its thirteen values `?1`..`?13`, in the order `Event` binds them.
+/// The audit row's columns and its thirteen values `?1`..`?13`, in the order `Event` binds them,
+/// then `seq`, its place in commit order (migration 0011): always `audit_next_seq!()`.
 macro_rules! audit_columns {
     () => {
         "INSERT INTO audit_events (id, created_at, actor_kind, actor_id, action, target_kind, target_id, company_ids, \
-         outcome, ip, country, user_agent, details) "
+         outcome, ip, country, user_agent, details, seq) "
+    };
+}
+
+/// The next `seq`: D1 runs one write batch at a time, so max + 1 inside the INSERT is exact, and
+/// the unique index refuses a duplicate rather than misordering the stream.
+macro_rules! audit_next_seq {
+    () => {
+        "(SELECT coalesce(max(seq), 0) + 1 FROM audit_events)"
     };
 }
 
@@ -141,7 +150,8 @@ macro_rules! audit_guard {
     (details = $details:expr; $($cond:tt)*) => {
         $crate::app::kit::audit::AuditGuard::from_insert(concat!(
             $crate::app::kit::audit::audit_columns!(),
-            "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ", $details, " WHERE ",
+            "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ", $details, ", ",
+            $crate::app::kit::audit::audit_next_seq!(), " WHERE ",
             $($cond)*
         ))
     };
@@ -149,7 +159,7 @@ macro_rules! audit_guard {
         $crate::app::kit::audit::audit_guard!(details = "?13"; $($cond)*)
     };
 }
-pub(crate) use {audit_columns, audit_guard};
+pub(crate) use {audit_columns, audit_guard, audit_next_seq};
 
 /// ?14 invitation id, ?15 its used_nonce.
 pub const INVITATION_NONCE: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM invitations WHERE id = ?14 AND used_nonce = ?15)");
@@ -159,7 +169,7 @@ pub const USER_LOGIN_NONCE: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM use
 pub const SETTINGS_VERSION: AuditGuard =
     audit_guard!("EXISTS (SELECT 1 FROM security_settings WHERE id = 1 AND version = ?14 + 1 AND updated_by = ?15 AND updated_at = ?2)");
 
-const INSERT_EVENT: &str = concat!(audit_columns!(), "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+const INSERT_EVENT: &str = concat!(audit_columns!(), "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ", audit_next_seq!(), ")");
 
 /// Writes events on their own (a refused attempt: nothing else commits with it).
 pub async fn write_events<P: Ports>(ports: &P, client: &ClientMeta, now: DateTime<Utc>, events: Vec<Event>) -> Result<(), ApiError> {

@@ -262,16 +262,19 @@ pub enum Gone {
     InvitationUsed,
     InvitationRevoked,
     InvitationExpired,
+    /// The CRM feed's cursor points before the oldest event kept (retention purged what followed it).
+    CursorExpired,
 }
 
 impl Gone {
-    pub const ALL: &'static [Gone] = &[Gone::InvitationUsed, Gone::InvitationRevoked, Gone::InvitationExpired];
+    pub const ALL: &'static [Gone] = &[Gone::InvitationUsed, Gone::InvitationRevoked, Gone::InvitationExpired, Gone::CursorExpired];
 
     pub fn code(self) -> &'static str {
         match self {
             Gone::InvitationUsed => "invitation_used",
             Gone::InvitationRevoked => "invitation_revoked",
             Gone::InvitationExpired => "invitation_expired",
+            Gone::CursorExpired => "cursor_expired",
         }
     }
 
@@ -280,6 +283,7 @@ impl Gone {
             Gone::InvitationUsed => "This invitation has already been used. Sign in, or ask for a new one.",
             Gone::InvitationRevoked => "This invitation was revoked or is no longer valid. Ask your manager for a new one.",
             Gone::InvitationExpired => "This invitation has expired. Ask your manager for a new one.",
+            Gone::CursorExpired => "Events after this cursor are no longer kept (CRM_EVENTS_RETENTION_DAYS): read from after=0 and reconcile.",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! in-memory KV, a seeded or OS random source, a countable throttle, a captured log and a
 //! recording fake of outbound HTTP (answering like the Telegram Bot API).
 
-use crate::app::kit::ports::{BlocklistUnavailable, OutboundError, Ports, QueryStats, RandomUnavailable};
+use crate::app::kit::ports::{BlocklistUnavailable, OutboundError, OutgoingEmail, Ports, QueryStats, RandomUnavailable};
 use crate::domain::password::Blocklist;
 use crate::store::sqlite::SqliteDb;
 use crate::store::{MemoryKv, Outcome, Sql, Stmt, StoreError};
@@ -24,6 +24,13 @@ pub struct NativePorts {
     pub logs: RefCell<Vec<String>>,
     /// Every outbound call made, as (url, body), in order.
     pub outbound: RefCell<Vec<(String, String)>>,
+    /// The extra headers of each outbound call, in the same order.
+    pub outbound_headers: RefCell<Vec<Vec<(String, String)>>>,
+    /// Whether the fake email binding is there, and every email it was given.
+    pub email_binding: Cell<bool>,
+    pub emails: RefCell<Vec<OutgoingEmail>>,
+    /// Whether the fake email binding refuses (as the real one does for an unverified recipient).
+    pub email_refuses: Cell<bool>,
     /// The status outbound calls answer with (0: no answer at all, a network failure). A 2xx
     /// answers like sendMessage, `{"ok": true, "result": {"message_id": <100 + call number>}}`.
     pub outbound_status: Cell<u16>,
@@ -46,6 +53,10 @@ impl NativePorts {
             throttle_budget: Cell::new(None),
             logs: RefCell::new(Vec::new()),
             outbound: RefCell::new(Vec::new()),
+            outbound_headers: RefCell::new(Vec::new()),
+            email_binding: Cell::new(false),
+            emails: RefCell::new(Vec::new()),
+            email_refuses: Cell::new(false),
             outbound_status: Cell::new(200),
             blocklist_available: Cell::new(true),
             started: Instant::now(),
@@ -148,16 +159,32 @@ impl Ports for NativePorts {
         }
     }
 
-    async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError> {
+    async fn post_json_with(&self, url: &str, headers: &[(&str, String)], body: &str) -> Result<(u16, String), OutboundError> {
         let n = {
             let mut calls = self.outbound.borrow_mut();
             calls.push((url.to_owned(), body.to_owned()));
             calls.len()
         };
+        self.outbound_headers.borrow_mut().push(headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect());
         match self.outbound_status.get() {
             0 => Err(OutboundError("connection refused (fake)".into())),
             status @ 200..=299 => Ok((status, format!(r#"{{"ok":true,"result":{{"message_id":{}}}}}"#, 100 + n))),
             status => Ok((status, format!(r#"{{"ok":false,"error_code":{status},"description":"fake failure"}}"#))),
         }
+    }
+
+    fn email_available(&self) -> bool {
+        self.email_binding.get()
+    }
+
+    async fn send_email(&self, email: &OutgoingEmail) -> Result<(), OutboundError> {
+        if !self.email_binding.get() {
+            return Err(OutboundError("no email binding".into()));
+        }
+        if self.email_refuses.get() {
+            return Err(OutboundError("destination address is not verified (fake)".into()));
+        }
+        self.emails.borrow_mut().push(email.clone());
+        Ok(())
     }
 }

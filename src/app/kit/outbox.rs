@@ -65,3 +65,15 @@ pub fn document_stmt<P: Ports>(ports: &P, now: DateTime<Utc>, document_id: &str,
 pub const SUSPEND_LINK: &str = "UPDATE channel_links SET status = 'suspended', updated_at = ?2 WHERE id = ?1 AND status = 'active'";
 
 pub const RESUME_LINK: &str = "UPDATE channel_links SET status = 'active', updated_at = ?2 WHERE id = ?1 AND status = 'suspended'";
+
+// ?1 email id, ?2 invitation id, ?3 URL, ?4 now, ?5 expiry, ?6 whether it replaces a password.
+// Written only when the invitation row exists (its batch's guard held) and the user has an email.
+const INVITATION_EMAIL: &str = "INSERT INTO emails (id, kind, user_id, to_address, data, next_attempt_at, created_at) \
+     SELECT ?1, 'invitation', u.id, u.email, json_object('url', ?3, 'expires_at', ?5, 'password_reset', ?6), ?4, ?4 \
+     FROM invitations i JOIN users u ON u.id = i.user_id WHERE i.id = ?2 AND i.status = 'pending' AND u.email IS NOT NULL";
+
+/// For an invitation's batch, after its INSERT: the message with the activation link.
+pub fn invitation_email_stmt<P: Ports>(ports: &P, email_id: &str, invitation_id: &str, url: &str, now: i64, expires_at: i64, password_reset: bool) -> Stmt {
+    ports.outbox_queued();
+    Stmt::new(INVITATION_EMAIL).bind(email_id).bind(invitation_id).bind(url).bind(now).bind(expires_at).bind(i64::from(password_reset))
+}

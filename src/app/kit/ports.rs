@@ -40,6 +40,16 @@ pub struct OutboundError(pub String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlocklistUnavailable;
 
+/// One email as the Email Service binding takes it: a plain-text body and a simple HTML one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEmail {
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
 pub trait Ports {
     type Db: Sql;
     type Kv: Kv;
@@ -64,7 +74,22 @@ pub trait Ports {
 
     /// POSTs a JSON body to `url` (the Telegram Bot API) and returns the answer's status and body.
     /// Never log `url`: it carries the bot token.
-    async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError>;
+    async fn post_json(&self, url: &str, body: &str) -> Result<(u16, String), OutboundError> {
+        self.post_json_with(url, &[], body).await
+    }
+
+    /// `post_json` with extra request headers (the CRM webhook's `webhook-*` signature headers).
+    async fn post_json_with(&self, url: &str, headers: &[(&str, String)], body: &str) -> Result<(u16, String), OutboundError>;
+
+    /// Whether an email binding is there to send through (the edge: the `EMAIL` send_email binding).
+    fn email_available(&self) -> bool {
+        false
+    }
+
+    /// Sends one email through the Email Service binding.
+    async fn send_email(&self, _email: &OutgoingEmail) -> Result<(), OutboundError> {
+        Err(OutboundError("no email binding".into()))
+    }
 
     /// The common-password blocklist every new password is checked against. The edge reads it once
     /// per isolate from the static assets; native adapters use the copy built into the binary.

@@ -7,7 +7,7 @@
 //! still answer with a file); listing and downloading need only seeing the request. Employees
 //! attach to requests of their companies.
 
-use crate::app::kit::audit::{audit_guard, AuditGuard};
+use crate::app::kit::audit::{audit_guard, ActorKind, AuditGuard, Event};
 use crate::app::kit::client_gate::{client_event, scope_or_empty};
 use crate::app::kit::meta::ClientMeta;
 use crate::app::kit::files::Download;
@@ -172,13 +172,17 @@ async fn read_file<P: Ports>(ports: &P, row: Option<Row>) -> Result<Download, Ap
 
 /// Stores the bytes under a fresh random key, then runs the guarded insert; a refused insert
 /// removes the stored bytes again. Returns the new attachment's id.
-async fn store<P: Ports>(ports: &P, now: DateTime<Utc>, upload: &Upload, insert: impl FnOnce(&str, &str) -> Stmt, refused: ApiError) -> Result<String, ApiError> {
+/// Stores the bytes, then the row and its audit event (`attachment.uploaded`, written only when
+/// the row was) in one batch.
+async fn store<P: Ports>(ports: &P, now: DateTime<Utc>, meta: &ClientMeta, upload: &Upload, insert: impl FnOnce(&str, &str) -> Stmt, event: Event, refused: ApiError) -> Result<String, ApiError> {
     let key_bytes: [u8; 16] = secret_bytes(ports)?;
     let kv_key = format!("att:{}", uuid::Builder::from_random_bytes(key_bytes).into_uuid());
     let id = new_id(ports, now)?;
     ports.kv().put(&kv_key, upload.bytes.clone(), None).await?;
     let stmt = insert(&id, &kv_key);
-    let changed = match ports.db().batch(vec![stmt]).await {
+    let event = event.target("attachment", &id);
+    let audit = event.insert_if(&new_id(ports, now)?, meta, now.timestamp(), UPLOADED).bind(id.as_str());
+    let changed = match ports.db().batch(vec![stmt, audit]).await {
         Ok(out) => changes(&out, 0),
         Err(e) => {
             let _ = ports.kv().delete(&kv_key).await;
@@ -192,6 +196,13 @@ async fn store<P: Ports>(ports: &P, now: DateTime<Utc>, upload: &Upload, insert:
     Ok(id)
 }
 
+/// ?14 the attachment the same batch inserted.
+const UPLOADED: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM attachments WHERE id = ?14)");
+
+fn upload_details(request_id: Uuid, upload: &Upload, sha: &str) -> serde_json::Value {
+    serde_json::json!({"request_id": request_id, "file_name": upload.file_name, "content_type": upload.content_type, "size": file_size(upload), "sha256": sha})
+}
+
 fn file_size(upload: &Upload) -> i64 {
     i64::try_from(upload.bytes.len()).unwrap_or(i64::MAX)
 }
@@ -200,7 +211,7 @@ fn file_size(upload: &Upload) -> i64 {
 // The client's side
 // ---------------------------------------------------------------------------------------------
 
-pub async fn upload<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, upload: Upload) -> Result<AttachmentView, ApiError> {
+pub async fn upload<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, request_id: Uuid, upload: Upload) -> Result<AttachmentView, ApiError> {
     let mut stmts = gate_stmts(bearer, now);
     stmts.push(Stmt::new(SELECT_REQUEST).bind(request_id.to_string()));
     let out = ports.db().batch(stmts).await?;
@@ -214,7 +225,8 @@ pub async fn upload<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, re
     let t = now.timestamp();
     let (session, version, user) = (client.principal.session_id.clone(), client.principal.policy_version, client.user_id().to_owned());
     let insert = |id: &str, key: &str| insert_stmt(INSERT_CLIENT_ATTACHMENT, id, key, request_id, &upload, &sha, &user, t, &session).bind(version);
-    let id = store(ports, now, &upload, insert, ApiError::TokenStale).await?;
+    let event = client_event(&user, Some(client.link_id().as_str()), "attachment.uploaded", request.company_id, upload_details(request_id, &upload, &sha));
+    let id = store(ports, now, meta, &upload, insert, event, ApiError::TokenStale).await?;
     fetch_view(ports, &id, request_id).await
 }
 
@@ -290,14 +302,17 @@ fn insert_stmt(sql: &'static str, id: &str, key: &str, request_id: Uuid, upload:
         .bind(session)
 }
 
-pub async fn team_upload<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, upload: Upload) -> Result<AttachmentView, ApiError> {
+pub async fn team_upload<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, request_id: Uuid, upload: Upload) -> Result<AttachmentView, ApiError> {
     let out = ports.db().batch(vec![Governor::check_stmt(bearer, now), Stmt::new(SELECT_REQUEST).bind(request_id.to_string())]).await?;
-    let (governor, _) = governed_request(bearer, &out)?;
+    let (governor, request) = governed_request(bearer, &out)?;
     let sha = sha256_hex(&upload.bytes);
     let t = now.timestamp();
     let (session, user) = (governor.principal.session_id.clone(), governor.user_id().to_owned());
     let insert = |id: &str, key: &str| insert_stmt(INSERT_TEAM_ATTACHMENT, id, key, request_id, &upload, &sha, &user, t, &session);
-    let id = store(ports, now, &upload, insert, ApiError::Unauthenticated).await?;
+    let event = Event::new("attachment.uploaded", ActorKind::Employee, Some(&user))
+        .companies(vec![request.company_id.to_string()])
+        .details(upload_details(request_id, &upload, &sha));
+    let id = store(ports, now, meta, &upload, insert, event, ApiError::Unauthenticated).await?;
     fetch_view(ports, &id, request_id).await
 }
 

@@ -5,9 +5,10 @@ use crate::app::kit::error::Conflict;
 use crate::app::kit::page::{decode_id_cursor};
 use crate::app::governance::links::invitations::{self, Status};
 use crate::app::governance::links::{self, Confirmed, LinkInput, PatchInput};
+use crate::app::delivery::email;
 use crate::app::Ports;
 use crate::access::facts::LinkStatus;
-use crate::http::input::{json_body, path_uuid, Query};
+use crate::http::input::{json_body, optional_json_body, path_uuid, Query};
 use crate::http::{reply, ApiError, Ctx, Req, Resp};
 use http::StatusCode;
 use serde_json::json;
@@ -99,7 +100,9 @@ pub async fn issue_invitation<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Re
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
     let origin = public_origin(cx, req);
-    reply::created(&invitations::issue(cx.ports, b, &cx.client, cx.now, &id, &origin).await?)
+    let input: invitations::IssueInput = optional_json_body(req)?;
+    let email = input.send_email.unwrap_or(true) && email::availability(cx.ports, cx.config).is_ok();
+    reply::created(&invitations::issue(cx.ports, b, &cx.client, cx.now, &id, &origin, email).await?)
 }
 
 pub async fn list_invitations<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {

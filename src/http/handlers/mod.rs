@@ -15,3 +15,4 @@ pub mod requests;
 pub mod documents;
 // [channels handlers]
 pub mod channels;
+pub mod outbox;

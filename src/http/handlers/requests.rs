@@ -80,7 +80,7 @@ pub async fn upload_attachment<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<R
     let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let upload = json_body::<UploadInput>(req)?.parse()?;
-    reply::created(&attachments::upload(cx.ports, b, cx.now, id, upload).await?)
+    reply::created(&attachments::upload(cx.ports, b, &cx.client, cx.now, id, upload).await?)
 }
 
 pub async fn list_attachments<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -179,7 +179,7 @@ pub async fn team_upload_attachment<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Res
     let b = cx.bearer()?;
     let id = id_param(cx, "id")?;
     let upload = json_body::<UploadInput>(req)?.parse()?;
-    reply::created(&attachments::team_upload(cx.ports, b, cx.now, id, upload).await?)
+    reply::created(&attachments::team_upload(cx.ports, b, &cx.client, cx.now, id, upload).await?)
 }
 
 pub async fn team_list_attachments<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {

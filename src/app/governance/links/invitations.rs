@@ -11,6 +11,8 @@ use crate::app::kit::sql::{employee_alive, all_in_scope, link_in_scope};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::credentials;
+use crate::app::kit::outbox::invitation_email_stmt;
+use crate::app::kit::rows::rows;
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
 use crate::app::kit::session::Bearer;
@@ -136,6 +138,14 @@ struct LinkRow {
     company_ids: Option<String>,
 }
 
+// ?1 the invitation's email: the address it goes to (no row when the user has no email).
+const EMAILED_TO: &str = "SELECT to_address FROM emails WHERE id = ?1";
+
+#[derive(Debug, Deserialize)]
+struct EmailedTo {
+    to_address: String,
+}
+
 fn company_ids(json: Option<&str>) -> Result<Vec<String>, ApiError> {
     json.map(serde_json::from_str).transpose().map_err(|e| ApiError::internal(format!("company ids: {e}"))).map(Option::unwrap_or_default)
 }
@@ -151,10 +161,20 @@ pub struct Issued {
     pub activation_url: String,
     /// The user already has a password: activating replaces it.
     pub password_reset: bool,
+    /// Where the activation link was emailed to, when it was (`send_email` and email on).
+    pub emailed_to: Option<String>,
 }
 
-/// `POST /api/admin/links/{id}/invitations`. `origin` is PORTAL_URL or the request's origin.
-pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, now: DateTime<Utc>, link_id: &Uuid, origin: &str) -> Result<Issued, ApiError> {
+/// `POST /api/admin/links/{id}/invitations` body: `{send_email?: bool}` (default true).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueInput {
+    pub send_email: Option<bool>,
+}
+
+/// `POST /api/admin/links/{id}/invitations`. `origin` is PORTAL_URL or the request's origin;
+/// `email` whether to email the link to the user (asked for, and email is on).
+pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, now: DateTime<Utc>, link_id: &Uuid, origin: &str, email: bool) -> Result<Issued, ApiError> {
     let t = now.timestamp();
     let id = link_id.to_string();
     let out = ports.db().batch(vec![Governor::check_stmt(bearer, now), Stmt::new(SELECT_LINK).bind(id.as_str()), select_settings()]).await?;
@@ -180,9 +200,8 @@ pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
         .companies(companies)
         .details(json!({"link_id": id, "user_id": link.user_id, "expires_at": rfc3339(expires_at), "password_reset": link.has_password}));
     let guard = event.insert_if(&event_id, client, t, ISSUE_GUARD);
-    let out = ports
-        .db()
-        .batch(vec![
+    let activation_url = format!("{}/activate#{token}", origin.trim_end_matches('/'));
+    let mut stmts = vec![
             guard.bind(id.as_str()).bind(gov.principal.session_id.as_str()),
             revoke_pending_stmt(&id, t, &event_id),
             Stmt::new(INSERT_INVITATION)
@@ -194,18 +213,25 @@ pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
                 .bind(gov.user_id())
                 .bind(t)
                 .bind(event_id.as_str()),
-        ])
-        .await?;
+    ];
+    if email {
+        let email_id = new_id(ports, now)?;
+        stmts.push(invitation_email_stmt(ports, &email_id, &invitation_id, &activation_url, t, expires_at, link.has_password));
+        stmts.push(Stmt::new(EMAILED_TO).bind(email_id));
+    }
+    let out = ports.db().batch(stmts).await?;
     if out.first().map_or(0, |o| o.changes) != 1 {
         return Err(ApiError::conflict(Conflict::LinkChanged));
     }
+    let emailed_to = if email { decode_all::<EmailedTo>(rows(&out, 4))?.into_iter().next().map(|e| e.to_address) } else { None };
     Ok(Issued {
         id: invitation_id,
         link_id: id,
         status: "pending",
         expires_at: rfc3339(expires_at),
-        activation_url: format!("{}/activate#{token}", origin.trim_end_matches('/')),
+        activation_url,
         password_reset: link.has_password,
+        emailed_to,
     })
 }
 
