@@ -142,6 +142,34 @@ fn every_migration_applies_in_order_to_an_empty_database() -> TestResult {
     Ok(())
 }
 
+/// 0011 numbers the audit rows already there in time order, and starts the outbox readers at the
+/// present (a channel configured later is not sent history); a duplicate seq is refused.
+#[test]
+fn the_audit_sequence_numbers_history_in_time_order() -> TestResult {
+    let stage = |name: &str| std::env::temp_dir().join(format!("extranet-seq-{name}-{}", std::process::id()));
+    let (before, after) = (stage("before"), stage("after"));
+    for (dir, keep) in [(&before, true), (&after, false)] {
+        std::fs::create_dir_all(dir)?;
+        for name in migration_names()? {
+            if (name.as_str() < "0011") == keep {
+                std::fs::copy(migrations_dir().join(&name), dir.join(&name))?;
+            }
+        }
+    }
+    let db = SqliteDb::open_migrated(&before)?;
+    db.exec_script(
+        "INSERT INTO audit_events (id, created_at, actor_kind, action) VALUES ('c', 300, 'system', 'x'), ('a', 100, 'system', 'x'), ('b', 100, 'system', 'y');",
+    )?;
+    db.apply_migrations(&after)?;
+    let order: Vec<String> = query(&db, "SELECT id FROM audit_events ORDER BY seq".into())?.iter().map(|r| text(r, "id")).collect();
+    assert_eq!(order, ["a", "b", "c"]);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM outbox_cursors WHERE seq = 3")?, 2);
+    assert!(db.exec_script("INSERT INTO audit_events (id, created_at, actor_kind, action, seq) VALUES ('d', 400, 'system', 'x', 3);").is_err());
+    std::fs::remove_dir_all(&before)?;
+    std::fs::remove_dir_all(&after)?;
+    Ok(())
+}
+
 #[test]
 fn expected_tables_and_key_columns_exist() -> TestResult {
     let db = SqliteDb::open_project()?;
@@ -221,7 +249,10 @@ fn expected_tables_and_key_columns_exist() -> TestResult {
         ("channel_link_codes", &["code_hash", "user_id", "link_id", "company_id", "expires_at", "used_at", "used_nonce"]),
         ("webhook_events", &["source", "event_id", "received_at"]),
         ("notifications", &["id", "channel_link_id", "status", "attempts", "next_attempt_at", "external_message_id"]),
-        ("audit_events", &["id", "created_at", "actor_kind", "actor_id", "action", "target_id", "ip", "country"]),
+        ("audit_events", &["id", "created_at", "actor_kind", "actor_id", "action", "target_id", "ip", "country", "seq"]),
+        ("outbox_cursors", &["name", "seq", "attempts", "next_attempt_at", "last_error", "lease_until"]),
+        ("crm_push_failures", &["seq", "event_id", "type", "attempts", "last_error", "failed_at"]),
+        ("emails", &["id", "kind", "user_id", "to_address", "data", "status", "attempts", "next_attempt_at", "sent_at"]),
     ];
     let mut want: Vec<&str> = expected.iter().map(|(t, _)| *t).collect();
     want.sort_unstable();

@@ -272,6 +272,9 @@ fn deliver_after_response(ctx: &Context, ports: EdgePorts, config: &Config, requ
     let config = config.clone();
     ctx.wait_until(async move {
         let report = deliver_outbox(&ports, &config, chrono::Utc::now(), telegram).await;
+        if report.is_quiet() {
+            return;
+        }
         let level = if report.errors.is_empty() { "info" } else { "error" };
         ports.log(&serde_json::json!({"level": level, "request_id": request_id, "delivery": "after_response", "report": report}).to_string());
     });

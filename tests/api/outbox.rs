@@ -250,7 +250,7 @@ fn email_is_off_without_a_sender_or_binding_and_the_console_says_why() {
     let status = outbox(&app, &admin)["email"].clone();
     assert_eq!((status["configured"].as_bool(), status["reason"].as_str()), (Some(false), Some("EMAIL_FROM is not set")));
     let resp = app.send_auth("POST", &format!("/api/admin/links/{EMILY_LINK}/invitations"), &admin, None);
-    assert_eq!((resp.status().as_u16(), json(&resp)["emailed_to"].clone()), (201, Value::Null), "copy-once only");
+    assert_eq!((resp.status().as_u16(), json(&resp)["emailed_to"].clone(), json(&resp)["email"].clone()), (201, Value::Null, json!("off")), "copy-once only");
 
     let app = app.with_vars(&[("EMAIL_FROM", "portal@mail.vector.example")]);
     assert_eq!(outbox(&app, &admin)["email"]["reason"], "the EMAIL send_email binding is missing");
@@ -273,7 +273,7 @@ fn an_invitation_is_emailed_with_its_link_which_the_outbox_then_forgets() {
     let resp = app.send_auth("POST", &format!("/api/admin/links/{EMILY_LINK}/invitations"), &admin, None);
     assert_eq!(resp.status(), 201, "{}", String::from_utf8_lossy(resp.body()));
     let issued = json(&resp);
-    assert_eq!(issued["emailed_to"], EMILY_LOGIN);
+    assert_eq!((issued["emailed_to"].as_str(), issued["email"].as_str()), (Some(EMILY_LOGIN), Some("queued")));
     let url = issued["activation_url"].as_str().unwrap();
     assert_eq!(deliver(&app, &admin)["email"]["sent"], 1);
     let sent = mails(&app);
@@ -283,8 +283,11 @@ fn an_invitation_is_emailed_with_its_link_which_the_outbox_then_forgets() {
     assert_eq!(app.sql_count("SELECT count(*) FROM emails WHERE data LIKE '%activate#%'"), 0, "the token does not stay in the outbox");
 
     let resp = app.send_auth("POST", &format!("/api/admin/links/{EMILY_LINK}/invitations"), &admin, Some(json!({"send_email": false})));
-    assert_eq!(json(&resp)["emailed_to"], Value::Null);
+    assert_eq!((json(&resp)["emailed_to"].clone(), json(&resp)["email"].clone()), (Value::Null, json!("not_requested")));
     assert_eq!(deliver(&app, &admin)["email"]["sent"], 0, "the employee chose another channel");
+    app.exec(&format!("UPDATE users SET email = NULL WHERE id = '{EMILY_USER}'"));
+    let resp = app.send_auth("POST", &format!("/api/admin/links/{EMILY_LINK}/invitations"), &admin, None);
+    assert_eq!(json(&resp)["email"], "no_address", "the console then says to hand the link over another way");
     let resp = app.send_auth("POST", &format!("/api/admin/links/{EMILY_LINK}/invitations"), &admin, Some(json!({"send_email": "yes"})));
     assert_eq!(json(&resp)["error"]["field"], "send_email");
 }

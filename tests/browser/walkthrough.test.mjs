@@ -72,7 +72,7 @@ async function check(page, name) {
 }
 
 before(async () => {
-  worker = await startWorker({ label: "browser-walkthrough", vars: { TELEGRAM_BOT_USERNAME: "vector_portal_bot" } });
+  worker = await startWorker({ label: "browser-walkthrough", vars: { TELEGRAM_BOT_USERNAME: "vector_portal_bot", EMAIL_FROM: "portal@mail.vector.example" } });
   // Seed through the API, as the CRM and the bootstrap would: the first admin, two companies,
   // Emily's contact and a pipeline with a required field.
   await api("POST", "/api/admin/bootstrap", { token: worker.secrets.BOOTSTRAP_TOKEN, ...ADMIN, first_name: "Vera", last_name: "Vector" });
@@ -171,14 +171,19 @@ test("the admin issues an invitation and copies the activation link", async () =
   await admin.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name: "Invitations" }).click();
   await admin.getByRole("heading", { name: "Invite Emily Carter" }).waitFor();
   await admin.getByText(/valid for 72 hours/).waitFor();
+  const byEmail = admin.getByLabel("Send by email to emily.carter@northernlight.example");
+  assert.equal(await byEmail.isChecked(), true, "email is the default");
   await admin.getByRole("button", { name: "Issue invitation" }).click();
   const box = admin.getByLabel("Activation link");
   await box.waitFor();
+  await admin.getByText("Emailed to emily.carter@northernlight.example.").waitFor();
   replacedUrl = await box.inputValue();
+  await byEmail.uncheck();
   // A second invitation replaces the first (as when the first one was not activated in time).
   await admin.getByRole("button", { name: "Issue invitation" }).click();
   await admin.waitForFunction((old) => document.querySelector(".secret input")?.value !== old, replacedUrl);
   activationUrl = await box.inputValue();
+  await admin.getByText("Not emailed, as you chose.").waitFor();
   await admin.getByRole("list", { name: "Invitations" }).getByText("revoked", { exact: true }).waitFor();
   assert.match(activationUrl, /\/activate#[A-Za-z0-9_-]{43}$/);
   await admin.getByRole("button", { name: "Copy" }).click();
@@ -655,7 +660,10 @@ test("the admin disables the link and Emily's open page loses access at its next
   await admin.getByText("Companies saved.").first().waitFor();
   assert.equal(await admin.getByRole("form", { name: "Companies of this link" }).getByLabel("Blue Harbor").isChecked(), false);
   await admin.getByRole("form", { name: "Companies of this link" }).getByLabel("Blue Harbor").check();
+  // The page renders afresh after a save: wait for the new forms, not the ones being replaced.
+  await admin.evaluate(() => document.querySelectorAll("form").forEach((f) => (f.dataset.stale = "1")));
   await admin.getByRole("form", { name: "Companies of this link" }).getByRole("button", { name: "Save companies" }).click();
+  await admin.waitForFunction(() => document.querySelector('select[name="responsible_id"]')?.closest("form")?.dataset.stale === undefined);
   await admin.getByRole("form", { name: "Companies of this link" }).getByLabel("Blue Harbor").and(admin.locator(":checked")).waitFor();
   // The admin created the link, so she answers for it; Marta manages only Northern Light, so she
   // cannot answer for a link that also holds Blue Harbor: the refusal sits at the field.
@@ -735,6 +743,15 @@ test("the other console sections work: security (with a range error), channel li
   await admin.getByRole("button", { name: "Show events" }).click();
   await admin.getByText("document.signed").waitFor();
   await check(admin, "governance-audit");
+
+  await nav.getByRole("link", { name: "Delivery" }).click();
+  const email = admin.getByRole("region", { name: "Email" });
+  await email.getByText("portal@mail.vector.example").waitFor();
+  const crm = admin.getByRole("region", { name: "CRM webhooks" });
+  await crm.getByText("CRM_WEBHOOK_URL is not set", { exact: false }).waitFor();
+  await admin.getByRole("button", { name: "Deliver now" }).click();
+  await admin.getByText(/Delivered \d+ message/).waitFor();
+  await check(admin, "governance-delivery");
 });
 
 test("offboarding revokes the link and reports open requests", async () => {

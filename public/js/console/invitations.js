@@ -2,6 +2,7 @@
 // over through a trusted channel), see their status and lifetime, revoke pending ones.
 import { get, post } from "../lib/api.js";
 import { confirmDialog, empty, failure, fullName, h, loading, mount, secretBox, statusBadge, time, toast, uid } from "../lib/dom.js";
+import { checkbox } from "../lib/forms.js";
 import { linkBar, linkPicker } from "./shared.js";
 
 function lifetime(createdAt, expiresAt) {
@@ -77,17 +78,31 @@ export async function renderInvitations(ctx, el) {
       .then((s) => ttl.replaceChildren(`${s.sessions.invitation_ttl_hours} hours`))
       .catch(() => {});
     const button = h("button", { type: "button", class: "primary", disabled: link.status !== "active" }, "Issue invitation");
+    const address = link.user?.email || "";
+    const byEmail = checkbox({
+      label: address ? `Send by email to ${address}` : "Send by email to the user",
+      name: "send_email",
+      checked: true,
+      hint: "Untick to hand the link over by another trusted channel only.",
+    });
+    const emailNote = (inv) =>
+      ({
+        queued: h("p", {}, h("strong", {}, `Emailed to ${inv.emailed_to}.`), " You can also copy the link below once, for a trusted channel of your choice."),
+        not_requested: h("p", {}, h("strong", {}, "Not emailed, as you chose."), " Copy the activation link now: it is shown only once. Send it to the contact's confirmed email or another trusted channel. Never send a login and password in correspondence."),
+        off: h("p", {}, h("strong", {}, "Not emailed: email is not set up for this portal (an admin sees why under Delivery)."), " Copy the activation link now: it is shown only once, and send it by a trusted channel."),
+        no_address: h("p", {}, h("strong", {}, "Not emailed: the user has no email address."), " Copy the activation link now: it is shown only once, and send it by a trusted channel."),
+      })[inv.email] ?? h("p", {}, h("strong", {}, "Copy the activation link now: it is shown only once."));
     button.addEventListener("click", async () => {
       button.disabled = true;
       try {
-        const inv = await post(`/api/admin/links/${link.id}/invitations`, {});
+        const inv = await post(`/api/admin/links/${link.id}/invitations`, { send_email: byEmail.control.checked });
         mount(
           issued,
           h(
             "div",
             { class: "alert ok", role: "status" },
             h("h3", { tabindex: "-1" }, inv.password_reset ? "Password-reset invitation issued" : "Invitation issued"),
-            h("p", {}, h("strong", {}, "Copy the activation link now: it is shown only once."), " Send it to the contact's confirmed email or another trusted channel. Never send a login and password in correspondence."),
+            emailNote(inv),
             secretBox("Activation link", inv.activation_url),
             h("p", { class: "small" }, "Valid until ", time(inv.expires_at), ". Any earlier pending invitation of this link was revoked."),
           ),
@@ -106,6 +121,7 @@ export async function renderInvitations(ctx, el) {
       h("h2", { id: "inv-issue" }, `Invite ${fullName(link.user)}`),
       h("p", {}, "An invitation is the only correct way for a client to log in for the first time. It is valid for ", ttl, "; a new one revokes the pending ones. If the client did not activate in time, issue a new one rather than resending the old link."),
       link.status !== "active" ? h("div", { class: "alert warn" }, h("p", {}, `The link is ${link.status}: invitations can only be issued for an active link.`)) : null,
+      byEmail,
       button,
       issued,
     );

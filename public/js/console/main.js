@@ -1,6 +1,6 @@
 // The governance console (/extranet-governance), in the sections the employees' guide names:
 // client links, link wizard, invitations, permissions, security, channel links, diagnostics, audit
-// log and offboarding; and the team's own work on the clients' requests. Views are addressed by the fragment (#links, #permissions/<link id>, ...);
+// log and offboarding; delivery (Telegram, email, CRM webhooks); and the team's own work on the clients' requests. Views are addressed by the fragment (#links, #permissions/<link id>, ...);
 // the sections about one link work on the selected link.
 import * as api from "../lib/api.js";
 import { focusHeading, fullName, h, loading, mount } from "../lib/dom.js";
@@ -9,6 +9,7 @@ import { totpEnrolment } from "../lib/totp.js";
 import { renderAudit } from "./audit.js";
 import { renderBranding } from "./branding.js";
 import { renderChannelLinks } from "./channels.js";
+import { renderDelivery } from "./delivery.js";
 import { renderDocuments } from "./documents.js";
 import { renderDiagnostics } from "./diagnostics.js";
 import { renderInvitations } from "./invitations.js";
@@ -33,6 +34,7 @@ const SECTIONS = [
   { id: "users", label: "Users", render: renderUsers },
   { id: "security", label: "Security", render: renderSecurity },
   { id: "branding", label: "Branding", render: renderBranding },
+  { id: "delivery", label: "Delivery", render: renderDelivery },
   { id: "channels", label: "Channel links", render: renderChannelLinks },
   { id: "diagnostics", label: "Diagnostics", render: renderDiagnostics, perLink: true },
   { id: "audit", label: "Audit log", render: renderAudit },

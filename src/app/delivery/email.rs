@@ -204,6 +204,11 @@ pub struct Text {
     pub body: String,
 }
 
+/// A whole number from the row's JSON: D1 hands integers bound from wasm back as reals (`1.0`).
+fn int_of(data: &Value, key: &str) -> Option<i64> {
+    data.get(key).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+}
+
 fn str_of<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
     data.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
@@ -226,10 +231,10 @@ pub fn render(kind: &str, data: &Value, brand: &str, portal_url: Option<&str>) -
     let not_you = "If this was not you, contact your manager at once.";
     let (subject, body) = match kind {
         "invitation" => {
-            let reset = data.get("password_reset").and_then(Value::as_i64) == Some(1);
+            let reset = int_of(data, "password_reset") == Some(1);
             let url = str_of(data, "url").unwrap_or("(the link was removed after sending)");
             let what = if reset { "set a new password" } else { "activate your access and choose a password" };
-            let expires = data.get("expires_at").and_then(Value::as_i64).map(crate::app::kit::time::rfc3339).unwrap_or_default();
+            let expires = int_of(data, "expires_at").map(crate::app::kit::time::rfc3339).unwrap_or_else(|| "its expiry".into());
             (
                 if reset { format!("{brand}: set a new password") } else { format!("{brand}: your access is ready") },
                 format!("Hello,\n\nUse this link to {what}:\n\n{url}\n\nThe link works once and expires at {expires}. If you did not expect it, ignore this message."),
@@ -264,7 +269,7 @@ pub fn render(kind: &str, data: &Value, brand: &str, portal_url: Option<&str>) -
             (format!("{brand}: a document awaits {action}"), format!("Hello,\n\nA document in the portal awaits {action}.{portal}"))
         }
         "review_digest" => {
-            let count = data.get("count").and_then(Value::as_i64).unwrap_or(0);
+            let count = int_of(data, "count").unwrap_or(0);
             (
                 format!("{brand}: {count} client access link(s) due for review"),
                 format!("Hello,\n\n{count} client access link(s) you answer for are past their review date. Review them: keep, change or end each one.{console}"),
@@ -313,6 +318,9 @@ mod tests {
         assert!(html.contains("<a href=\"https://portal.test/activate#tok\">"), "{html}");
         assert!(html.contains("Northern &lt;Light&gt;"), "{html}");
         assert!(render("invitation", &json!({"url": "u", "password_reset": 1}), "P", None).subject.contains("new password"));
+        // D1 gives integers bound from wasm back as reals.
+        let from_d1 = render("invitation", &json!({"url": "u", "password_reset": 1.0, "expires_at": 1_800_000_000.0}), "P", None);
+        assert!(from_d1.subject.contains("new password") && from_d1.body.contains("2027-01-15T08:00:00Z"), "{}", from_d1.body);
     }
 
     #[test]

@@ -108,6 +108,16 @@ pub struct OutboxReport {
     pub errors: Vec<String>,
 }
 
+impl OutboxReport {
+    /// Nothing was due and nothing went wrong (the pass after most writes): not worth a log line.
+    pub fn is_quiet(&self) -> bool {
+        self.errors.is_empty()
+            && self.telegram.as_ref().is_none_or(|r| r.claimed == 0)
+            && self.email.as_ref().is_none_or(|r| r.claimed == 0)
+            && self.crm_webhook.as_ref().is_none_or(|r| r.sent + r.retried + r.failed == 0)
+    }
+}
+
 /// Sends what is due: Telegram (when `telegram` and a bot is configured), email (when on), CRM
 /// webhooks (when CRM_WEBHOOK_URL is set). The cron, the pass after a write's response and the
 /// admin's "deliver now" all run this.

@@ -101,7 +101,11 @@ pub async fn issue_invitation<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Re
     let id = path_uuid(cx.param("id"))?;
     let origin = public_origin(cx, req);
     let input: invitations::IssueInput = optional_json_body(req)?;
-    let email = input.send_email.unwrap_or(true) && email::availability(cx.ports, cx.config).is_ok();
+    let email = match (input.send_email.unwrap_or(true), email::availability(cx.ports, cx.config).is_ok()) {
+        (false, _) => invitations::EmailChoice::NotRequested,
+        (true, false) => invitations::EmailChoice::Off,
+        (true, true) => invitations::EmailChoice::Send,
+    };
     reply::created(&invitations::issue(cx.ports, b, &cx.client, cx.now, &id, &origin, email).await?)
 }
 

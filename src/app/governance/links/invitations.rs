@@ -161,8 +161,20 @@ pub struct Issued {
     pub activation_url: String,
     /// The user already has a password: activating replaces it.
     pub password_reset: bool,
-    /// Where the activation link was emailed to, when it was (`send_email` and email on).
+    /// Where the activation link was emailed to, when it was.
     pub emailed_to: Option<String>,
+    /// `queued` (emailed_to names the address), `not_requested` (send_email: false), `off` (email
+    /// is not set up: EMAIL_FROM or the binding missing) or `no_address` (the user has no email).
+    pub email: &'static str,
+}
+
+/// Whether to email the activation link: asked for and possible, asked for but email is off, or
+/// not asked for (the employee hands the link over by another trusted channel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailChoice {
+    Send,
+    Off,
+    NotRequested,
 }
 
 /// `POST /api/admin/links/{id}/invitations` body: `{send_email?: bool}` (default true).
@@ -172,9 +184,8 @@ pub struct IssueInput {
     pub send_email: Option<bool>,
 }
 
-/// `POST /api/admin/links/{id}/invitations`. `origin` is PORTAL_URL or the request's origin;
-/// `email` whether to email the link to the user (asked for, and email is on).
-pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, now: DateTime<Utc>, link_id: &Uuid, origin: &str, email: bool) -> Result<Issued, ApiError> {
+/// `POST /api/admin/links/{id}/invitations`. `origin` is PORTAL_URL or the request's origin.
+pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, now: DateTime<Utc>, link_id: &Uuid, origin: &str, email: EmailChoice) -> Result<Issued, ApiError> {
     let t = now.timestamp();
     let id = link_id.to_string();
     let out = ports.db().batch(vec![Governor::check_stmt(bearer, now), Stmt::new(SELECT_LINK).bind(id.as_str()), select_settings()]).await?;
@@ -214,7 +225,7 @@ pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
                 .bind(t)
                 .bind(event_id.as_str()),
     ];
-    if email {
+    if email == EmailChoice::Send {
         let email_id = new_id(ports, now)?;
         stmts.push(invitation_email_stmt(ports, &email_id, &invitation_id, &activation_url, t, expires_at, link.has_password));
         stmts.push(Stmt::new(EMAILED_TO).bind(email_id));
@@ -223,7 +234,13 @@ pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
     if out.first().map_or(0, |o| o.changes) != 1 {
         return Err(ApiError::conflict(Conflict::LinkChanged));
     }
-    let emailed_to = if email { decode_all::<EmailedTo>(rows(&out, 4))?.into_iter().next().map(|e| e.to_address) } else { None };
+    let emailed_to = if email == EmailChoice::Send { decode_all::<EmailedTo>(rows(&out, 4))?.into_iter().next().map(|e| e.to_address) } else { None };
+    let email = match (email, &emailed_to) {
+        (EmailChoice::Send, Some(_)) => "queued",
+        (EmailChoice::Send, None) => "no_address",
+        (EmailChoice::Off, _) => "off",
+        (EmailChoice::NotRequested, _) => "not_requested",
+    };
     Ok(Issued {
         id: invitation_id,
         link_id: id,
@@ -232,6 +249,7 @@ pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
         activation_url,
         password_reset: link.has_password,
         emailed_to,
+        email,
     })
 }
 
