@@ -3,6 +3,7 @@
 
 use super::routes::{Guard, Route, ROUTES};
 use super::ApiError;
+use crate::app::delivery::crm_events::EVENT_TYPES;
 use serde_json::{json, Map, Value};
 
 pub fn document() -> Value {
@@ -13,6 +14,7 @@ pub fn document() -> Value {
             ops.insert(route.method.as_str().to_ascii_lowercase(), operation(route));
         }
     }
+    describe_crm_feed(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -21,11 +23,22 @@ pub fn document() -> Value {
             "description": "The external-access side of a CRM: client portal, governance and webhooks."
         },
         "paths": paths,
+        "webhooks": {"crmEvent": crm_webhook()},
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },
             "schemas": {
+                "CrmEvent": crm_event_schema(),
+                "CrmEventFeed": {
+                    "type": "object",
+                    "required": ["items", "next_cursor", "has_more"],
+                    "properties": {
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/CrmEvent"}},
+                        "next_cursor": {"type": "string", "pattern": "^[0-9]+$", "description": "Pass as `after` to read on; the same cursor when nothing is new."},
+                        "has_more": {"type": "boolean"}
+                    }
+                },
                 "Error": {
                     "type": "object",
                     "required": ["error"],
@@ -47,6 +60,66 @@ pub fn document() -> Value {
             }
         }
     })
+}
+
+/// One client action or access change, as the feed lists it and the webhook carries it.
+fn crm_event_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "cursor", "type", "occurred_at", "data"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid", "description": "Stable across retries and replays: the webhook-id, the key to dedupe on."},
+            "cursor": {"type": "string", "pattern": "^[0-9]+$", "description": "Position in commit order; `after=` it reads what follows."},
+            "type": {"type": "string", "enum": EVENT_TYPES.as_slice()},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "data": {
+                "type": "object",
+                "required": ["actor", "target", "company_ids", "details"],
+                "properties": {
+                    "actor": {"type": "object", "properties": {"kind": {"type": "string", "enum": ["external", "employee", "crm", "system", "anonymous"]}, "id": {"type": ["string", "null"]}}},
+                    "target": {"type": ["object", "null"], "properties": {"kind": {"type": "string"}, "id": {"type": ["string", "null"]}}},
+                    "company_ids": {"type": "array", "items": {"type": "string"}},
+                    "details": {"type": "object", "description": "What the audit log records for this action (never secrets or tokens)."}
+                }
+            }
+        }
+    })
+}
+
+/// The feed's query and answer, which the generic operation leaves open.
+fn describe_crm_feed(paths: &mut Map<String, Value>) {
+    if let Some(op) = paths.get_mut("/api/crm/events").and_then(|p| p.get_mut("get")) {
+        op["parameters"] = json!([
+            {"name": "after", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[0-9]+$"}, "description": "A cursor from this feed; 0 or absent for the oldest event kept."},
+            {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}
+        ]);
+        op["responses"]["200"] = json!({"description": "Events after the cursor, oldest first", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CrmEventFeed"}}}});
+    }
+}
+
+/// The push to CRM_WEBHOOK_URL (Standard Webhooks), one event per delivery.
+fn crm_webhook() -> Value {
+    let header = |name: &str, description: &str| json!({"name": name, "in": "header", "required": true, "schema": {"type": "string"}, "description": description});
+    json!({"post": {
+        "operationId": "crm_event_webhook",
+        "summary": "One CRM event pushed to CRM_WEBHOOK_URL, signed per Standard Webhooks",
+        "description": "Sent after the response that caused it, in commit order, one at a time. A non-2xx answer or no answer within 5 s is retried after 1, 2, 4 and 8 minutes with the same webhook-id, holding back the events after it; after the fifth failure the event is listed in the console's Delivery page and the push moves on. `POST /api/admin/crm/events/replay` sends every event after a cursor again. Verify: HMAC-SHA256 keyed with the base64 after `whsec_` of CRM_WEBHOOK_SECRET, over `{webhook-id}.{webhook-timestamp}.{body}`.",
+        "parameters": [
+            header("webhook-id", "The event's id: the same on every retry and replay."),
+            header("webhook-timestamp", "Unix seconds when this delivery was signed."),
+            header("webhook-signature", "`v1,<base64 HMAC-SHA256>`.")
+        ],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["type", "timestamp", "data"],
+            "properties": {
+                "type": {"type": "string", "enum": EVENT_TYPES.as_slice()},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "data": {"$ref": "#/components/schemas/CrmEvent"}
+            }
+        }}}},
+        "responses": {"2XX": {"description": "Received: the push moves on to the next event."}}
+    }})
 }
 
 fn operation(route: &Route) -> Value {

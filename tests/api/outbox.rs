@@ -362,3 +362,66 @@ fn the_review_digest_goes_once_a_day_to_whoever_answers_for_the_links() {
     assert!(digest[0].text.contains("https://portal.test/extranet-governance"));
     let _ = admin;
 }
+
+#[test]
+fn a_document_for_signature_and_a_reused_refresh_token_are_told_to_the_right_people() {
+    let (app, admin) = mailing();
+    let file = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"Terms.\n");
+    let resp = app.send_auth("POST", "/api/admin/documents", &admin,
+        Some(json!({"company_id": NORTHERN_LIGHT, "title": "Service agreement 2027", "content_type": "text/plain", "content_base64": file})));
+    assert_eq!(resp.status(), 201, "{}", String::from_utf8_lossy(resp.body()));
+    let document = json(&resp)["id"].as_str().unwrap().to_owned();
+    deliver(&app, &admin);
+    assert!(mails(&app).is_empty(), "a draft tells no one");
+    let resp = app.send_auth("POST", &format!("/api/admin/documents/{document}/publish"), &admin, Some(json!({"required_action": "sign"})));
+    assert_eq!(resp.status(), 200, "{}", String::from_utf8_lossy(resp.body()));
+    deliver(&app, &admin);
+    let sent = mails(&app);
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].to.as_str(), sent[0].subject.as_str()), (EMILY_LOGIN, "Client portal: a document awaits your signature"));
+    assert!(!sent[0].text.contains("Service agreement"), "the title stays in the portal");
+
+    // The same refresh token presented twice: the second is a theft signal for the admins.
+    let (_, refresh) = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD);
+    for expected in [200, 401] {
+        let resp = app.post_json("/api/auth/refresh", json!({"refresh_token": refresh, "refresh_transport": "body"}), &[]);
+        assert_eq!(resp.status(), expected);
+        app.advance(30); // past the grace for a concurrent refresh
+    }
+    deliver(&app, &admin);
+    let theft: Vec<_> = mails(&app).into_iter().filter(|m| m.subject.contains("stolen")).collect();
+    assert_eq!(theft.len(), 1);
+    assert_eq!(theft[0].to, ADMIN_EMAIL);
+    assert!(theft[0].text.contains(EMILY_LOGIN), "{}", theft[0].text);
+}
+
+#[test]
+fn the_openapi_document_describes_the_feed_and_the_signed_webhook() {
+    let (app, _admin) = world(&[]);
+    client_actions(&app);
+    let doc = json(&app.get("/openapi.json"));
+    let hook = &doc["webhooks"]["crmEvent"]["post"];
+    let headers: Vec<&str> = hook["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(headers, ["webhook-id", "webhook-timestamp", "webhook-signature"]);
+    assert_eq!(hook["requestBody"]["content"]["application/json"]["schema"]["properties"]["data"]["$ref"], "#/components/schemas/CrmEvent");
+    let feed_op = &doc["paths"]["/api/crm/events"]["get"];
+    assert_eq!(feed_op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/CrmEventFeed");
+    let known: Vec<&str> = doc["components"]["schemas"]["CrmEvent"]["properties"]["type"]["enum"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    for t in types(&feed(&app, "0")) {
+        assert!(known.contains(&t.as_str()), "{t} is not in the documented types");
+    }
+}
+
+#[test]
+fn a_webhook_configured_later_starts_from_then_and_a_replay_sends_the_history() {
+    let (app, _admin) = world(&[]);
+    client_actions(&app);
+    pollster::block_on(extranet::app::delivery::maintenance::run_cron(&app.ports, Some(&app.config), app.now.get()));
+    let app = app.with_vars(&[("CRM_WEBHOOK_URL", HOOK_URL), ("CRM_WEBHOOK_SECRET", HOOK_SECRET)]);
+    let admin = app.admin_token();
+    assert_eq!(deliver(&app, &admin)["crm_webhook"]["sent"], 0, "history is in the feed, not pushed unasked");
+    client_actions(&app);
+    assert_eq!(deliver(&app, &admin)["crm_webhook"]["sent"], 3);
+    let resp = app.send_auth("POST", "/api/admin/crm/events/replay", &admin, Some(json!({"after": "0"})));
+    assert_eq!(json(&resp)["push"]["sent"], 7, "asked for: the whole history, in order");
+}

@@ -86,6 +86,10 @@ const RECORD_FAILURE: &str = "INSERT INTO crm_push_failures (seq, event_id, type
 // ?1 after, ?2 now: the push goes back to the cursor and starts again at once.
 // A push running meanwhile loses its lease, so its save cannot undo the replay.
 const REPLAY: &str = "UPDATE outbox_cursors SET seq = ?1, attempts = 0, next_attempt_at = 0, last_error = NULL, lease_until = 0, updated_at = ?2 WHERE name = 'crm_webhook'";
+// While no webhook is configured the push stands at the present, so one configured later starts
+// there (the feed still has the history, and a replay sends it).
+const SKIP_TO_PRESENT: &str = "UPDATE outbox_cursors SET seq = (SELECT coalesce(max(seq), 0) FROM audit_events), attempts = 0, \
+     next_attempt_at = 0, last_error = NULL WHERE name = 'crm_webhook'";
 const REPLAY_COUNT: &str = concat!("SELECT count(*) AS queued FROM audit_events a WHERE a.seq > ?1 AND ", crm_event!("a"));
 const STATUS: &str = concat!("SELECT c.seq AS pushed_cursor, c.attempts, c.next_attempt_at, c.last_error, c.updated_at, \
      (SELECT count(*) FROM audit_events a WHERE a.seq > c.seq AND ", crm_event!("a"), ") AS pending, \
@@ -243,6 +247,11 @@ pub async fn push_due<P: Ports>(ports: &P, hook: &CrmWebhook, now: DateTime<Utc>
     writes.push(Stmt::new(SAVE).bind(lease).bind(at.seq).bind(at.attempts).bind(at.next_attempt_at).bind(at.last_error).bind(t));
     ports.db().batch(writes).await?;
     Ok(report)
+}
+
+/// For the cron when CRM_WEBHOOK_URL is not set.
+pub fn skip_to_present_stmt() -> Stmt {
+    Stmt::new(SKIP_TO_PRESENT)
 }
 
 #[derive(Debug, Deserialize)]

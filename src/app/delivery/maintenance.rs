@@ -90,6 +90,11 @@ pub async fn run_cron<P: Ports>(ports: &P, config: Option<&Config>, now: DateTim
         Err(e) => report.errors.push(format!("maintenance: {e}")),
     }
     if let Some(config) = config {
+        if config.crm_webhook.is_none() {
+            if let Err(e) = ports.db().batch(vec![crm_events::skip_to_present_stmt()]).await {
+                report.errors.push(format!("crm cursor: {e}"));
+            }
+        }
         let outbox = deliver_outbox(ports, config, now, true).await;
         report.notifications = outbox.telegram;
         report.email = outbox.email;
