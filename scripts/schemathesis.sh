@@ -26,11 +26,19 @@ mkdir -p "$OUT"
 # The worker, an admin and a client with a link, then schemathesis; the worker stops whatever happens.
 node --input-type=module - <<'EOF'
 import { spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
 const { startWorker } = await import(pathToFileURL(process.env.HARNESS).href);
 
-const worker = await startWorker({ label: "schemathesis" });
+// A CRM that takes every webhook, so the CRM routes (replay, push) run as configured.
+const sink = createServer((req, res) => req.resume().on("end", () => res.writeHead(204).end()));
+await new Promise((resolve) => sink.listen(0, "127.0.0.1", resolve));
+const worker = await startWorker({
+  label: "schemathesis",
+  vars: { CRM_WEBHOOK_URL: `http://127.0.0.1:${sink.address().port}/crm` },
+  secrets: { CRM_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString("base64")}` },
+});
 let code = 1;
 try {
   const call = async (method, path, body, token) => {
@@ -87,6 +95,7 @@ try {
   console.error(`schemathesis: ${err.stack ?? err}`);
 } finally {
   await worker.stop();
+  sink.close();
 }
 console.log(`schemathesis: ${code === 0 ? "no server error, every response on the schema" : "FAILED (see above)"}`);
 process.exit(code);

@@ -63,3 +63,12 @@ fn access_tokens_sign_and_verify() {
         jwt::verify(&keys, &token, now + Duration::minutes(11), "https://extranet.example", "extranet-api").is_err()
     );
 }
+
+/// The CRM webhook's signature is computed in wasm at the edge: the Standard Webhooks example
+/// must come out the same there (the e2e test checks it again with the npm package).
+#[wasm_bindgen_test]
+fn standard_webhooks_signatures_match_the_specification_inside_wasm() {
+    use extranet::channels::standard_webhooks::WebhookSecret;
+    let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    assert_eq!(secret.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, r#"{"test": 2432232314}"#), "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+}

@@ -12,6 +12,8 @@ pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 pub const TEXT_MAX: usize = 4000;
 /// Deep-link payloads are at most 64 characters of `A-Za-z0-9_-`.
 const PAYLOAD_MAX: usize = 64;
+/// The longest message passed on to the team: the portal's own cap (`kit::messages`).
+pub const INCOMING_TEXT_MAX: usize = 5000;
 
 /// An incoming update, as far as this product cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +25,27 @@ pub enum Update {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// `/start` (or `/start@bot`) with the deep-link payload, if any and well formed.
-    Start { chat: Chat, code: Option<String> },
-    /// A text message; `reply_to` is the id of the message it answers.
-    Text { chat: Chat, message_id: i64, text: String, reply_to: Option<i64> },
-    /// A message without text (photo, sticker, voice...).
+    /// `/start` (or `/start@bot`) with the deep-link payload: none, well formed, or not.
+    Start { chat: Chat, code: StartCode },
+    /// A text message, or the caption of a photo or file (`file_dropped`: the file itself is not
+    /// passed on); `reply_to` is the id of the message it answers.
+    Text { chat: Chat, message_id: i64, text: String, reply_to: Option<i64>, file_dropped: bool },
+    /// A message without text or caption (photo, sticker, voice...).
     NotText { chat: Chat },
-    /// Anything else: edits, callbacks, membership changes, channel posts.
+    /// The user blocked the bot (`my_chat_member`, status `kicked`) or let it back (`member`).
+    BotBlocked { chat_id: i64 },
+    BotUnblocked { chat_id: i64 },
+    /// Anything else: edits, callbacks, other membership changes, channel posts.
     Ignored,
+}
+
+/// What followed `/start`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartCode {
+    None,
+    Valid(String),
+    /// Something that cannot be one of our codes (wrong characters or length).
+    Malformed,
 }
 
 /// The chat a message came from and who wrote it.
@@ -52,7 +67,21 @@ struct RawMessage {
     #[serde(default)]
     text: Option<String>,
     #[serde(default)]
+    caption: Option<String>,
+    #[serde(default)]
     reply_to_message: Option<RawReply>,
+}
+
+/// A `my_chat_member` update: the bot's own membership in a chat changed.
+#[derive(Deserialize)]
+struct RawMembership {
+    chat: RawChat,
+    new_chat_member: RawMember,
+}
+
+#[derive(Deserialize)]
+struct RawMember {
+    status: String,
 }
 
 #[derive(Deserialize)]
@@ -85,25 +114,43 @@ pub fn parse_update(body: &[u8]) -> Update {
     let Some(update_id) = value.get("update_id").and_then(Value::as_i64) else {
         return Update::Malformed;
     };
-    let event = value
-        .get("message")
-        .and_then(|m| serde_json::from_value::<RawMessage>(m.clone()).ok())
-        .map_or(Event::Ignored, message_event);
+    let membership = value.get("my_chat_member").and_then(|m| serde_json::from_value::<RawMembership>(m.clone()).ok());
+    let event = match membership {
+        // Only private chats are ever linked; in them `kicked` is the user blocking the bot.
+        Some(m) if m.chat.kind == "private" => match m.new_chat_member.status.as_str() {
+            "kicked" => Event::BotBlocked { chat_id: m.chat.id },
+            "member" => Event::BotUnblocked { chat_id: m.chat.id },
+            _ => Event::Ignored,
+        },
+        Some(_) => Event::Ignored,
+        None => value
+            .get("message")
+            .and_then(|m| serde_json::from_value::<RawMessage>(m.clone()).ok())
+            .map_or(Event::Ignored, message_event),
+    };
     Update::Known { update_id, event }
 }
 
 fn message_event(m: RawMessage) -> Event {
     let chat = Chat { id: m.chat.id, private: m.chat.kind == "private", label: label(m.from.as_ref()) };
+    let reply_to = m.reply_to_message.map(|r| r.message_id);
     let Some(text) = m.text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
-        return Event::NotText { chat };
+        return match m.caption.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()) {
+            Some(caption) => Event::Text { chat, message_id: m.message_id, text: caption, reply_to, file_dropped: true },
+            None => Event::NotText { chat },
+        };
     };
     let mut words = text.split_whitespace();
     let command = words.next().unwrap_or_default();
     if command == "/start" || command.starts_with("/start@") {
-        let code = words.next().filter(|c| is_payload(c)).map(str::to_owned);
+        let code = match words.next() {
+            None => StartCode::None,
+            Some(c) if is_payload(c) => StartCode::Valid(c.to_owned()),
+            Some(_) => StartCode::Malformed,
+        };
         return Event::Start { chat, code };
     }
-    Event::Text { chat, message_id: m.message_id, text, reply_to: m.reply_to_message.map(|r| r.message_id) }
+    Event::Text { chat, message_id: m.message_id, text, reply_to, file_dropped: false }
 }
 
 fn is_payload(text: &str) -> bool {
@@ -155,7 +202,9 @@ pub fn clip(text: &str, max: usize) -> String {
 /// Why a sendMessage did not go through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendFailure {
-    /// Retrying cannot help: the chat is gone, the bot was blocked, the request is refused.
+    /// The user blocked the bot (or deleted the account): nothing reaches this chat any more.
+    Unreachable(String),
+    /// Retrying cannot help: the chat is gone, the request is refused.
     Permanent(String),
     /// Worth another try later: rate limits, Telegram's own errors, a network failure.
     Temporary(String),
@@ -164,7 +213,7 @@ pub enum SendFailure {
 impl SendFailure {
     pub fn reason(&self) -> &str {
         match self {
-            SendFailure::Permanent(r) | SendFailure::Temporary(r) => r,
+            SendFailure::Unreachable(r) | SendFailure::Permanent(r) | SendFailure::Temporary(r) => r,
         }
     }
 }
@@ -180,6 +229,8 @@ pub fn sent_message_id(status: u16, body: &str) -> Result<i64, SendFailure> {
             .and_then(Value::as_i64)
             .filter(|_| value.get("ok") == Some(&Value::Bool(true)))
             .ok_or_else(|| SendFailure::Temporary(format!("Bot API {status}: unexpected answer"))),
+        // "Forbidden: bot was blocked by the user", "Forbidden: user is deactivated".
+        403 if description.contains("blocked") || description.contains("deactivated") => Err(SendFailure::Unreachable(what)),
         400 | 403 | 404 => Err(SendFailure::Permanent(what)),
         _ => Err(SendFailure::Temporary(what)),
     }
@@ -201,7 +252,7 @@ mod tests {
     fn start_with_a_code_from_a_private_chat() {
         let code = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
         match parse_update(&update(private(&format!("/start {code}")))) {
-            Update::Known { update_id: 900, event: Event::Start { chat, code: Some(c) } } => {
+            Update::Known { update_id: 900, event: Event::Start { chat, code: StartCode::Valid(c) } } => {
                 assert_eq!(c, code);
                 assert!(chat.private);
                 assert_eq!(chat.label, "@emily_c");
@@ -209,9 +260,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse_update(&update(private("/start@ExtranetBot xyz"))), Update::Known { event: Event::Start { code: Some(_), .. }, .. }));
-        assert!(matches!(parse_update(&update(private("/start"))), Update::Known { event: Event::Start { code: None, .. }, .. }));
-        assert!(matches!(parse_update(&update(private("/start <script>"))), Update::Known { event: Event::Start { code: None, .. }, .. }));
+        assert!(matches!(parse_update(&update(private("/start@ExtranetBot xyz"))), Update::Known { event: Event::Start { code: StartCode::Valid(_), .. }, .. }));
+        assert!(matches!(parse_update(&update(private("/start"))), Update::Known { event: Event::Start { code: StartCode::None, .. }, .. }));
+        assert!(matches!(parse_update(&update(private("/start <script>"))), Update::Known { event: Event::Start { code: StartCode::Malformed, .. }, .. }));
     }
 
     #[test]
@@ -234,7 +285,7 @@ mod tests {
             parse_update(&update(msg)),
             Update::Known {
                 update_id: 900,
-                event: Event::Text { chat: Chat { id: 4242, private: true, label: "@emily_c".into() }, message_id: 5, text: "Hello team".into(), reply_to: Some(77) }
+                event: Event::Text { chat: Chat { id: 4242, private: true, label: "@emily_c".into() }, message_id: 5, text: "Hello team".into(), reply_to: Some(77), file_dropped: false }
             }
         );
     }
@@ -248,6 +299,21 @@ mod tests {
         assert_eq!(parse_update(br#"{"update_id": 12, "message": {"chat": "x"}}"#), Update::Known { update_id: 12, event: Event::Ignored });
         let photo = json!({"message_id": 5, "chat": {"id": 1, "type": "private"}, "photo": []});
         assert!(matches!(parse_update(&update(photo)), Update::Known { event: Event::NotText { .. }, .. }));
+        let captioned = json!({"message_id": 6, "chat": {"id": 1, "type": "private"}, "document": {}, "caption": " the signed scan "});
+        assert!(matches!(parse_update(&update(captioned)), Update::Known { event: Event::Text { ref text, file_dropped: true, .. }, .. } if text == "the signed scan"));
+    }
+
+    #[test]
+    fn the_bot_being_blocked_and_let_back_in_a_private_chat() {
+        let member = |chat_type: &str, status: &str| {
+            json!({"update_id": 7, "my_chat_member": {"chat": {"id": 4242, "type": chat_type}, "from": {"id": 4242},
+                "date": 1, "old_chat_member": {"status": "member"}, "new_chat_member": {"status": status, "user": {"id": 1}}}})
+            .to_string()
+            .into_bytes()
+        };
+        assert_eq!(parse_update(&member("private", "kicked")), Update::Known { update_id: 7, event: Event::BotBlocked { chat_id: 4242 } });
+        assert_eq!(parse_update(&member("private", "member")), Update::Known { update_id: 7, event: Event::BotUnblocked { chat_id: 4242 } });
+        assert_eq!(parse_update(&member("group", "kicked")), Update::Known { update_id: 7, event: Event::Ignored });
     }
 
     #[test]
@@ -257,7 +323,8 @@ mod tests {
         assert_eq!(body["text"], "hi");
         assert_eq!(method_url("http://127.0.0.1:9/", "123:abc", "sendMessage"), "http://127.0.0.1:9/bot123:abc/sendMessage");
         assert_eq!(sent_message_id(200, r#"{"ok":true,"result":{"message_id":31}}"#), Ok(31));
-        assert!(matches!(sent_message_id(403, r#"{"ok":false,"description":"Forbidden: bot was blocked by the user"}"#), Err(SendFailure::Permanent(_))));
+        assert!(matches!(sent_message_id(403, r#"{"ok":false,"description":"Forbidden: bot was blocked by the user"}"#), Err(SendFailure::Unreachable(_))));
+        assert!(matches!(sent_message_id(403, r#"{"ok":false,"description":"Forbidden: bot can't initiate conversation with a user"}"#), Err(SendFailure::Permanent(_))));
         assert!(matches!(sent_message_id(429, "{}"), Err(SendFailure::Temporary(_))));
         assert!(matches!(sent_message_id(200, "garbage"), Err(SendFailure::Temporary(_))));
         assert_eq!(clip(&"x".repeat(10), 5).chars().count(), 5);

@@ -207,10 +207,11 @@ async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Resu
     // The route's own body limit, known before a byte is read: a declared length over it is
     // refused at once, and a body without one (chunked) is read only up to it.
     // Its read replication too: where the request's D1 session starts.
-    let (limit, read_from) = match http::routes::find(&::http::Method::from_bytes(req.method().as_ref().as_bytes()).unwrap_or_default(), url.path()) {
-        http::routes::Matched::Route(route, _) => (route.body_limit, route.read_from()),
-        _ => (http::routes::BODY_LIMIT, http::routes::ReadFrom::Primary),
+    let route = match http::routes::find(&::http::Method::from_bytes(req.method().as_ref().as_bytes()).unwrap_or_default(), url.path()) {
+        http::routes::Matched::Route(route, _) => Some(route),
+        _ => None,
     };
+    let (limit, read_from) = route.map_or((http::routes::BODY_LIMIT, http::routes::ReadFrom::Primary), |r| (r.body_limit, r.read_from()));
     let bookmark = req.headers().get(http::transport::BOOKMARK_HEADER)?;
     let session = match (read_from, bookmark.as_deref().map(http::transport::parse_bookmark)) {
         (_, Some(Err(refused))) => return to_worker(http::reply::error(&refused)),
@@ -218,11 +219,16 @@ async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Resu
         (http::routes::ReadFrom::Replica, sent) => d1::SessionStart::Replica(sent.and_then(Result::ok)),
     };
     let declared = req.headers().get("content-length")?.and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    let telegram_secret = req.headers().get(crate::channels::telegram::SECRET_HEADER)?;
+    let too_large = || {
+        let answer = http::oversized(&config, route, telegram_secret.as_deref(), limit, |line| worker::console_log!("{line}"));
+        to_worker(answer.unwrap_or_else(|e| http::reply::error(&e)))
+    };
     if declared > limit {
-        return to_worker(http::reply::error(&ApiError::TooLarge { limit }));
+        return too_large();
     }
     let Some(body) = read_capped(&mut req, limit).await? else {
-        return to_worker(http::reply::error(&ApiError::TooLarge { limit }));
+        return too_large();
     };
     let is_write = !matches!(req.method(), worker::Method::Get | worker::Method::Head | worker::Method::Options);
     let mut builder = ::http::Request::builder().method(req.method().as_ref()).uri(url.as_str());

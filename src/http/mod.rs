@@ -58,6 +58,17 @@ impl<P: Ports> Ctx<'_, P> {
     }
 }
 
+/// A body over the route's limit: 413. Except an authenticated Telegram update: Telegram retries
+/// any other answer for a day, so it is acknowledged (200), dropped and logged.
+pub fn oversized(config: &Config, route: Option<&Route>, telegram_secret: Option<&str>, limit: usize, log: impl Fn(&str)) -> Result<Resp, ApiError> {
+    let telegram = route.is_some_and(|r| r.id == RouteId::TelegramWebhook);
+    if telegram && crate::channels::secret_matches(config.telegram_webhook_secret.as_ref().map(|s| s.expose()), telegram_secret) {
+        log(&serde_json::json!({"level": "warn", "telegram": "update dropped", "reason": "too_large", "limit": limit}).to_string());
+        return reply::json(http::StatusCode::OK, &serde_json::json!({"ok": true}));
+    }
+    Err(ApiError::TooLarge { limit })
+}
+
 /// Serves one request. Never panics and never answers with internals: every failure goes through
 /// the error table, and internal ones are logged with the request id.
 pub async fn handle<P: Ports>(ports: &P, config: &Config, now: DateTime<Utc>, req: Req) -> Resp {
@@ -71,7 +82,9 @@ pub async fn handle<P: Ports>(ports: &P, config: &Config, now: DateTime<Utc>, re
         Matched::NotFound => return finish(ports, None, &request_id, started, Err(ApiError::NotFound), &req),
     };
     if req.body().len() > route.body_limit {
-        return finish(ports, Some(route), &request_id, started, Err(ApiError::TooLarge { limit: route.body_limit }), &req);
+        let secret = req.headers().get(crate::channels::telegram::SECRET_HEADER).and_then(|v| v.to_str().ok());
+        let answer = oversized(config, Some(route), secret, route.body_limit, |line| ports.log(line));
+        return finish(ports, Some(route), &request_id, started, answer, &req);
     }
     let result = match guard::verify(route.guard, config, &req, now) {
         Ok(caller) => {

@@ -57,6 +57,11 @@ impl SqliteDb {
         self
     }
 
+    /// The single integer a query answers (test inspection only: no parameters).
+    pub fn count(&self, sql: &str) -> Result<i64, StoreError> {
+        self.conn.borrow().query_row(sql, [], |row| row.get::<_, i64>(0)).map_err(ctx("count"))
+    }
+
     /// Runs raw SQL (test setup and inspection only: no parameters).
     pub fn exec_script(&self, sql: &str) -> Result<(), StoreError> {
         self.conn.borrow().execute_batch(sql).map_err(ctx("script"))

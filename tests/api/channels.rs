@@ -232,10 +232,15 @@ fn the_webhook_needs_the_secret_header_and_acknowledges_anything_once_authentica
 }
 
 #[test]
-fn an_oversize_update_or_widget_event_answers_413() {
+fn an_oversize_update_is_acknowledged_and_dropped_and_an_oversize_widget_event_answers_413() {
     let app = app();
     let huge = json!({"update_id": 1, "message": {"message_id": 1, "chat": {"id": 1, "type": "private"}, "text": "x".repeat(300 * 1024)}});
-    assert_eq!(error_of(&webhook(&app, &huge)), (413, "too_large".into()));
+    // Telegram retries any non-2xx for a day: an authenticated oversize update gets its 200.
+    tg_ok(&app, &huge);
+    assert!(app.ports.logs.borrow().iter().any(|l| l.contains("update dropped") && l.contains("too_large")), "logged");
+    assert_eq!(app.sql_count("SELECT count(*) FROM webhook_events"), 0, "and nothing acted on");
+    let unauthenticated = app.post_json("/webhooks/telegram", huge.clone(), &[("x-telegram-bot-api-secret-token", "wrong")]);
+    assert_eq!(error_of(&unauthenticated), (413, "too_large".into()));
     let resp = app.post_json("/webhooks/widget/0190a000-0000-7000-8000-00000000ffff", json!({"text": "x".repeat(300 * 1024)}), &[]);
     assert_eq!(error_of(&resp), (413, "too_large".into()));
 }
@@ -889,4 +894,152 @@ fn widget_messages_go_where_the_engine_allows() {
     let token = emily(&app);
     assert_eq!(app.send_auth("DELETE", &format!("/api/channels/{id}"), &token, None).status(), 204);
     assert_eq!(signed(&app, &id, &secret, &json!({"id": "e3", "type": "message", "text": "Hello?"})).status(), 401);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a real bot meets: blocked chats, relinked chats, fast replies, captions, groups
+// ---------------------------------------------------------------------------------------------
+
+fn member_update(update_id: i64, chat: i64, status: &str) -> Value {
+    json!({"update_id": update_id, "my_chat_member": {
+        "chat": {"id": chat, "type": "private"}, "from": {"id": chat, "is_bot": false, "first_name": "Emily"}, "date": 1_795_000_000,
+        "old_chat_member": {"status": "member", "user": {"id": 1, "is_bot": true, "first_name": "Bot"}},
+        "new_chat_member": {"status": status, "user": {"id": 1, "is_bot": true, "first_name": "Bot"}}}})
+}
+
+fn own_channel_status(app: &TestApp, token: &str) -> (String, Option<String>) {
+    let listed = json(&app.get_auth("/api/channels", token));
+    let live = listed["items"].as_array().unwrap().iter().find(|c| c["status"] != "revoked").cloned().unwrap();
+    (live["status"].as_str().unwrap().to_owned(), live["unreachable_since"].as_str().map(str::to_owned))
+}
+
+#[test]
+fn a_user_who_blocks_the_bot_is_marked_unreachable_and_notices_stop_until_they_come_back() {
+    let app = app();
+    let token = emily(&app);
+    let admin = app.admin_token();
+    linked(&app, &token);
+    let request = create_request(&app, &token, "Broken heater");
+    tg_ok(&app, &member_update(70, EMILY_CHAT, "kicked"));
+    let (status, since) = own_channel_status(&app, &token);
+    assert_eq!((status.as_str(), since.is_some()), ("unreachable", true), "the client sees it, with the time");
+    let console = json(&app.get_auth("/api/admin/channel-links?status=unreachable", &admin));
+    assert_eq!(console["items"].as_array().unwrap().len(), 1, "{console}");
+    assert!(console["items"][0]["unreachable_since"].is_string());
+
+    let before = sent(&app).len();
+    team_message(&app, &admin, &request, "A technician comes tomorrow.");
+    cron(&app);
+    assert_eq!(sent(&app).len(), before, "nothing is sent into a blocked chat");
+
+    // Unblocking (Telegram sends `member`) makes it reachable again, and notices flow.
+    tg_ok(&app, &member_update(71, EMILY_CHAT, "member"));
+    assert_eq!(own_channel_status(&app, &token), ("active".to_owned(), None));
+    team_message(&app, &admin, &request, "The technician is on the way.");
+    cron(&app);
+    assert!(last_text_to(&app, EMILY_CHAT).contains("on the way"));
+}
+
+#[test]
+fn a_bot_api_403_blocked_marks_the_chat_and_a_new_start_brings_it_back() {
+    let app = app();
+    let token = emily(&app);
+    let admin = app.admin_token();
+    linked(&app, &token);
+    let request = create_request(&app, &token, "Broken heater");
+    team_message(&app, &admin, &request, "First note");
+    team_message(&app, &admin, &request, "Second note");
+    app.ports.outbound_status.set(403);
+    *app.ports.outbound_description.borrow_mut() = "Forbidden: bot was blocked by the user".into();
+    let report = cron(&app).notifications.unwrap();
+    assert_eq!((report.failed, report.dropped), (1, 1), "one 403, then the second is not even tried: {report:?}");
+    assert_eq!(own_channel_status(&app, &token).0, "unreachable");
+    app.ports.outbound_status.set(200);
+    tg_ok(&app, &message(80, EMILY_CHAT, "private", 80, "/start", None));
+    assert!(last_text_to(&app, EMILY_CHAT).contains("Welcome back"));
+    assert_eq!(own_channel_status(&app, &token).0, "active");
+}
+
+/// Emily's chat linked, a request of hers with a team message the cron sent to the chat: (her
+/// token, the admin's, the request, the Telegram message id of the notice).
+fn noticed(app: &TestApp, title: &str, note: &str) -> (String, String, String, i64) {
+    let token = emily(app);
+    let admin = app.admin_token();
+    linked(app, &token);
+    let request = create_request(app, &token, title);
+    team_message(app, &admin, &request, note);
+    cron(app);
+    let replied = notification_message_id(app, note);
+    (token, admin, request, replied)
+}
+
+#[test]
+fn after_a_relink_a_reply_to_an_older_notice_still_reaches_its_request() {
+    let app = app();
+    let (token, _admin, request, replied) = noticed(&app, "Leaking roof", "Is Monday fine?");
+    linked_again(&app, &token);
+    app.advance(1);
+    tg_ok(&app, &message(90, EMILY_CHAT, "private", 90, "Monday is fine", Some(replied)));
+    let bodies: Vec<String> = thread(&app, &token, &request).iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(bodies, ["Is Monday fine?", "Monday is fine"]);
+    assert!(general_chat(&app, &token).is_empty());
+
+    // Another user who later links the same chat does not inherit Emily's replies.
+    with_bob(&app);
+    let bob_notice_reply = message(91, EMILY_CHAT, "private", 91, "whose roof?", Some(replied));
+    app.exec(&format!("UPDATE channel_links SET user_id = '{BOB_USER}' WHERE kind = 'telegram' AND external_id = '{EMILY_CHAT}' AND status <> 'revoked'"));
+    tg_ok(&app, &bob_notice_reply);
+    assert_eq!(thread(&app, &token, &request).len(), 2, "not into Emily's request");
+}
+
+#[test]
+fn each_sent_notice_is_recorded_at_once_so_a_fast_reply_finds_its_request() {
+    let app = app();
+    let token = emily(&app);
+    let admin = app.admin_token();
+    linked(&app, &token);
+    let request = create_request(&app, &token, "Leaking roof");
+    team_message(&app, &admin, &request, "Is Monday fine?");
+    team_message(&app, &admin, &request, "Or Tuesday?");
+    // At each send, how many notices already have their Telegram message id recorded.
+    *app.ports.outbound_probe.borrow_mut() = Some("SELECT count(*) FROM notifications WHERE external_message_id IS NOT NULL".into());
+    cron(&app);
+    assert_eq!(*app.ports.outbound_probes.borrow(), [0, 1], "the first id was written before the second send");
+    // So a reply to the first, arriving while the second is on its way, finds its request.
+    let replied = notification_message_id(&app, "Monday");
+    app.advance(1);
+    tg_ok(&app, &message(93, EMILY_CHAT, "private", 93, "Monday", Some(replied)));
+    assert_eq!(thread(&app, &token, &request).len(), 3);
+}
+
+#[test]
+fn captions_pass_on_as_text_groups_get_silence_bad_codes_a_clear_answer_and_long_texts_a_refusal() {
+    let app = app();
+    let token = emily(&app);
+    linked(&app, &token);
+    // A photo with a caption: the caption reaches the team, the client learns the file did not.
+    let mut photo = message(95, EMILY_CHAT, "private", 95, "", None);
+    photo["message"].as_object_mut().unwrap().remove("text");
+    photo["message"]["photo"] = json!([{"file_id": "x", "width": 1, "height": 1}]);
+    photo["message"]["caption"] = json!("The meter reading");
+    tg_ok(&app, &photo);
+    let general: Vec<String> = general_chat(&app, &token).iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(general, ["The meter reading"]);
+    assert!(last_text_to(&app, EMILY_CHAT).contains("the file itself was not"));
+
+    // A group the bot is in but that is not linked: no answer at all.
+    let before = sent(&app).len();
+    tg_ok(&app, &message(96, -100_777, "group", 96, "hello bot", None));
+    assert_eq!(sent(&app).len(), before, "silent in groups");
+
+    // A /start whose code cannot be ours says so, rather than greeting.
+    tg_ok(&app, &message(97, 777, "private", 97, "/start <not-a-code>", None));
+    assert!(last_text_to(&app, 777).contains("not valid"), "{}", last_text_to(&app, 777));
+
+    // The portal's cap holds here too.
+    tg_ok(&app, &message(98, EMILY_CHAT, "private", 98, &"y".repeat(5001), None));
+    assert!(last_text_to(&app, EMILY_CHAT).contains("too long"));
+    assert_eq!(general_chat(&app, &token).len(), 1);
+    tg_ok(&app, &message(99, EMILY_CHAT, "private", 99, &"y".repeat(5000), None));
+    assert_eq!(general_chat(&app, &token).len(), 2, "5000 characters pass");
 }

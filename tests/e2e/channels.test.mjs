@@ -206,6 +206,26 @@ test("a widget connection accepts a signed event once and refuses a forged one",
   assert.equal(general.json.items.filter((m) => m.author_kind === "widget").length, 1);
 });
 
+test("a chat whose user blocked the bot turns unreachable on the Bot API's 403 and comes back with /start", async () => {
+  bot.failNext(403, 1, "Forbidden: bot was blocked by the user");
+  ok(await call("POST", `/api/admin/requests/${requestId}/messages`, { body: "Are you reading this?" }, admin), 201);
+  await bot.waitFor(() => bot.calls.some((c) => c.failed === 403));
+  const status = async () => (await call("GET", "/api/channels", undefined, emily)).json.items.find((c) => c.kind === "telegram" && c.status !== "revoked");
+  for (let i = 0; i < 50 && (await status()).status !== "unreachable"; i++) await new Promise((r) => setTimeout(r, 100));
+  const blocked = await status();
+  assert.equal(blocked.status, "unreachable");
+  assert.ok(blocked.unreachable_since);
+  const listed = await call("GET", "/api/admin/channel-links?status=unreachable", undefined, admin);
+  ok(listed);
+  assert.equal(listed.json.items.length, 1);
+
+  const before = bot.sentTo(CHAT).length;
+  ok(await telegram("/start"));
+  await bot.waitFor(() => bot.sentTo(CHAT).length === before + 1);
+  assert.match(bot.sentTo(CHAT).at(-1).body.text, /Welcome back/);
+  assert.equal((await status()).status, "active");
+});
+
 test("a policy that drops telegram suspends the chat at once and the bot says how to reach the team", async () => {
   ok(await policy({ telegram: false }));
   const before = bot.sentTo(CHAT).length;

@@ -1,6 +1,6 @@
 // A fake Telegram Bot API on loopback for the end-to-end tests: it answers `POST /bot<token>/<method>`
 // like the real one (sendMessage returns a new message_id) and records every call, so a test can
-// check exactly what the worker sent. `failNext(status)` makes the next calls fail.
+// check exactly what the worker sent. `failNext(status, times, description)` makes the next calls fail.
 import { createServer } from "node:http";
 
 export async function startFakeTelegram({ token }) {
@@ -30,8 +30,9 @@ export async function startFakeTelegram({ token }) {
       const call = { method: match[2], body, contentType: req.headers["content-type"] };
       const failure = failures.shift();
       if (failure) {
-        calls.push({ ...call, failed: failure });
-        return reply(failure, { ok: false, error_code: failure, description: "fake failure" });
+        calls.push({ ...call, failed: failure.status });
+        for (const w of waiters) w();
+        return reply(failure.status, { ok: false, error_code: failure.status, description: failure.description });
       }
       if (call.method === "sendMessage") {
         call.messageId = ++nextMessageId;
@@ -51,8 +52,8 @@ export async function startFakeTelegram({ token }) {
     calls,
     /** Messages sent to `chatId` (successful sendMessage calls), in order. */
     sentTo: (chatId) => calls.filter((c) => c.method === "sendMessage" && !c.failed && c.body?.chat_id === chatId),
-    failNext: (status, times = 1) => {
-      for (let i = 0; i < times; i++) failures.push(status);
+    failNext: (status, times = 1, description = "fake failure") => {
+      for (let i = 0; i < times; i++) failures.push({ status, description });
     },
     /** Resolves once `predicate()` holds (checked after each call), or rejects after `ms`. */
     waitFor: (predicate, ms = 5_000) =>

@@ -7,7 +7,7 @@ export async function renderChannelLinks(ctx, el) {
   const kindId = uid("k");
   const statusId = uid("s");
   const kind = h("select", { id: kindId }, [["", "Any kind"], ["telegram", "Telegram"], ["widget", "Widget"]].map(([v, t]) => h("option", { value: v }, t)));
-  const status = h("select", { id: statusId }, [["", "Any status"], ["active", "Active"], ["suspended", "Suspended"], ["revoked", "Revoked"]].map(([v, t]) => h("option", { value: v }, t)));
+  const status = h("select", { id: statusId }, [["", "Any status"], ["active", "Active"], ["suspended", "Suspended"], ["unreachable", "Unreachable (bot blocked)"], ["revoked", "Revoked"]].map(([v, t]) => h("option", { value: v }, t)));
   const list = h("div");
   mount(
     el,
@@ -37,7 +37,8 @@ export async function renderChannelLinks(ctx, el) {
               {},
               h("div", { class: "item-head" }, h("span", { class: "title" }, c.kind === "telegram" ? "Telegram" : "Widget", c.external_label ? ` · ${c.external_label}` : ""), statusBadge(c.status)),
               h("div", { class: "small" }, `${c.user_login} · ${c.company_name}`),
-              h("div", { class: "small muted" }, "Since ", time(c.created_at), c.revoked_at ? [" · revoked ", time(c.revoked_at), c.revoked_reason ? ` (${c.revoked_reason})` : ""] : null),
+              h("div", { class: "small muted" }, "Since ", time(c.created_at), c.revoked_at ? [" · revoked ", time(c.revoked_at), c.revoked_reason ? ` (${c.revoked_reason})` : ""] : null,
+                c.unreachable_since ? [" · the user blocked the bot on ", time(c.unreachable_since), ": notices stop until they unblock it or start it again"] : null),
               h(
                 "div",
                 { class: "actions" },

@@ -179,7 +179,7 @@ export function badge(text, tone = "") {
 }
 
 export function statusBadge(status) {
-  const tone = { active: "ok", pending: "info", used: "", disabled: "warn", revoked: "bad", expired: "", suspended: "warn" }[status] ?? "";
+  const tone = { active: "ok", pending: "info", used: "", disabled: "warn", revoked: "bad", expired: "", suspended: "warn", unreachable: "warn" }[status] ?? "";
   return badge(status, tone);
 }
 

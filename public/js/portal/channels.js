@@ -117,6 +117,7 @@ export async function renderChannels(ctx, el) {
               "Connected ", time(c.created_at),
               c.kind === "telegram" && c.external_label ? " · check that this is your account" : "",
               c.status === "suspended" ? " · suspended: your access policy does not allow this channel now" : "",
+              c.status === "unreachable" ? [" · unreachable since ", time(c.unreachable_since), ": you blocked the bot, so nothing reaches this chat. Unblock it or send /start to it to receive updates again"] : "",
               c.previous_secret_valid_until ? [" · previous secret valid until ", time(c.previous_secret_valid_until)] : null,
             ),
             c.status !== "revoked"

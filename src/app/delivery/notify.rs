@@ -11,7 +11,7 @@
 //! only the Telegram permission is checked at send time. A failed send never touches the request
 //! that caused it: the row records the error and is retried with backoff, then marked failed.
 
-use crate::app::kit::outbox::{RESUME_LINK, SUSPEND_LINK};
+use crate::app::kit::outbox::{MARK_UNREACHABLE, RESUME_LINK, SUSPEND_LINK};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::session::Bearer;
 use crate::app::kit::link_facts::{decode_facts, facts_stmts, FACTS_STMT_COUNT};
@@ -90,7 +90,7 @@ const CLAIM: &str = "UPDATE notifications SET attempts = attempts + 1, next_atte
      WHERE status = 'pending' AND id IN (SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?1 \
        ORDER BY next_attempt_at LIMIT ?3) \
      RETURNING id, channel_link_id, company_id, request_id, message_id, document_id, body, attempts";
-const SELECT_TARGETS: &str = "SELECT cl.id, cl.status, cl.external_id, cl.link_id FROM channel_links cl \
+const SELECT_TARGETS: &str = "SELECT cl.id, cl.status, cl.external_id, cl.link_id, cl.unreachable_at FROM channel_links cl \
      WHERE cl.id IN (SELECT value FROM json_each(?1))";
 const SELECT_REQUESTS: &str = "SELECT id, company_id, pipeline_id FROM requests WHERE id IN (SELECT value FROM json_each(?1))";
 const SELECT_DOCUMENTS: &str = "SELECT id, company_id, contact_id, status = 'published' AS published, \
@@ -117,6 +117,7 @@ struct Target {
     status: String,
     external_id: Option<String>,
     link_id: String,
+    unreachable_at: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,6 +162,9 @@ fn plan(n: &Claimed, target: Option<&Target>, facts: Option<&LinkFacts>, request
     let Some(chat_id) = target.external_id.clone() else {
         return Plan::Drop("the channel link has no chat");
     };
+    if target.unreachable_at.is_some() {
+        return Plan::Drop("the chat blocked the bot");
+    }
     let Some(facts) = facts else {
         return Plan::Drop("the link is gone");
     };
@@ -236,6 +240,8 @@ pub async fn deliver_due<P: Ports>(ports: &P, bot: &Bot, now: DateTime<Utc>, lim
 
     let mut writes = Vec::new();
     let mut allowed_links: BTreeMap<String, bool> = BTreeMap::new();
+    // Chats found blocked during this run: their later rows are dropped, not sent into a 403.
+    let mut blocked: Vec<String> = Vec::new();
     for n in &claimed {
         let target = targets.iter().find(|t| t.id == n.channel_link_id);
         let link_facts = target.and_then(|t| facts.get(&t.link_id));
@@ -245,7 +251,8 @@ pub async fn deliver_due<P: Ports>(ports: &P, bot: &Bot, now: DateTime<Utc>, lim
             allowed_links.insert(target.id.clone(), allowed);
         }
         let document = n.document_id.and_then(|d| documents.iter().find(|x| x.id == d));
-        match plan(n, target, link_facts, request, document) {
+        let planned = if blocked.contains(&n.channel_link_id) { Plan::Drop("the chat blocked the bot") } else { plan(n, target, link_facts, request, document) };
+        match planned {
             Plan::Drop(reason) => {
                 report.dropped += 1;
                 writes.push(Stmt::new(MARK_FINAL).bind(n.id.as_str()).bind("dropped").bind(reason));
@@ -253,7 +260,15 @@ pub async fn deliver_due<P: Ports>(ports: &P, bot: &Bot, now: DateTime<Utc>, lim
             Plan::Send { chat_id, text } => match bot.send(ports, &chat_id, &text).await {
                 Ok(message_id) => {
                     report.sent += 1;
-                    writes.push(Stmt::new(MARK_SENT).bind(n.id.as_str()).bind(t).bind(message_id.to_string()));
+                    // Written at once, not with the rest: a reply that comes while later rows are
+                    // still being sent must find the notification it answers.
+                    ports.db().batch(vec![Stmt::new(MARK_SENT).bind(n.id.as_str()).bind(t).bind(message_id.to_string())]).await?;
+                }
+                Err(SendFailure::Unreachable(reason)) => {
+                    report.failed += 1;
+                    writes.push(Stmt::new(MARK_FINAL).bind(n.id.as_str()).bind("failed").bind(reason));
+                    writes.push(Stmt::new(MARK_UNREACHABLE).bind(n.channel_link_id.as_str()).bind(t));
+                    blocked.push(n.channel_link_id.clone());
                 }
                 Err(SendFailure::Temporary(reason)) if n.attempts < MAX_ATTEMPTS => {
                     report.retried += 1;

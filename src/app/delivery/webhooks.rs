@@ -6,7 +6,7 @@
 //! access engine's, made on the link's facts at use time; a refusal is recorded too, so a retried
 //! refusal is not answered twice.
 
-use crate::app::kit::outbox::{RESUME_LINK, SUSPEND_LINK};
+use crate::app::kit::outbox::{MARK_CHAT_REACHABLE, MARK_CHAT_UNREACHABLE, RESUME_LINK, SUSPEND_LINK};
 use crate::app::kit::requests::{RequestRow, request_row, request_select};
 use crate::app::kit::rows::{first_row, rows};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
@@ -19,7 +19,7 @@ use crate::app::{ApiError, Ports};
 use crate::access::decision::{decide, Action, Object, Verdict};
 use crate::access::facts::LinkFacts;
 use crate::auth::refresh::sha256_hex;
-use crate::channels::telegram::{self, Chat, Event, Update};
+use crate::channels::telegram::{self, Chat, Event, StartCode, Update, INCOMING_TEXT_MAX};
 use crate::channels::widget::{self, WidgetEvent};
 use crate::channels::secret_matches;
 use crate::config::Config;
@@ -120,13 +120,20 @@ const SELECT_CODE: &str = "SELECT k.user_id, k.link_id, k.company_id, co.name AS
      FROM channel_link_codes k JOIN companies co ON co.id = k.company_id WHERE k.code_hash = ?1";
 const SELECT_CHAT_LINK: &str = "SELECT c.id, c.user_id, c.link_id, c.company_id, co.name AS company_name, c.status \
      FROM channel_links c JOIN companies co ON co.id = c.company_id WHERE c.kind = 'telegram' AND c.external_id = ?1 AND c.status <> 'revoked'";
-/// The notification a reply answers (?1 chat, ?2 the replied-to message id): found, and its request.
-const SELECT_REPLIED: &str = "SELECT n.request_id FROM notifications n JOIN channel_links c ON c.id = n.channel_link_id \
-     WHERE c.kind = 'telegram' AND c.external_id = ?1 AND c.status <> 'revoked' AND n.external_message_id = ?2 LIMIT 1";
-const SELECT_REPLIED_REQUEST: &str = request_select!(
-    "WHERE r.id = (SELECT n.request_id FROM notifications n JOIN channel_links c ON c.id = n.channel_link_id \
-     WHERE c.kind = 'telegram' AND c.external_id = ?1 AND c.status <> 'revoked' AND n.external_message_id = ?2 LIMIT 1)"
-);
+/// The notification a reply answers (?1 chat, ?2 the replied-to message id), and its request:
+/// sent to this chat for the user whose link the chat has now, through that link or an earlier
+/// one (a relinked chat keeps its replies; whether the request is still visible is decided for the
+/// link that exists now).
+macro_rules! replied_notification {
+    () => {
+        "SELECT n.request_id FROM notifications n JOIN channel_links c ON c.id = n.channel_link_id \
+         WHERE c.kind = 'telegram' AND c.external_id = ?1 AND n.external_message_id = ?2 \
+         AND c.user_id = (SELECT cur.user_id FROM channel_links cur WHERE cur.kind = 'telegram' AND cur.external_id = ?1 \
+           AND cur.status <> 'revoked') LIMIT 1"
+    };
+}
+const SELECT_REPLIED: &str = replied_notification!();
+const SELECT_REPLIED_REQUEST: &str = request_select!(concat!("WHERE r.id = (", replied_notification!(), ")"));
 
 // Linking. ?1 code hash, ?2 now, ?3 nonce, ?4 the link's policy version as decided.
 const CONSUME_CODE: &str = "UPDATE channel_link_codes SET used_at = ?2, used_nonce = ?3 \
@@ -173,9 +180,11 @@ pub async fn telegram<P: Ports>(ports: &P, config: &Config, meta: &ClientMeta, n
     let cx = Tg { ports, bot: bot.as_ref(), meta, now, update: update_id.to_string() };
     match event {
         Event::Ignored => Ok(()),
-        Event::Start { chat, code } => cx.start(&chat, code.as_deref()).await,
-        Event::Text { chat, message_id, text, reply_to } => cx.message(&chat, Some((message_id, text)), reply_to).await,
-        Event::NotText { chat } => cx.message(&chat, None, None).await,
+        Event::Start { chat, code } => cx.start(&chat, code).await,
+        Event::Text { chat, message_id, text, reply_to, file_dropped } => cx.message(&chat, Some((message_id, text)), reply_to, file_dropped).await,
+        Event::NotText { chat } => cx.message(&chat, None, None, false).await,
+        Event::BotBlocked { chat_id } => cx.reachability(chat_id, false).await,
+        Event::BotUnblocked { chat_id } => cx.reachability(chat_id, true).await,
     }
 }
 
@@ -204,16 +213,47 @@ impl<P: Ports> Tg<'_, P> {
         Ok(())
     }
 
-    async fn start(&self, chat: &Chat, code: Option<&str>) -> Result<(), ApiError> {
+    /// The user blocked the bot, or let it back: the chat's live link is marked (no answer: a
+    /// blocked bot cannot write, and an unblock is not a conversation).
+    async fn reachability(&self, chat_id: i64, reachable: bool) -> Result<(), ApiError> {
+        let (mark, reason) = if reachable { (MARK_CHAT_REACHABLE, "bot_unblocked") } else { (MARK_CHAT_UNREACHABLE, "bot_blocked") };
+        let stmts = vec![
+            event_stmt(SOURCE_TELEGRAM, &self.update, None, "accepted", Some(reason), self.t()),
+            Stmt::new(mark).bind(chat_id.to_string()).bind(self.t()),
+        ];
+        record(self.ports, stmts).await?;
+        Ok(())
+    }
+
+    async fn start(&self, chat: &Chat, code: StartCode) -> Result<(), ApiError> {
         if !chat.private {
             // The code is not consumed: whoever shared it in a group can still use it privately.
             let answer = "For your security, I can only be connected in a private chat. Open the link from the portal again and start me there.";
             return self.refuse(chat, None, "ignored", "not_private", Vec::new(), answer).await;
         }
-        let Some(code) = code else {
-            let answer = format!("Hello! To receive updates from the portal here, open the Telegram link from {PORTAL_HINT}.");
-            return self.refuse(chat, None, "ignored", "no_code", Vec::new(), &answer).await;
+        let code = match code {
+            StartCode::Valid(code) => code,
+            StartCode::Malformed => {
+                let answer = format!("This link is not valid. Please create a new Telegram link on {PORTAL_HINT}.");
+                return self.refuse(chat, None, "refused", "malformed_code", Vec::new(), &answer).await;
+            }
+            StartCode::None => {
+                // A chat that blocked the bot and starts it again is reachable again.
+                let stmts = vec![
+                    event_stmt(SOURCE_TELEGRAM, &self.update, None, "ignored", Some("no_code"), self.t()),
+                    Stmt::new(MARK_CHAT_REACHABLE).bind(chat.id.to_string()).bind(self.t()),
+                ];
+                let Some(out) = record(self.ports, stmts).await? else { return Ok(()) };
+                let answer = if out.get(1).is_some_and(|o| o.changes > 0) {
+                    "Welcome back: this chat receives updates from the portal again.".to_owned()
+                } else {
+                    format!("Hello! To receive updates from the portal here, open the Telegram link from {PORTAL_HINT}.")
+                };
+                notify::reply(self.ports, self.bot, chat.id, &answer).await;
+                return Ok(());
+            }
         };
+        let code = code.as_str();
         let hash = sha256_hex(code.as_bytes());
         let out = self
             .ports
@@ -288,7 +328,7 @@ impl<P: Ports> Tg<'_, P> {
     }
 
     /// A message from a chat: text (`Some`) to route, or something else to answer with a hint.
-    async fn message(&self, chat: &Chat, text: Option<(i64, String)>, reply_to: Option<i64>) -> Result<(), ApiError> {
+    async fn message(&self, chat: &Chat, text: Option<(i64, String)>, reply_to: Option<i64>, file_dropped: bool) -> Result<(), ApiError> {
         let chat_id = chat.id.to_string();
         let replied = reply_to.map(|r| r.to_string());
         let mut stmts = vec![Stmt::new(SELECT_SEEN).bind(SOURCE_TELEGRAM).bind(self.update.as_str()), Stmt::new(SELECT_CHAT_LINK).bind(chat_id.as_str())];
@@ -301,14 +341,26 @@ impl<P: Ports> Tg<'_, P> {
             return Ok(());
         }
         let Some(row) = first_row(&out, 1) else {
+            if !chat.private {
+                // A group the bot was added to: it stays silent there (only private chats link).
+                record(self.ports, vec![event_stmt(SOURCE_TELEGRAM, &self.update, None, "ignored", Some("not_linked_group"), self.t())]).await?;
+                return Ok(());
+            }
             let answer = format!("This chat is not connected to the portal. To connect it, open the Telegram link from {PORTAL_HINT}.");
             return self.refuse(chat, None, "ignored", "not_linked", Vec::new(), &answer).await;
         };
         let channel: ChannelRow = decode(row)?;
         let Some((number, text)) = text else {
-            let answer = "Only text messages can be passed on to the team.";
+            let answer = "Only text can be passed on to the team: send the file through the portal, or add a caption to say what it is.";
             return self.refuse(chat, Some(&channel.id), "ignored", "not_text", Vec::new(), answer).await;
         };
+        let length = text.chars().count();
+        if length > INCOMING_TEXT_MAX {
+            let answer = format!(
+                "This message is too long to pass on ({length} characters; at most {INCOMING_TEXT_MAX}, as in the portal). Please split it or use the portal."
+            );
+            return self.refuse(chat, Some(&channel.id), "refused", "too_long", Vec::new(), &answer).await;
+        }
         // A reply to one of our notifications about a request goes to that request; anything else
         // (a plain message, a reply to a general notification) to the general chat.
         let request_id = first_row(&out, 2).and_then(|r| r.get("request_id").and_then(|v| v.as_str()).map(str::to_owned));
@@ -361,6 +413,8 @@ impl<P: Ports> Tg<'_, P> {
                 if channel.status == "suspended" {
                     stmts.push(Stmt::new(RESUME_LINK).bind(channel.id.as_str()).bind(t));
                 }
+                // A chat that writes can be written to.
+                stmts.push(Stmt::new(MARK_CHAT_REACHABLE).bind(chat_id.as_str()).bind(t));
                 stmts.push(
                     Stmt::new(INSERT_EVENT_FOR_MESSAGE).bind(SOURCE_TELEGRAM).bind(self.update.as_str()).bind(id.as_str()).bind(channel.id.as_str()).bind(t),
                 );
@@ -368,6 +422,9 @@ impl<P: Ports> Tg<'_, P> {
                 if let Some(out) = record(self.ports, stmts).await? {
                     if out.first().is_none_or(|o| o.changes != 1) {
                         let answer = "Your access changed just now, so this message was not passed on. Please send it again.";
+                        notify::reply(self.ports, self.bot, chat.id, answer).await;
+                    } else if file_dropped {
+                        let answer = "Your caption was passed on to the team; the file itself was not. To share the file, attach it in the portal.";
                         notify::reply(self.ports, self.bot, chat.id, answer).await;
                     }
                 }

@@ -22,15 +22,15 @@ use uuid::Uuid;
 /// ?1 kind, ?2 status, ?3 company, ?4 link, ?5 cursor time, ?6 cursor id, ?7 limit, ?8 the
 /// employee (admins see all, managers their companies).
 const SELECT_CHANNEL_LINKS: &str = "SELECT cl.id, cl.kind, cl.user_id, u.login AS user_login, cl.link_id, cl.company_id, \
-     co.name AS company_name, cl.status, cl.external_label, cl.created_at, cl.updated_at, cl.revoked_at, cl.revoked_reason \
+     co.name AS company_name, cl.status, cl.external_label, cl.created_at, cl.updated_at, cl.revoked_at, cl.revoked_reason, cl.unreachable_at \
      FROM channel_links cl JOIN users u ON u.id = cl.user_id JOIN companies co ON co.id = cl.company_id \
-     WHERE (?1 IS NULL OR cl.kind = ?1) AND (?2 IS NULL OR cl.status = ?2) AND (?3 IS NULL OR cl.company_id = ?3) \
+     WHERE (?1 IS NULL OR cl.kind = ?1) AND (?2 IS NULL OR (CASE WHEN cl.status <> 'revoked' AND cl.unreachable_at IS NOT NULL THEN 'unreachable' ELSE cl.status END) = ?2) AND (?3 IS NULL OR cl.company_id = ?3) \
      AND (?4 IS NULL OR cl.link_id = ?4) AND (?5 IS NULL OR cl.created_at < ?5 OR (cl.created_at = ?5 AND cl.id < ?6)) \
      AND (EXISTS (SELECT 1 FROM users su WHERE su.id = ?8 AND su.role = 'admin') \
        OR cl.company_id IN (SELECT company_id FROM employee_companies WHERE user_id = ?8)) \
      ORDER BY cl.created_at DESC, cl.id DESC LIMIT ?7";
 const SELECT_ONE: &str = "SELECT cl.id, cl.kind, cl.user_id, u.login AS user_login, cl.link_id, cl.company_id, \
-     co.name AS company_name, cl.status, cl.external_label, cl.created_at, cl.updated_at, cl.revoked_at, cl.revoked_reason \
+     co.name AS company_name, cl.status, cl.external_label, cl.created_at, cl.updated_at, cl.revoked_at, cl.revoked_reason, cl.unreachable_at \
      FROM channel_links cl JOIN users u ON u.id = cl.user_id JOIN companies co ON co.id = cl.company_id WHERE cl.id = ?1";
 // ?14 channel link, ?15 session, ?16 companies JSON.
 const AUDIT_REVOKE: AuditGuard = audit_guard!(
@@ -62,10 +62,10 @@ impl ChannelFilter {
             .transpose()?;
         let status = status
             .map(|s| {
-                ["active", "suspended", "revoked"]
+                ["active", "suspended", "unreachable", "revoked"]
                     .into_iter()
                     .find(|x| *x == s)
-                    .ok_or_else(|| ApiError::invalid("status", "status must be active, suspended or revoked"))
+                    .ok_or_else(|| ApiError::invalid("status", "status must be active, suspended, unreachable or revoked"))
             })
             .transpose()?;
         Ok(ChannelFilter { kind, status, company, link })
@@ -87,6 +87,7 @@ struct ChannelRow {
     updated_at: i64,
     revoked_at: Option<i64>,
     revoked_reason: Option<String>,
+    unreachable_at: Option<i64>,
 }
 
 /// A channel link without its secrets (the widget's signing secrets never leave the database
@@ -100,8 +101,11 @@ pub struct ChannelLinkView {
     pub link_id: String,
     pub company_id: String,
     pub company_name: String,
+    /// `active`, `suspended`, `unreachable` (the chat blocked the bot) or `revoked`.
     pub status: String,
     pub external_label: Option<String>,
+    /// Since when the chat has blocked the bot.
+    pub unreachable_since: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub revoked_at: Option<String>,
@@ -118,7 +122,8 @@ impl From<ChannelRow> for ChannelLinkView {
             link_id: r.link_id,
             company_id: r.company_id,
             company_name: r.company_name,
-            status: r.status,
+            status: if r.status != "revoked" && r.unreachable_at.is_some() { "unreachable".to_owned() } else { r.status },
+            unreachable_since: r.unreachable_at.filter(|_| r.revoked_at.is_none()).map(rfc3339),
             external_label: r.external_label,
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),

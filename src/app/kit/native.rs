@@ -24,6 +24,10 @@ pub struct NativePorts {
     pub logs: RefCell<Vec<String>>,
     /// Every outbound call made, as (url, body), in order.
     pub outbound: RefCell<Vec<(String, String)>>,
+    /// A query run as each outbound call is made (an integer), and its answers in call order: what
+    /// the database held at the moment of each send (tests of ordering between sends and writes).
+    pub outbound_probe: RefCell<Option<String>>,
+    pub outbound_probes: RefCell<Vec<i64>>,
     /// The extra headers of each outbound call, in the same order.
     pub outbound_headers: RefCell<Vec<Vec<(String, String)>>>,
     /// Whether the fake email binding is there, and every email it was given.
@@ -34,6 +38,9 @@ pub struct NativePorts {
     /// The status outbound calls answer with (0: no answer at all, a network failure). A 2xx
     /// answers like sendMessage, `{"ok": true, "result": {"message_id": <100 + call number>}}`.
     pub outbound_status: Cell<u16>,
+    /// The Bot API `description` of a failed answer ("fake failure" unless a test sets another,
+    /// e.g. "Forbidden: bot was blocked by the user").
+    pub outbound_description: RefCell<String>,
     /// Whether the common-password blocklist can be read (false: as if the asset were missing).
     pub blocklist_available: Cell<bool>,
     started: Instant,
@@ -54,10 +61,13 @@ impl NativePorts {
             logs: RefCell::new(Vec::new()),
             outbound: RefCell::new(Vec::new()),
             outbound_headers: RefCell::new(Vec::new()),
+            outbound_probe: RefCell::new(None),
+            outbound_probes: RefCell::new(Vec::new()),
             email_binding: Cell::new(false),
             emails: RefCell::new(Vec::new()),
             email_refuses: Cell::new(false),
             outbound_status: Cell::new(200),
+            outbound_description: RefCell::new("fake failure".into()),
             blocklist_available: Cell::new(true),
             started: Instant::now(),
         }
@@ -166,10 +176,13 @@ impl Ports for NativePorts {
             calls.len()
         };
         self.outbound_headers.borrow_mut().push(headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect());
+        if let Some(probe) = self.outbound_probe.borrow().as_deref() {
+            self.outbound_probes.borrow_mut().push(self.db.inner.count(probe).unwrap_or(-1));
+        }
         match self.outbound_status.get() {
             0 => Err(OutboundError("connection refused (fake)".into())),
             status @ 200..=299 => Ok((status, format!(r#"{{"ok":true,"result":{{"message_id":{}}}}}"#, 100 + n))),
-            status => Ok((status, format!(r#"{{"ok":false,"error_code":{status},"description":"fake failure"}}"#))),
+            status => Ok((status, serde_json::json!({"ok": false, "error_code": status, "description": *self.outbound_description.borrow()}).to_string())),
         }
     }
 

@@ -15,7 +15,7 @@ const TEAM_MESSAGE: &str = "INSERT INTO notifications (id, channel, channel_link
        'New message from ' || coalesce(nullif(trim(coalesce(u.first_name, '') || ' ' || coalesce(u.last_name, '')), ''), 'the team') \
        || ' on \"' || r.title || '\":' || char(10) || char(10) || m.body, ?2, ?2 \
      FROM messages m JOIN requests r ON r.id = m.request_id LEFT JOIN users u ON u.id = m.author_user_id \
-     JOIN channel_links cl ON cl.company_id = m.company_id AND cl.kind = 'telegram' AND cl.status <> 'revoked' \
+     JOIN channel_links cl ON cl.company_id = m.company_id AND cl.kind = 'telegram' AND cl.status <> 'revoked' AND cl.unreachable_at IS NULL \
      WHERE m.id = ?3 AND m.author_kind = 'employee'";
 
 /// ?1 id prefix, ?2 now, ?3 request, ?4 the audit event that guards the change.
@@ -23,7 +23,7 @@ const STATUS_CHANGE: &str = "INSERT INTO notifications (id, channel, channel_lin
      SELECT ?1 || substr(cl.id, 25), 'telegram', cl.id, r.company_id, r.id, \
        'Request \"' || r.title || '\" is now: ' || st.name, ?2, ?2 \
      FROM requests r JOIN pipeline_stages st ON st.pipeline_id = r.pipeline_id AND st.id = r.stage_id \
-     JOIN channel_links cl ON cl.company_id = r.company_id AND cl.kind = 'telegram' AND cl.status <> 'revoked' \
+     JOIN channel_links cl ON cl.company_id = r.company_id AND cl.kind = 'telegram' AND cl.status <> 'revoked' AND cl.unreachable_at IS NULL \
      WHERE r.id = ?3 AND EXISTS (SELECT 1 FROM audit_events WHERE id = ?4)";
 
 /// ?1 id prefix, ?2 now, ?3 document, ?4 the audit event that guards the change. Only a published
@@ -32,7 +32,7 @@ const DOCUMENT: &str = "INSERT INTO notifications (id, channel, channel_link_id,
      SELECT ?1 || substr(cl.id, 25), 'telegram', cl.id, d.company_id, d.id, \
        'Document \"' || d.title || '\" awaits your ' || CASE d.required_action WHEN 'review' THEN 'review' \
        WHEN 'approve' THEN 'approval' ELSE 'signature' END || ' in the portal.', ?2, ?2 \
-     FROM documents d JOIN channel_links cl ON cl.company_id = d.company_id AND cl.kind = 'telegram' AND cl.status <> 'revoked' \
+     FROM documents d JOIN channel_links cl ON cl.company_id = d.company_id AND cl.kind = 'telegram' AND cl.status <> 'revoked' AND cl.unreachable_at IS NULL \
      JOIN links l ON l.id = cl.link_id \
      WHERE d.id = ?3 AND d.status = 'published' AND d.required_action <> 'none' AND d.completed_at IS NULL \
        AND (d.contact_id IS NULL OR d.contact_id = l.contact_id) AND EXISTS (SELECT 1 FROM audit_events WHERE id = ?4)";
@@ -65,6 +65,15 @@ pub fn document_stmt<P: Ports>(ports: &P, now: DateTime<Utc>, document_id: &str,
 pub const SUSPEND_LINK: &str = "UPDATE channel_links SET status = 'suspended', updated_at = ?2 WHERE id = ?1 AND status = 'active'";
 
 pub const RESUME_LINK: &str = "UPDATE channel_links SET status = 'active', updated_at = ?2 WHERE id = ?1 AND status = 'suspended'";
+
+/// The user blocked the bot (a `my_chat_member` update, or a Bot API 403 on send): ?1 channel link, ?2 now.
+pub const MARK_UNREACHABLE: &str = "UPDATE channel_links SET unreachable_at = ?2, updated_at = ?2 WHERE id = ?1 AND status <> 'revoked' AND unreachable_at IS NULL";
+/// The same, by chat: ?1 the Telegram chat id, ?2 now.
+pub const MARK_CHAT_UNREACHABLE: &str = "UPDATE channel_links SET unreachable_at = ?2, updated_at = ?2 \
+     WHERE kind = 'telegram' AND external_id = ?1 AND status <> 'revoked' AND unreachable_at IS NULL";
+/// The chat is reachable again (unblocked, a new /start, a message from it): ?1 chat id, ?2 now.
+pub const MARK_CHAT_REACHABLE: &str = "UPDATE channel_links SET unreachable_at = NULL, updated_at = ?2 \
+     WHERE kind = 'telegram' AND external_id = ?1 AND status <> 'revoked' AND unreachable_at IS NOT NULL";
 
 // ?1 email id, ?2 invitation id, ?3 URL, ?4 now, ?5 expiry, ?6 whether it replaces a password.
 // Written only when the invitation row exists (its batch's guard held) and the user has an email.

@@ -38,11 +38,11 @@ pub struct ChannelInput {
 
 // ?1 user, ?2 link, ?3/?4 cursor bound, ?5 limit.
 const LIST_OWN: &str = "SELECT cl.id, cl.kind, cl.company_id, co.name AS company_name, cl.status, cl.external_label, cl.created_at, \
-     cl.updated_at, cl.revoked_at, cl.revoked_reason, cl.previous_secret_expires_at \
+     cl.updated_at, cl.revoked_at, cl.revoked_reason, cl.previous_secret_expires_at, cl.unreachable_at \
      FROM channel_links cl JOIN companies co ON co.id = cl.company_id \
      WHERE cl.user_id = ?1 AND cl.link_id = ?2 AND (cl.created_at, cl.id) < (?3, ?4) ORDER BY cl.created_at DESC, cl.id DESC LIMIT ?5";
 const SELECT_OWN: &str = "SELECT cl.id, cl.kind, cl.company_id, co.name AS company_name, cl.status, cl.external_label, cl.created_at, \
-     cl.updated_at, cl.revoked_at, cl.revoked_reason, cl.previous_secret_expires_at \
+     cl.updated_at, cl.revoked_at, cl.revoked_reason, cl.previous_secret_expires_at, cl.unreachable_at \
      FROM channel_links cl JOIN companies co ON co.id = cl.company_id WHERE cl.id = ?1 AND cl.user_id = ?2 AND cl.link_id = ?3";
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +58,7 @@ struct ChannelRow {
     revoked_at: Option<i64>,
     revoked_reason: Option<String>,
     previous_secret_expires_at: Option<i64>,
+    unreachable_at: Option<i64>,
 }
 
 /// A channel link as its owner sees it; secrets never appear here.
@@ -67,9 +68,13 @@ pub struct ChannelView {
     pub kind: String,
     pub company_id: String,
     pub company_name: String,
-    /// `active`, `suspended` (the policy does not allow the channel now; it may come back) or
-    /// `revoked` (final).
+    /// `active`, `suspended` (the policy does not allow the channel now; it may come back),
+    /// `unreachable` (the chat blocked the bot: nothing reaches it until it is unblocked or
+    /// started again) or `revoked` (final).
     pub status: String,
+    /// Since when the chat has blocked the bot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable_since: Option<String>,
     /// The linked Telegram account (`@username` or name), so a wrong one stands out.
     pub external_label: Option<String>,
     /// Widget: where its server posts events.
@@ -95,6 +100,8 @@ fn channel_action(kind: &str) -> Action {
 fn view(row: ChannelRow, client: &Client, now: i64) -> ChannelView {
     let status = if row.status == "revoked" {
         "revoked".to_owned()
+    } else if row.unreachable_at.is_some() {
+        "unreachable".to_owned()
     } else if decide(&client.facts, channel_action(&row.kind), &Object::Company(row.company_id)).is_allowed() {
         "active".to_owned()
     } else {
@@ -104,6 +111,7 @@ fn view(row: ChannelRow, client: &Client, now: i64) -> ChannelView {
     ChannelView {
         webhook_path: widget.then(|| format!("/webhooks/widget/{}", row.id)),
         previous_secret_valid_until: row.previous_secret_expires_at.filter(|t| widget && *t > now && row.status != "revoked").map(rfc3339),
+        unreachable_since: row.unreachable_at.filter(|_| row.status != "revoked").map(rfc3339),
         id: row.id,
         kind: row.kind,
         company_id: row.company_id.to_string(),
