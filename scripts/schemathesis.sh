@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test-schema`: schemathesis (from PyPI, pinned) against /openapi.json of the release build
-# running under `wrangler dev` with a fresh database (tests/e2e/harness.mjs). Two passes: every
-# operation with an admin's token, then the portal's operations with a client's token. Fails on any
-# 5xx and on any response off the document's schema.
+# running under `wrangler dev` with a fresh database (tests/e2e/harness.mjs). Three passes, each
+# signed in by scripts/schemathesis_auth.py (and signed in again on a 401): every operation as an
+# admin, the portal's operations as a client, then the operations that end the caller's session or
+# change the sign-in rules. Fails on any 5xx and on any response off the document's schema.
 #   SCHEMATHESIS_EXAMPLES=N   test cases per operation (default 20)
 #   SCHEMATHESIS_SEED=N       a fixed seed, to replay a run
 # Reports (JUnit) land in tests/e2e/.out/schemathesis/.
@@ -19,7 +20,7 @@ if [ "$("$VENV/bin/st" --version 2>/dev/null | awk '{print $NF}')" != "$VERSION"
 fi
 [ -f build/worker/shim.mjs ] || { echo "schemathesis: no build/; run \`make build\`" >&2; exit 1; }
 
-export ST="$PWD/$VENV/bin/st" HARNESS="$PWD/tests/e2e/harness.mjs" OUT="$PWD/tests/e2e/.out/schemathesis"
+export ST="$PWD/$VENV/bin/st" HARNESS="$PWD/tests/e2e/harness.mjs" OUT="$PWD/tests/e2e/.out/schemathesis" SCRIPTS="$PWD/scripts"
 export EXAMPLES="${SCHEMATHESIS_EXAMPLES:-20}" SEED="${SCHEMATHESIS_SEED:-}"
 mkdir -p "$OUT"
 
@@ -67,9 +68,14 @@ try {
     user: { login: client.login, email: client.login, first_name: "Emily", last_name: "Carter" }, contact_id: ids.contact, company_ids: [ids.company], default_company_id: ids.company,
   }, adminToken);
   const invitation = await call("POST", `/api/admin/links/${link.id}/invitations`, {}, adminToken);
-  const clientToken = (await call("POST", "/api/invitations/activate", { token: invitation.activation_url.split("#")[1], password: client.password, refresh_transport: "body" })).access_token;
+  await call("POST", "/api/invitations/activate", { token: invitation.activation_url.split("#")[1], password: client.password, refresh_transport: "body" });
 
-  const st = (name, token, filters) =>
+  // Each pass signs in itself (scripts/schemathesis_auth.py) and signs in again when a call answers
+  // 401, so a generated call that makes its token stale (a policy change) or ends its session does
+  // not turn the rest of the pass into 401s. The operations that end the caller's own session, lock
+  // its account or change the sign-in rules run last, in a pass of their own.
+  const SESSION_ENDERS = "^/api/(auth/logout|admin/security|me/password|me/mfa/totp|me/mfa/totp/confirm|me/sessions/\\{id\\})$";
+  const st = (name, who, filters) =>
     new Promise((resolve) => {
       const args = [
         "run", `${worker.url}/openapi.json`,
@@ -77,20 +83,27 @@ try {
         "--max-examples", process.env.EXAMPLES,
         "--workers", "2",
         "--request-timeout", "30",
-        "-H", `Authorization: Bearer ${token}`,
-        // Ending the session the run authenticates with would turn the rest of it into 401s.
-        "--exclude-path", "/api/auth/logout",
         "--report", "junit", "--report-junit-path", `${process.env.OUT}/${name}.xml`,
         ...(process.env.SEED ? ["--seed", process.env.SEED] : []),
         ...filters,
       ];
       console.log(`schemathesis: ${name} pass`);
-      const child = spawn(process.env.ST, args, { stdio: "inherit" });
+      const env = {
+        ...process.env,
+        SCHEMATHESIS_HOOKS: "schemathesis_auth",
+        PYTHONPATH: process.env.SCRIPTS,
+        ST_BASE: worker.url,
+        ST_LOGIN: who.login,
+        ST_PASSWORD: who.password,
+      };
+      const child = spawn(process.env.ST, args, { stdio: "inherit", env });
       child.on("exit", (c) => resolve(c ?? 1));
     });
-  const adminCode = await st("admin", adminToken, []);
-  const clientCode = await st("client", clientToken, ["--exclude-path-regex", "^/api/admin/"]);
-  code = adminCode || clientCode;
+  // One regex a pass: schemathesis joins exclusions of different kinds with AND.
+  const adminCode = await st("admin", admin, ["--exclude-path-regex", SESSION_ENDERS]);
+  const clientCode = await st("client", client, ["--exclude-path-regex", `^/api/admin/|${SESSION_ENDERS}`]);
+  const endersCode = await st("session-enders", admin, ["--include-path-regex", SESSION_ENDERS]);
+  code = adminCode || clientCode || endersCode;
 } catch (err) {
   console.error(`schemathesis: ${err.stack ?? err}`);
 } finally {

@@ -134,8 +134,12 @@ fn operation(route: &Route) -> Value {
         "summary": route.summary,
         "tags": [route.tag],
         "parameters": params,
+        // The success statuses every route may use (201 for what it created, 204 for nothing to
+        // say); which one a route answers is in its summary and docs/api.md.
         "responses": {
             "200": {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "201": {"description": "Created", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "204": {"description": "Done, nothing to return"},
             "default": {"$ref": "#/components/responses/Error"}
         }
     });

@@ -68,7 +68,8 @@ before(async () => {
         return;
       }
       const id = req.headers["webhook-id"];
-      crm.received.push({ id, body });
+      const signed = { "webhook-id": id, "webhook-timestamp": req.headers["webhook-timestamp"], "webhook-signature": req.headers["webhook-signature"] };
+      crm.received.push({ id, headers: signed, raw, body });
       if (!crm.seen.has(id)) {
         crm.seen.add(id);
         crm.events.push(body);
@@ -160,7 +161,8 @@ test("CRM events arrive signed, in order, each once, also after a lost acknowled
   assert.equal(request.status, 201, await request.clone().text());
   const requestId = (await request.json()).id;
   await until("the request.created webhook", () => crm.events.some((e) => e.type === "request.created"));
-  console.log(`webhook as it left the worker:\n  ${JSON.stringify(crm.received.at(-1))}`);
+  const last = crm.received.at(-1);
+  console.log(`webhook as it left the worker:\n  POST /hooks/extranet\n${Object.entries(last.headers).map(([k, v]) => `  ${k}: ${v}`).join("\n")}\n\n  ${last.raw}`);
   assert.equal(crm.rejected, 0, "every signature verifies with the standardwebhooks package");
   assert.throws(() => new Webhook(`whsec_${randomBytes(32).toString("base64")}`).verify("{}", { "webhook-id": "x", "webhook-timestamp": `${Math.floor(Date.now() / 1000)}`, "webhook-signature": "v1,AAAA" }));
 
