@@ -557,6 +557,10 @@ fn hot_lists_and_lookups_use_their_indexes() -> TestResult {
         ("SELECT id FROM channel_links WHERE kind = 'telegram' AND external_id = ?1 AND status <> 'revoked'", 1, "channel_links_live_external"),
         ("SELECT id FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC", 1, "sessions_by_user"),
         ("SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?1", 1, "notifications_due"),
+        // Every audit insert takes the next seq: one index probe, not a scan.
+        ("SELECT coalesce(max(seq), 0) + 1 FROM audit_events", 0, "audit_by_seq"),
+        ("SELECT id FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT 50", 1, "audit_by_seq"),
+        ("SELECT id FROM emails WHERE status = 'pending' AND next_attempt_at <= ?1", 1, "emails_due"),
     ];
     for (sql, params, index) in cases {
         let detail = plan(&db, sql, *params)?;
