@@ -2,6 +2,7 @@
 //! the dispatcher serves.
 
 use super::routes::{Guard, Route, ROUTES};
+use http::Method;
 use super::ApiError;
 use crate::app::delivery::crm_events::EVENT_TYPES;
 use serde_json::{json, Map, Value};
@@ -15,6 +16,7 @@ pub fn document() -> Value {
         }
     }
     describe_crm_feed(&mut paths);
+    add_links(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -84,6 +86,77 @@ fn crm_event_schema() -> Value {
             }
         }
     })
+}
+
+/// Path parameters, in order: `/api/requests/{id}/attachments/{aid}` -> `["id", "aid"]`.
+fn path_params(path: &str) -> Vec<&str> {
+    path.split('/').filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).collect()
+}
+
+/// Where a created object's id is used beyond the paths nested under its creator: (creating
+/// operation's method and path, the path prefix of the operations that take it, where the id is in
+/// the creator's answer).
+const CROSS_LINKS: &[(&str, &str, &str, &str)] = &[
+    ("POST", "/api/admin/links/{id}/invitations", "/api/admin/invitations/{id}", "$response.body#/id"),
+    ("POST", "/api/channels/widget", "/api/channels/{id}", "$response.body#/id"),
+    ("POST", "/api/admin/links", "/api/admin/users/{id}", "$response.body#/user/id"),
+    ("POST", "/api/admin/documents", "/api/admin/documents/{id}", "$response.body#/id"),
+    ("POST", "/api/requests/{id}/attachments", "/api/requests/{id}/attachments/{aid}", "$response.body#/id"),
+];
+
+/// OpenAPI links from the operations that create or name an object to those that take its id, so
+/// a stateful run walks real objects: a POST to `P` feeds `P/{x}...` (x from the answer's `id`), an
+/// upsert `PUT P/{id}` feeds the other operations on `P/{id}...` (the same id), plus `CROSS_LINKS`.
+fn add_links(paths: &mut Map<String, Value>) {
+    for source in ROUTES.iter().filter(|r| r.method == Method::POST || r.method == Method::PUT) {
+        let own = path_params(source.path);
+        let mut links = Map::new();
+        for target in ROUTES.iter().filter(|t| !std::ptr::eq(*t, source)) {
+            let wanted = path_params(target.path);
+            let mut parameters = Map::new();
+            let nested_create = source.method == Method::POST && target.path.starts_with(&format!("{}/{{", source.path));
+            let same_object = source.method == Method::PUT
+                && source.path.ends_with('}')
+                && (target.path == source.path || target.path.starts_with(&format!("{}/", source.path)));
+            let cross = CROSS_LINKS
+                .iter()
+                .find(|(m, from, to, _)| *m == source.method.as_str() && *from == source.path && target.path.starts_with(to));
+            if nested_create && wanted.len() == own.len() + 1 {
+                for p in &own {
+                    parameters.insert((*p).to_owned(), json!(format!("$request.path.{p}")));
+                }
+                if let Some(new) = wanted.last() {
+                    parameters.insert((*new).to_owned(), json!("$response.body#/id"));
+                }
+            } else if same_object && wanted.iter().all(|w| own.contains(w)) {
+                for p in &wanted {
+                    parameters.insert((*p).to_owned(), json!(format!("$request.path.{p}")));
+                }
+            } else if let Some((_, _, to, expression)) = cross {
+                let taken = path_params(to);
+                if wanted.len() != taken.len() {
+                    continue;
+                }
+                for p in &wanted[..wanted.len().saturating_sub(1)] {
+                    parameters.insert((*p).to_owned(), json!(format!("$request.path.{p}")));
+                }
+                if let Some(new) = wanted.last() {
+                    parameters.insert((*new).to_owned(), json!(expression));
+                }
+            } else {
+                continue;
+            }
+            links.insert(operation_id(target), json!({"operationId": operation_id(target), "parameters": parameters}));
+        }
+        if links.is_empty() {
+            continue;
+        }
+        if let Some(op) = paths.get_mut(source.path).and_then(|p| p.get_mut(source.method.as_str().to_ascii_lowercase())) {
+            for status in ["200", "201"] {
+                op["responses"][status]["links"] = Value::Object(links.clone());
+            }
+        }
+    }
 }
 
 /// The feed's query and answer, which the generic operation leaves open.

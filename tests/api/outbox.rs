@@ -425,3 +425,38 @@ fn a_webhook_configured_later_starts_from_then_and_a_replay_sends_the_history() 
     let resp = app.send_auth("POST", "/api/admin/crm/events/replay", &admin, Some(json!({"after": "0"})));
     assert_eq!(json(&resp)["push"]["sent"], 7, "asked for: the whole history, in order");
 }
+
+#[test]
+fn the_openapi_document_links_what_is_created_to_what_takes_its_id() {
+    let app = TestApp::new();
+    let doc = json(&app.get("/openapi.json"));
+    let links = |path: &str, method: &str, status: &str| doc["paths"][path][method]["responses"][status]["links"].clone();
+    let created = links("/api/admin/links", "post", "201");
+    assert_eq!(created["get_api_admin_links_id"]["parameters"]["id"], "$response.body#/id");
+    assert_eq!(created["post_api_admin_links_id_invitations"]["parameters"]["id"], "$response.body#/id");
+    assert_eq!(created["get_api_admin_users_id"]["parameters"]["id"], "$response.body#/user/id");
+    let attachment = links("/api/requests/{id}/attachments", "post", "201");
+    assert_eq!(attachment["get_api_requests_id_attachments_aid"]["parameters"], json!({"id": "$request.path.id", "aid": "$response.body#/id"}));
+    let upsert = links("/api/admin/companies/{id}", "put", "200");
+    assert_eq!(upsert["get_api_admin_companies_id_policy"]["parameters"]["id"], "$request.path.id");
+    // Every link names an operation that exists, with exactly its path parameters.
+    let ops: std::collections::BTreeMap<String, Vec<String>> = doc["paths"].as_object().unwrap().iter()
+        .flat_map(|(path, item)| item.as_object().unwrap().values().map(move |op| (op["operationId"].as_str().unwrap().to_owned(), path.clone())))
+        .map(|(id, path)| (id, path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).map(str::to_owned).collect()))
+        .collect();
+    let mut count = 0;
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            for link in op["responses"]["201"]["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                let target = link["operationId"].as_str().unwrap();
+                let mut given: Vec<String> = link["parameters"].as_object().unwrap().keys().cloned().collect();
+                let mut wanted = ops[target].clone();
+                given.sort();
+                wanted.sort();
+                assert_eq!(given, wanted, "{target}");
+                count += 1;
+            }
+        }
+    }
+    assert!(count > 30, "{count} links");
+}
