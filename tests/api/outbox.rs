@@ -460,3 +460,26 @@ fn the_openapi_document_links_what_is_created_to_what_takes_its_id() {
     }
     assert!(count > 30, "{count} links");
 }
+
+#[test]
+fn a_new_employee_gets_the_invitation_by_email_too_unless_the_admin_says_not() {
+    let (app, admin) = mailing();
+    let invite = |id: &str, login: &str, send: Option<bool>| {
+        let mut body = json!({"login": login, "email": format!("{login}@vector.example"), "first_name": "Marta", "last_name": "Lind",
+            "role": "manager", "company_ids": [NORTHERN_LIGHT]});
+        if let Some(send) = send {
+            body["send_email"] = json!(send);
+        }
+        let resp = app.send_auth("PUT", &format!("/api/admin/employees/{id}"), &admin, Some(body));
+        assert_eq!(resp.status(), 201, "{}", String::from_utf8_lossy(resp.body()));
+        json(&resp)["invitation"].clone()
+    };
+    let marta = invite("0190a000-0000-7000-8000-0000000000e7", "marta", None);
+    assert_eq!(marta["emailed_to"], "marta@vector.example");
+    let quiet = invite("0190a000-0000-7000-8000-0000000000e8", "quinn", Some(false));
+    assert_eq!(quiet["emailed_to"], Value::Null);
+    assert_eq!(deliver(&app, &admin)["email"]["sent"], 1);
+    let sent = mails(&app);
+    assert_eq!(sent[0].to, "marta@vector.example");
+    assert!(sent[0].text.contains(marta["activation_url"].as_str().unwrap()));
+}

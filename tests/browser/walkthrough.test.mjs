@@ -600,6 +600,7 @@ test("the admin invites a manager for Northern Light and the link to hand over i
   await form.getByRole("button", { name: "Invite employee" }).click();
   const link = await form.getByLabel("Activation link").inputValue();
   assert.match(link, /\/activate#[A-Za-z0-9_-]{20,}$/);
+  await form.getByText("The link was emailed to marta.lind@vector.example", { exact: false }).waitFor();
   await check(admin, "governance-employee-invited");
   await form.getByRole("link", { name: "Open Marta Lind" }).click();
   await admin.getByRole("heading", { name: "Marta Lind", level: 1 }).waitFor();

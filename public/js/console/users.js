@@ -67,8 +67,10 @@ async function employeeCard(ctx, existing, onSaved) {
   const scope = new Set((existing && existing.company_ids) || []);
   const boxes = companies.map((c) => checkbox({ label: c.name, name: "company_ids", value: c.id, checked: scope.has(c.id) }));
   const out = h("div", { "aria-live": "polite" });
+  const byEmail = existing ? null : checkbox({ label: "Also send the link to that address", name: "send_email", checked: true, hint: "When the portal sends mail (see Delivery); the link is shown here once either way." });
   const form = h("form", { "aria-label": existing ? "Role and companies" : "Invite an employee" }, formAlert(),
     fields.length ? h("div", { class: "cols" }, fields) : null,
+    byEmail,
     role,
     h("fieldset", {}, h("legend", {}, "Companies governed (managers)"), boxes.length ? boxes : h("p", { class: "muted" }, "No company yet: the CRM creates them.")),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, existing ? "Save role and companies" : "Invite employee")),
@@ -77,12 +79,14 @@ async function employeeCard(ctx, existing, onSaved) {
     const body = existing
       ? { login: existing.login, email: existing.email, first_name: existing.first_name, last_name: existing.last_name }
       : { login: String(data.get("login")).trim(), email: String(data.get("email")).trim(), first_name: String(data.get("first_name")).trim(), last_name: String(data.get("last_name")).trim() };
-    const saved = await put(`/api/admin/employees/${existing ? existing.id : crypto.randomUUID()}`, { ...body, role: data.get("role"), company_ids: data.getAll("company_ids") });
+    const extra = existing ? {} : { send_email: byEmail.control.checked };
+    const saved = await put(`/api/admin/employees/${existing ? existing.id : crypto.randomUUID()}`, { ...body, ...extra, role: data.get("role"), company_ids: data.getAll("company_ids") });
     if (saved.invitation && saved.invitation.activation_url) {
       // Reset first: the link's box sits inside the form, and a reset would empty it.
       form.reset();
+      const sent = saved.invitation.emailed_to ? ` The link was emailed to ${saved.invitation.emailed_to};` : "";
       mount(out,
-        h("div", { class: "alert ok", role: "status" }, h("p", {}, `${fullName(saved)} is invited. Hand the link over on a channel you trust; it is shown only now.`)),
+        h("div", { class: "alert ok", role: "status" }, h("p", {}, `${fullName(saved)} is invited.${sent} Hand the link over on a channel you trust if needed; it is shown only now.`)),
         secretBox("Activation link", saved.invitation.activation_url),
         h("p", {}, h("a", { href: `#users/${saved.id}` }, `Open ${fullName(saved)}`)));
       toast("Employee invited.");

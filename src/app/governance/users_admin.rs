@@ -17,6 +17,7 @@ use crate::app::kit::sql::{admin_alive, governs_user, is_admin};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::credentials;
+use crate::app::kit::outbox::invitation_email_stmt;
 use crate::app::kit::governor::employee_reads;
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::{new_id, secret_bytes};
@@ -416,6 +417,9 @@ pub struct EmployeeInput {
     pub company_ids: Vec<Uuid>,
     #[serde(default)]
     pub status: Option<UserStatus>,
+    /// A new employee's activation link also goes by email (default true; when email is on).
+    #[serde(default)]
+    pub send_email: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -425,6 +429,8 @@ pub struct EmployeeInvitation {
     pub expires_at: String,
     /// `<portal>/activate#<token>`: the token is shown here only.
     pub activation_url: String,
+    /// Where the link was emailed to, when it was.
+    pub emailed_to: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -449,7 +455,9 @@ pub async fn upsert_employee<P: Ports>(
     portal_origin: &str,
     user_id: Uuid,
     input: EmployeeInput,
+    email_on: bool,
 ) -> Result<EmployeeUpserted, ApiError> {
+    let send_email = email_on && input.send_email.unwrap_or(true);
     let login = Login::parse(&input.login).map_err(|e| ApiError::invalid("login", e.to_string()))?;
     let email = Email::parse(&input.email).map_err(|e| ApiError::invalid("email", e.to_string()))?;
     let first_name = required_text("first_name", &input.first_name, 200)?;
@@ -523,7 +531,8 @@ pub async fn upsert_employee<P: Ports>(
     let invitation = if before.is_none() {
         let (token, hash) = credentials::new_invitation_token(secret_bytes(ports)?);
         let expires_at = t + i64::from(settings.sessions.invitation_ttl_hours) * 3600;
-        Some((new_id(ports, now)?, token, hash, expires_at))
+        let url = format!("{}/activate#{token}", portal_origin.trim_end_matches('/'));
+        Some((new_id(ports, now)?, url, hash, expires_at))
     } else {
         None
     };
@@ -537,10 +546,14 @@ pub async fn upsert_employee<P: Ports>(
         // A blocked employee is out at once (harmless to repeat for one already blocked).
         Stmt::new(REVOKE_BLOCKED_SESSIONS).bind(id.as_str()).bind(t),
     ];
-    if let Some((inv_id, _, hash, expires_at)) = &invitation {
+    if let Some((inv_id, url, hash, expires_at)) = &invitation {
         stmts.push(
             Stmt::new(INSERT_INVITATION).bind(inv_id.as_str()).bind(id.as_str()).bind(hash.as_str()).bind(*expires_at).bind(gov.user_id()).bind(t).bind(session.as_str()),
         );
+        if send_email {
+            // Index 7: written only when the invitation was (its row is the condition).
+            stmts.push(invitation_email_stmt(ports, &new_id(ports, now)?, inv_id, url, t, *expires_at, false));
+        }
     }
     stmts.push(Stmt::new(SELECT_USER).bind(gov.user_id()).bind(t).bind(id.as_str()));
     let out = ports.db().batch(stmts).await.map_err(|e| if e.is_unique_violation() { login_taken() } else { e.into() })?;
@@ -553,11 +566,12 @@ pub async fn upsert_employee<P: Ports>(
     let user = user_view(rows(&out, last).into_iter().next())?.ok_or_else(|| ApiError::internal("employee vanished after upsert"))?;
     let created = changes(&out, 0) == 1;
     let invitation = match invitation {
-        Some((inv_id, token, _, expires_at)) if changes(&out, 6) == 1 => Some(EmployeeInvitation {
+        Some((inv_id, url, _, expires_at)) if changes(&out, 6) == 1 => Some(EmployeeInvitation {
             id: inv_id,
             status: "pending",
             expires_at: rfc3339(expires_at),
-            activation_url: format!("{}/activate#{token}", portal_origin.trim_end_matches('/')),
+            activation_url: url,
+            emailed_to: (send_email && changes(&out, 7) == 1).then(|| email.as_str().to_owned()),
         }),
         _ => None,
     };

@@ -94,7 +94,8 @@ pub async fn upsert_employee<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Res
     let id = path_uuid(cx.param("id"))?;
     let input = json_body(req)?;
     let origin = cx.config.portal_url.clone().unwrap_or_else(|| request_origin(req));
-    let done = users_admin::upsert_employee(cx.ports, b, &cx.client, cx.now, &origin, id, input).await?;
+    let email_on = crate::app::delivery::email::availability(cx.ports, cx.config).is_ok();
+    let done = users_admin::upsert_employee(cx.ports, b, &cx.client, cx.now, &origin, id, input, email_on).await?;
     if done.created {
         reply::created(&done.view)
     } else {
