@@ -1139,3 +1139,27 @@ fn the_clients_own_actions_sign_ins_and_new_countries_are_in_the_audit() {
     assert_eq!(link["last_sign_in"]["country"], "BR", "{link}");
     assert!(link["last_sign_in"]["at"].as_str().is_some());
 }
+
+#[test]
+fn the_general_chat_also_reads_newest_first_with_older_pages_on_demand() {
+    let app = portal();
+    let token = emily(&app);
+    let admin = app.admin_token();
+    for n in 1..=5 {
+        app.advance(1);
+        let resp = app.send_auth("POST", &format!("/api/chat/messages?company={NORTHERN_LIGHT}"), &token, Some(json!({"body": format!("g{n}")})));
+        assert_eq!(resp.status(), 201, "{}", String::from_utf8_lossy(resp.body()));
+    }
+    let bodies = |page: &Value| page["items"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    for (base, who) in [("/api/chat/messages", &token), ("/api/admin/chat/messages", &admin)] {
+        let first = json(&app.get_auth(&format!("{base}?company={NORTHERN_LIGHT}&order=newest&limit=3"), who));
+        assert_eq!(bodies(&first), ["g5", "g4", "g3"], "{base}");
+        let cursor = first["next_cursor"].as_str().unwrap();
+        let older = json(&app.get_auth(&format!("{base}?company={NORTHERN_LIGHT}&order=newest&limit=3&cursor={cursor}"), who));
+        assert_eq!((bodies(&older), older["next_cursor"].clone()), (vec!["g2".to_owned(), "g1".to_owned()], Value::Null));
+        assert_eq!(bodies(&json(&app.get_auth(&format!("{base}?company={NORTHERN_LIGHT}&limit=2"), who))), ["g1", "g2"], "oldest first stays the default");
+        assert_eq!(bad_field(&app.get_auth(&format!("{base}?company={NORTHERN_LIGHT}&order=up"), who)), (400, "order".into()));
+    }
+    // Without `company=`, the client reads the chat of the link's default company.
+    assert_eq!(bodies(&json(&app.get_auth("/api/chat/messages?order=newest&limit=1", &token))), ["g5"]);
+}

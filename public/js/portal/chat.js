@@ -15,7 +15,8 @@ export async function renderChat(ctx, el) {
       chatThread({
         me: ctx.me,
         label: `General chat with ${company.name}'s team`,
-        load: () => get("/api/chat/messages", { company: company.id, limit: 200 }),
+        load: (cursor) => get("/api/chat/messages", { company: company.id, order: "newest", limit: 50, cursor }),
+        newestFirst: true,
         send: (body) => post("/api/chat/messages", { body }, { company: company.id }),
       }),
     ),

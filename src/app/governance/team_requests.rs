@@ -4,12 +4,12 @@
 //! outside answers 404. Team messages carry author kind `employee`.
 
 use crate::app::kit::error::Conflict;
-use crate::app::kit::messages::{LIST_GENERAL, MessageInput, MessageView, SELECT_MESSAGE, message_body, message_page, message_view, thread_stmt, ThreadOrder};
+use crate::app::kit::messages::{general_stmt, MessageInput, MessageView, SELECT_MESSAGE, message_body, message_page, message_view, thread_stmt, ThreadOrder};
 use crate::app::kit::requests::governed_request;
 use crate::app::kit::requests::{RequestRow, RequestView, SELECT_REQUEST, request_row, request_select};
 use crate::app::kit::pipelines::Stage;
 use crate::app::kit::page::encode_time_cursor;
-use crate::app::kit::page::{ListOptions, Page, newest_first_bound, oldest_first_bound};
+use crate::app::kit::page::{ListOptions, Page, newest_first_bound};
 use crate::app::kit::rows::{changes, first_row, rows};
 use crate::app::kit::time::rfc3339;
 use crate::app::kit::sql::{employee_alive, company_in_scope};
@@ -241,14 +241,13 @@ fn governed_company(bearer: &Bearer, out: &[Outcome], company: Uuid) -> Result<G
     Ok(governor)
 }
 
-pub async fn list_general<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, company: Uuid, list: &ListOptions) -> Result<Page<MessageView>, ApiError> {
-    let (at, id) = oldest_first_bound(list.cursor.clone());
+pub async fn list_general<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, company: Uuid, list: &ListOptions, order: ThreadOrder) -> Result<Page<MessageView>, ApiError> {
     let out = ports
         .db()
         .batch(vec![
             Governor::check_stmt(bearer, now),
             Stmt::new(SELECT_COMPANY).bind(company.to_string()),
-            Stmt::new(LIST_GENERAL).bind(company.to_string()).bind(at).bind(id).bind(list.limit + 1),
+            general_stmt(Some(company), None, list, order),
         ])
         .await?;
     governed_company(bearer, &out, company)?;

@@ -20,7 +20,6 @@ macro_rules! message_select {
         )
     };
 }
-pub(crate) use message_select;
 
 pub const SELECT_MESSAGE: &str = message_select!("WHERE m.id = ?1");
 
@@ -50,9 +49,16 @@ impl ThreadOrder {
     }
 }
 
-/// A company's general chat, oldest first: ?1 company, ?2/?3 the cursor bound, ?4 limit.
-pub const LIST_GENERAL: &str = message_select!(
-    "WHERE m.company_id = ?1 AND m.request_id IS NULL AND (m.created_at, m.id) > (?2, ?3) ORDER BY m.created_at, m.id LIMIT ?4"
+/// A company's general chat, oldest first: ?1 company, ?2/?3 the cursor bound, ?4 limit (the
+/// client's, with ?5 its link: its default company when ?1 is NULL).
+const LIST_GENERAL: &str = message_select!(
+    "WHERE m.company_id = coalesce(?1, (SELECT default_company_id FROM links WHERE id = ?5)) AND m.request_id IS NULL \
+     AND (m.created_at, m.id) > (?2, ?3) ORDER BY m.created_at, m.id LIMIT ?4"
+);
+/// The same chat newest first.
+const LIST_GENERAL_NEWEST: &str = message_select!(
+    "WHERE m.company_id = coalesce(?1, (SELECT default_company_id FROM links WHERE id = ?5)) AND m.request_id IS NULL \
+     AND (m.created_at, m.id) < (?2, ?3) ORDER BY m.created_at DESC, m.id DESC LIMIT ?4"
 );
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +135,15 @@ pub struct MessageInput {
 
 pub fn message_body(input: &MessageInput) -> Result<String, ApiError> {
     crate::app::kit::text::required_multiline("body", &input.body, BODY_MAX)
+}
+
+/// A company's general chat in the order asked: `company`, or (a client's) `link`'s default company.
+pub fn general_stmt(company: Option<Uuid>, link: Option<&str>, list: &ListOptions, order: ThreadOrder) -> Stmt {
+    let ((at, id), sql) = match order {
+        ThreadOrder::OldestFirst => (oldest_first_bound(list.cursor.clone()), LIST_GENERAL),
+        ThreadOrder::NewestFirst => (newest_first_bound(list.cursor.clone()), LIST_GENERAL_NEWEST),
+    };
+    Stmt::new(sql).bind(company.map(|c| c.to_string())).bind(at).bind(id).bind(list.limit + 1).bind(link.map(str::to_owned))
 }
 
 pub fn thread_stmt(request_id: Uuid, list: &ListOptions, order: ThreadOrder) -> Stmt {

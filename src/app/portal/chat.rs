@@ -6,11 +6,11 @@
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::meta::ClientMeta;
 use serde_json::json;
-use crate::app::kit::messages::{MessageInput, MessageView, SELECT_MESSAGE, message_body, message_page, message_select, message_view, thread_stmt, ThreadOrder};
+use crate::app::kit::messages::{general_stmt, MessageInput, MessageView, SELECT_MESSAGE, message_body, message_page, message_view, thread_stmt, ThreadOrder};
 use crate::app::kit::client_gate::{client_of, company_or_default};
 use crate::app::kit::requests::touch_request_stmt;
 use crate::app::kit::requests::{SELECT_REQUEST, visible_request};
-use crate::app::kit::page::{ListOptions, Page, oldest_first_bound};
+use crate::app::kit::page::{ListOptions, Page};
 use crate::app::kit::rows::{changes, first_row, rows};
 use crate::app::kit::sql::{client_alive};
 use crate::app::kit::client_gate::{gate_stmts, GATE_STMT_COUNT};
@@ -21,12 +21,6 @@ use crate::access::decision::{Action, Object};
 use crate::store::{Sql, Stmt};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-
-/// The client's general chat at ?1, or at the default company of link ?5 when ?1 is NULL.
-const LIST_GENERAL_OR_DEFAULT: &str = message_select!(
-    "WHERE m.company_id = coalesce(?1, (SELECT default_company_id FROM links WHERE id = ?5)) AND m.request_id IS NULL \
-     AND (m.created_at, m.id) > (?2, ?3) ORDER BY m.created_at, m.id LIMIT ?4"
-);
 
 // ?1 id, ?2 company, ?3 request (NULL: the general chat), ?4 author, ?5 body, ?6 now, ?7 session,
 // ?8 policy version.
@@ -94,17 +88,9 @@ async fn insert<P: Ports>(ports: &P, client: &crate::app::kit::client_gate::Clie
 // The client's general chat
 // ---------------------------------------------------------------------------------------------
 
-pub async fn list_general<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, company: Option<Uuid>, list: &ListOptions) -> Result<Page<MessageView>, ApiError> {
-    let (at, id) = oldest_first_bound(list.cursor.clone());
+pub async fn list_general<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, company: Option<Uuid>, list: &ListOptions, order: ThreadOrder) -> Result<Page<MessageView>, ApiError> {
     let mut stmts = gate_stmts(bearer, now);
-    stmts.push(
-        Stmt::new(LIST_GENERAL_OR_DEFAULT)
-            .bind(company.map(|c| c.to_string()))
-            .bind(at)
-            .bind(id)
-            .bind(list.limit + 1)
-            .bind(bearer.claims.lid.clone()),
-    );
+    stmts.push(general_stmt(company, bearer.claims.lid.as_deref(), list, order));
     let out = ports.db().batch(stmts).await?;
     let client = client_of(bearer, &out)?;
     client.check(Action::GeneralChat, &Object::Company(company_or_default(&client, company)))?;

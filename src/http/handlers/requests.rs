@@ -110,7 +110,7 @@ pub async fn post_request_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Resul
 pub async fn list_chat_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let q = Query::of(req);
-    reply::ok(&chat::list_general(cx.ports, b, cx.now, q.uuid("company")?, &list_options(&q)?).await?)
+    reply::ok(&chat::list_general(cx.ports, b, cx.now, q.uuid("company")?, &list_options(&q)?, ThreadOrder::parse(q.get("order"))?).await?)
 }
 
 pub async fn post_chat_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -202,7 +202,7 @@ pub async fn team_list_chat_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Re
     let b = cx.bearer()?;
     let q = Query::of(req);
     let company = required_company(&q, None)?;
-    reply::ok(&team_requests::list_general(cx.ports, b, cx.now, company, &list_options(&q)?).await?)
+    reply::ok(&team_requests::list_general(cx.ports, b, cx.now, company, &list_options(&q)?, ThreadOrder::parse(q.get("order"))?).await?)
 }
 
 pub async fn team_post_chat_message<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
