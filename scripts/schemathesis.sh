@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `make test-schema`: schemathesis (from PyPI, pinned) against /openapi.json of the release build
 # running under `wrangler dev` with a fresh database (tests/e2e/harness.mjs). Three passes, each
-# signed in by scripts/schemathesis_auth.py (and signed in again on a 401): every operation as an
-# admin, the portal's operations as a client, then the operations that end the caller's session or
-# change the sign-in rules. Fails on any 5xx and on any response off the document's schema.
+# signed in by scripts/schemathesis_auth.py (and signed in again on a 401): the portal's operations
+# as a client, the governance and CRM operations as an admin, then the operations that end the
+# caller's session or change the sign-in rules. Fails on any 5xx and on any response off the document's schema.
 #   SCHEMATHESIS_EXAMPLES=N   test cases per operation (default 20)
 #   SCHEMATHESIS_SEED=N       a fixed seed, to replay a run
 # Reports (JUnit) land in tests/e2e/.out/schemathesis/.
@@ -106,12 +106,14 @@ try {
   // The portal's own routes (a client's token only) go to the client pass; the governance and CRM
   // routes to the admin pass.
   const CLIENT_ONLY = "^/api/(requests|calls|chat|documents|channels|pipelines)(/|$)";
-  const adminCode = await st("admin", admin, ["--exclude-path-regex", `${CLIENT_ONLY}|${SESSION_ENDERS}`]);
+  // The client pass first: the admin pass walks real ids now (links, documented bodies), and may
+  // disable, revoke or block the very client the other pass signs in as.
   const clientCode = await st("client", client, ["--exclude-path-regex", `^/api/admin/|^/api/crm/|^/webhooks/|${SESSION_ENDERS}`]);
+  const adminCode = await st("admin", admin, ["--exclude-path-regex", `${CLIENT_ONLY}|${SESSION_ENDERS}`]);
   // No stateful phase: the links from these operations lead to ones the other passes cover.
   const endersCode = await st("session-enders", admin, ["--include-path-regex", SESSION_ENDERS, "--phases", "examples,coverage,fuzzing"]);
   code = adminCode || clientCode || endersCode;
-  summarize(["admin", "client", "session-enders"]);
+  summarize(["client", "admin", "session-enders"]);
 } catch (err) {
   console.error(`schemathesis: ${err.stack ?? err}`);
 } finally {

@@ -6,6 +6,7 @@ pub mod guard;
 pub mod handlers;
 pub mod input;
 pub mod openapi;
+pub mod openapi_bodies;
 pub mod reply;
 pub mod routes;
 pub mod transport;

@@ -216,6 +216,9 @@ fn operation(route: &Route) -> Value {
             "default": {"$ref": "#/components/responses/Error"}
         }
     });
+    if let Some((schema, example)) = super::openapi_bodies::body_of(route.method.as_str(), route.path) {
+        op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema, "example": example}}});
+    }
     if !matches!(route.guard, Guard::Public | Guard::Webhook) {
         op["security"] = json!([{"bearer": []}]);
         // Who may call it, as the dispatcher enforces it (an OpenAPI extension).

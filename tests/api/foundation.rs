@@ -160,3 +160,29 @@ fn docs_api_md_is_the_route_table() {
         assert!(on_disk.contains(&format!("`{}`", route.path)), "{} is documented", route.path);
     }
 }
+
+/// Every request body the OpenAPI document describes: its example passes the handler's parsing
+/// (whatever the state then says: a generated id is not found, a wrong password is refused).
+#[test]
+fn every_described_body_example_passes_the_handlers_parsing() {
+    let app = TestApp::new().with_emily_active();
+    let admin = app.admin_token();
+    let emily = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD).0;
+    let described = extranet::http::openapi_bodies::bodies();
+    assert!(described.len() >= 15);
+    for (method, path, schema, example) in described {
+        let route = extranet::http::routes::ROUTES.iter().find(|r| r.method.as_str() == method && r.path == path).unwrap_or_else(|| panic!("{method} {path} is not a route"));
+        let token = if route.guard == extranet::http::routes::Guard::Client { &emily } else { &admin };
+        let concrete = path.replace("{id}", "0190a000-0000-7000-8000-00000000dead");
+        let resp = app.send_auth(method, &concrete, token, Some(example.clone()));
+        let code = if resp.status().is_success() { String::new() } else { error_code(&resp) };
+        assert!(code != "invalid_input" && resp.status() != 415 && resp.status() != 413, "{method} {path} refused its example {example}: {}", String::from_utf8_lossy(resp.body()));
+        // The schema names every property the example uses, and forbids the rest.
+        assert_eq!(schema["additionalProperties"], false, "{path}");
+        for key in example.as_object().unwrap().keys() {
+            assert!(schema["properties"].get(key).is_some(), "{method} {path}: {key} is not described");
+        }
+    }
+    let doc = json(&app.get("/openapi.json"));
+    assert_eq!(doc["paths"]["/api/auth/login"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"], serde_json::json!(["login", "password"]));
+}
