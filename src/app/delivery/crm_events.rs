@@ -212,6 +212,7 @@ pub async fn push_due<P: Ports>(ports: &P, hook: &CrmWebhook, now: DateTime<Utc>
         if at.next_attempt_at > t {
             break;
         }
+        let seq = row.seq;
         let event = CrmEvent::from(row);
         let body = payload(&event);
         let headers = [
@@ -224,7 +225,6 @@ pub async fn push_due<P: Ports>(ports: &P, hook: &CrmWebhook, now: DateTime<Utc>
             Ok((status, _)) => Some(format!("the CRM answered {status}")),
             Err(e) => Some(format!("no answer: {}", e.0)),
         };
-        let seq: i64 = event.cursor.parse().unwrap_or(at.seq);
         match problem {
             None => {
                 report.sent += 1;

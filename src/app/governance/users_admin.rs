@@ -552,7 +552,7 @@ pub async fn upsert_employee<P: Ports>(
         );
         if send_email {
             // Index 7: written only when the invitation was (its row is the condition).
-            stmts.push(invitation_email_stmt(ports, &new_id(ports, now)?, inv_id, url, t, *expires_at, false));
+            stmts.push(invitation_email_stmt(&new_id(ports, now)?, inv_id, url, t, *expires_at, false));
         }
     }
     stmts.push(Stmt::new(SELECT_USER).bind(gov.user_id()).bind(t).bind(id.as_str()));

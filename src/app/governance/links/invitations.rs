@@ -227,7 +227,7 @@ pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
     ];
     if email == EmailChoice::Send {
         let email_id = new_id(ports, now)?;
-        stmts.push(invitation_email_stmt(ports, &email_id, &invitation_id, &activation_url, t, expires_at, link.has_password));
+        stmts.push(invitation_email_stmt(&email_id, &invitation_id, &activation_url, t, expires_at, link.has_password));
         stmts.push(Stmt::new(EMAILED_TO).bind(email_id));
     }
     let out = ports.db().batch(stmts).await?;
