@@ -3,3 +3,4 @@ pub mod login;
 pub mod password;
 pub mod policy;
 pub mod settings;
+pub mod whole_number;

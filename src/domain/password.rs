@@ -11,6 +11,7 @@ pub const MAX_PASSWORD_LENGTH: usize = 256;
 /// 800-63B and ASVS 5 advise (they push people to `Password1!`); length and the blocklist do the work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordPolicy {
+    #[serde(deserialize_with = "crate::domain::whole_number::u32")]
     pub min_length: u32,
     pub require_lower: bool,
     pub require_upper: bool,

@@ -6,15 +6,21 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockoutSettings {
+    #[serde(deserialize_with = "crate::domain::whole_number::u32")]
     pub max_failed_attempts: u32,
+    #[serde(deserialize_with = "crate::domain::whole_number::u32")]
     pub lockout_minutes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionSettings {
+    #[serde(deserialize_with = "crate::domain::whole_number::u32")]
     pub access_ttl_seconds: u32,
+    #[serde(deserialize_with = "crate::domain::whole_number::u32")]
     pub refresh_ttl_seconds: u32,
+    #[serde(deserialize_with = "crate::domain::whole_number::u32")]
     pub session_max_age_seconds: u32,
+    #[serde(deserialize_with = "crate::domain::whole_number::u32")]
     pub invitation_ttl_hours: u32,
 }
 

@@ -201,6 +201,7 @@ fn operation(route: &Route) -> Value {
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .chain(super::openapi_bodies::query_of(route.method.as_str(), route.path))
         .collect();
     let mut op = json!({
         "operationId": operation_id(route),

@@ -168,6 +168,24 @@ fn security_settings_are_for_admins_validated_and_audited() {
     assert_eq!((stale.status().as_u16(), error_code(&stale)), (401, "token_stale".into()));
 }
 
+/// Found by schemathesis: the document says `integer`, and JSON Schema counts `600.0` as one; the
+/// settings refused it as "expected u32". A whole float is now the same number, a fraction is not.
+#[test]
+fn security_settings_take_whole_numbers_written_as_floats() {
+    let app = TestApp::new();
+    let admin = app.admin_token();
+    let mut settings = json(&app.get_auth("/api/admin/security", &admin));
+    settings["sessions"]["access_ttl_seconds"] = json!(900.0);
+    settings["password"]["min_length"] = json!(13.0);
+    let ok = app.send_auth("PUT", "/api/admin/security", &admin, Some(settings.clone()));
+    assert_eq!(ok.status(), 200, "{}", String::from_utf8_lossy(ok.body()));
+    let saved = json(&app.get_auth("/api/admin/security", &app.admin_token()));
+    assert_eq!((saved["sessions"]["access_ttl_seconds"].clone(), saved["password"]["min_length"].clone()), (json!(900), json!(13)));
+    settings["sessions"]["access_ttl_seconds"] = json!(900.5);
+    let bad = app.send_auth("PUT", "/api/admin/security", &app.admin_token(), Some(settings));
+    assert_eq!((bad.status().as_u16(), json(&bad)["error"]["field"].as_str().unwrap_or_default().to_owned()), (400, "sessions.access_ttl_seconds".into()));
+}
+
 #[test]
 fn a_manager_cannot_change_security_settings() {
     let app = TestApp::new();
