@@ -163,7 +163,7 @@ fn add_links(paths: &mut Map<String, Value>) {
 fn describe_crm_feed(paths: &mut Map<String, Value>) {
     if let Some(op) = paths.get_mut("/api/crm/events").and_then(|p| p.get_mut("get")) {
         op["parameters"] = json!([
-            {"name": "after", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[0-9]+$"}, "description": "A cursor from this feed; 0 or absent for the oldest event kept."},
+            {"name": "after", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[0-9]{1,15}$"}, "description": "A cursor from this feed; 0 or absent for the oldest event kept."},
             {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}
         ]);
         op["responses"]["200"] = json!({"description": "Events after the cursor, oldest first", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CrmEventFeed"}}}});
