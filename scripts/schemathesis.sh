@@ -93,7 +93,7 @@ try {
       const args = [
         "--config-file", `${process.env.SCRIPTS}/schemathesis.toml`,
         "run", `${worker.url}/openapi.json`,
-        "--checks", "not_a_server_error,response_schema_conformance",
+        "--checks", "not_a_server_error,status_code_conformance,response_schema_conformance",
         "--max-examples", process.env.EXAMPLES,
         "--request-timeout", "30",
         "--report", "junit", "--report-junit-path", `${process.env.OUT}/${name}.xml`,

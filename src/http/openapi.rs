@@ -214,9 +214,12 @@ fn operation(route: &Route) -> Value {
             "200": {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
             "201": {"description": "Created", "content": {"application/json": {"schema": {"type": "object"}}}},
             "204": {"description": "Done, nothing to return"},
-            "default": {"$ref": "#/components/responses/Error"}
+            "5XX": {"$ref": "#/components/responses/Error"}
         }
     });
+    for status in error_statuses(route) {
+        op["responses"][status.to_string()] = error_response(status);
+    }
     if let Some((schema, example)) = super::openapi_bodies::body_of(route.method.as_str(), route.path) {
         op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema, "example": example}}});
     }
@@ -226,6 +229,53 @@ fn operation(route: &Route) -> Value {
         op["x-guard"] = json!(route.guard.as_str());
     }
     op
+}
+
+/// The error answers a route can give, from what the route table says of it: bad input (400) and
+/// a missing or hidden object (404) anywhere but the three static reads; no or a stale token (401)
+/// behind every guard, and from the routes that check a credential themselves; the wrong role or a
+/// policy (403) behind a role guard; state (409, 410) and the body's size and type (413, 415) on
+/// writes; attempts counted toward the throttle or the lockout (429). Anything else is a 5XX.
+/// schemathesis checks every answer it gets against this list (`status_code_conformance`).
+fn error_statuses(route: &Route) -> Vec<u16> {
+    use super::routes::RouteId as R;
+    if matches!(route.id, R::Health | R::OpenApi | R::PublicBranding) {
+        return Vec::new();
+    }
+    let write = route.method != Method::GET;
+    let checks_a_credential = matches!(route.id, R::Login | R::Refresh | R::Logout) || route.guard == Guard::Webhook;
+    let role_guard = !matches!(route.guard, Guard::Public | Guard::Webhook);
+    let counted = matches!(route.id, R::Login | R::InvitationPreview | R::InvitationActivate | R::ChangePassword | R::StartTotp | R::ConfirmTotp | R::ActOnDocument);
+    let mut statuses = vec![400];
+    if role_guard || checks_a_credential {
+        statuses.push(401);
+    }
+    if role_guard || route.id == R::Bootstrap {
+        statuses.push(403);
+    }
+    statuses.push(404);
+    if write {
+        statuses.push(409);
+    }
+    if write || route.id == R::CrmEvents {
+        statuses.push(410);
+    }
+    if write {
+        statuses.extend([413, 415]);
+    }
+    if counted {
+        statuses.push(429);
+    }
+    statuses
+}
+
+/// An error answer whose code is one of those the error table sends with its status.
+fn error_response(status: u16) -> Value {
+    let description = http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
+    json!({"description": description, "content": {"application/json": {"schema": {"allOf": [
+        {"$ref": "#/components/schemas/Error"},
+        {"properties": {"error": {"properties": {"code": {"enum": ApiError::codes_with_status(status)}}}}}
+    ]}}}})
 }
 
 /// `GET /api/requests/{id}` -> `get_api_requests_id`: stable and unique per route.

@@ -109,7 +109,7 @@ pub fn bodies() -> Vec<(&'static str, &'static str, Value, Value)> {
             "POST",
             "/api/auth/login",
             object(&["login", "password"], json!({
-                "login": {"type": "string", "minLength": 1, "maxLength": 100},
+                "login": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
                 "password": {"type": "string", "minLength": 1, "maxLength": 200},
                 "totp": {"type": "string", "pattern": "^[0-9]{6}$"},
                 "refresh_transport": {"type": "string", "enum": ["cookie", "body"]}

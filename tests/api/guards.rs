@@ -115,3 +115,30 @@ fn the_guard_answers_before_the_body_is_read() {
     let admin = app.admin_token();
     assert_eq!(call(&app, create, Some(&admin)).status(), 400, "with one, the handler reads the body");
 }
+
+/// The OpenAPI document lists what each route can answer (`error_statuses` in `http::openapi`):
+/// every route called with no token, a forged one, a client's, a manager's and an admin's, each
+/// with a body that is not JSON, answers only statuses its operation lists (a 5xx under `5XX`).
+#[test]
+fn every_answer_of_the_walk_is_one_the_openapi_document_lists() {
+    let app = TestApp::new().with_emily_active();
+    let admin = app.admin_token();
+    let manager = manager_token(&app, &admin);
+    let emily = app.login_ok(EMILY_LOGIN, EMILY_PASSWORD).0;
+    let doc = json(&app.get("/openapi.json"));
+    let mut checked = 0;
+    for route in ROUTES {
+        let listed = &doc["paths"][route.path][route.method.as_str().to_ascii_lowercase()]["responses"];
+        for token in [None, Some("forged.token.here"), Some(emily.as_str()), Some(manager.as_str()), Some(admin.as_str())] {
+            let resp = call(&app, route, token);
+            let status = resp.status().as_u16();
+            let key = if status >= 500 { "5XX".to_owned() } else { status.to_string() };
+            assert!(listed.get(&key).is_some(), "{} {} answered {status} {} but lists {:?}", route.method, route.path, error_code(&resp), listed.as_object().map(|o| o.keys().collect::<Vec<_>>()));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5 * 90, "{checked}");
+    // And a listed error names only codes the table sends with that status.
+    let codes = &doc["paths"]["/api/admin/users/{id}"]["get"]["responses"]["401"]["content"]["application/json"]["schema"]["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"];
+    assert_eq!(codes, &json!(["unauthenticated", "invalid_credentials", "mfa_required", "token_expired", "token_stale"]));
+}

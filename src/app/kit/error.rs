@@ -99,9 +99,9 @@ impl ApiError {
         self.row().2.into_owned()
     }
 
-    /// Every code a client can receive, each once: one value of every variant through the table,
-    /// then every conflict and every gone code. The OpenAPI document lists exactly these.
-    pub fn all_codes() -> Vec<&'static str> {
+    /// Every code a client can receive with its status, each once: one value of every variant
+    /// through the table, then every conflict and every gone code.
+    pub fn all_codes_with_status() -> Vec<(u16, &'static str)> {
         let text = String::new;
         let one_of_each = [
             ApiError::InvalidInput { field: text(), message: text() },
@@ -122,10 +122,20 @@ impl ApiError {
             ApiError::Unavailable { what: text() },
             ApiError::Internal { log: text() },
         ];
-        let mut codes: Vec<&'static str> = one_of_each.iter().map(ApiError::code).collect();
-        codes.extend(Conflict::ALL.iter().map(|c| c.code()));
-        codes.extend(Gone::ALL.iter().map(|g| g.code()));
+        let mut codes: Vec<(u16, &'static str)> = one_of_each.iter().map(|e| (e.status().as_u16(), e.code())).collect();
+        codes.extend(Conflict::ALL.iter().map(|c| (409, c.code())));
+        codes.extend(Gone::ALL.iter().map(|g| (410, g.code())));
         codes
+    }
+
+    /// The codes sent with one status (the OpenAPI document lists them per response).
+    pub fn codes_with_status(status: u16) -> Vec<&'static str> {
+        Self::all_codes_with_status().into_iter().filter(|(s, _)| *s == status).map(|(_, c)| c).collect()
+    }
+
+    /// Every code a client can receive, each once. The OpenAPI document lists exactly these.
+    pub fn all_codes() -> Vec<&'static str> {
+        Self::all_codes_with_status().into_iter().map(|(_, c)| c).collect()
     }
 
     /// The JSON body of API.md: `{"error": {"code", "message", "field"?, "permission"?}}`.
