@@ -14,10 +14,11 @@ from .session import FRESH, SEEDED, STRONG_PASSWORDS, api, call_as, current_pass
 
 @schemathesis.hook
 def before_load_schema(context, raw_schema):
-    """Real ids where the run cannot make its own: each path parameter and id-carrying body
-    property the seed knows takes one of the seeded values or ABSENT (the document says `format:
-    uuid`; a random uuid names nothing, so nearly every case would stop at 404). The invitation
-    token takes a pending invitation's; the login example is a real client's credentials."""
+    """Real values where the run cannot make its own: each path parameter, id-carrying body
+    property and `company` query the seed knows takes one of the seeded values, or FRESH where the
+    operation uses its object up (the document says `format: uuid`; a random uuid names nothing, so
+    nearly every case would stop at 404). The invitation preview takes a pending invitation's token
+    and the activation a fresh one; the login example is a real client's credentials."""
     paths = SEEDED.get("paths", {})
     properties = SEEDED.get("properties", {})
     for path, item in raw_schema.get("paths", {}).items():
@@ -89,9 +90,10 @@ def _seed_properties(schema, properties):
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    """Sign-ins and invitations from many addresses, as many clients would send them: from one
-    address the per-address throttle answers 429 after a few, and the logic behind it goes untested
-    (the throttle has its own tests)."""
+    """Just before a call: FRESH replaced by a new object of the right kind; the step-ups given the
+    live password; the enrolment's code computed. Sign-ins and invitations come from many
+    addresses, as many clients would send them: from one address the per-address throttle answers
+    429 after a few, and the logic behind it goes untested (the throttle has its own tests)."""
     if case.operation.path in ("/api/auth/login", "/api/invitations/preview", "/api/invitations/activate"):
         case.headers = case.headers or {}
         case.headers["cf-connecting-ip"] = "10." + ".".join(str(1 + secrets.randbelow(250)) for _ in range(3))
