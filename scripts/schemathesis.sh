@@ -173,14 +173,7 @@ async function seed({ call, admin, adminToken, client, ids, link, crm, worker })
   // pending invitation the preview reads. Only Emily's and ada's links are offered to the
   // operations that change or end links.
   const people = {};
-  for (const name of ["ada", "ben", "dee", "eve", "fay"]) {
-    const contact = randomUUID();
-    const login = `schema-${name}@example.test`;
-    await call("PUT", `/api/admin/contacts/${contact}`, { first_name: name, last_name: "Tester", email: login, company_ids: [ids.company] }, crm);
-    const made = await call("POST", "/api/admin/links", { user: { login, email: login, first_name: name, last_name: "Tester" }, contact_id: contact, company_ids: [ids.company], default_company_id: ids.company }, adminToken);
-    const inv = await call("POST", `/api/admin/links/${made.id}/invitations`, {}, adminToken);
-    people[name] = { contact, link: made.id, invitation: inv.id, token: inv.activation_url.split("#")[1], login, password: `${name} walks seven quiet harbours 7` };
-  }
+  for (const name of ["ada", "ben", "dee", "eve", "fay"]) people[name] = await invitedClient({ call, ids, crm, adminToken, name });
   for (const name of ["dee", "fay"]) {
     await call("POST", "/api/invitations/activate", { token: people[name].token, password: people[name].password, refresh_transport: "body" });
   }
@@ -235,17 +228,26 @@ async function seed({ call, admin, adminToken, client, ids, link, crm, worker })
   };
 }
 
+/**
+ * A new client of the first company, the way the console makes one: a contact from the CRM, a link
+ * through the wizard and a pending invitation (its token, and the password to activate it with).
+ */
+async function invitedClient({ call, ids, crm, adminToken, name }) {
+  const contact = randomUUID();
+  const login = `schema-${name}@example.test`;
+  await call("PUT", `/api/admin/contacts/${contact}`, { first_name: name, last_name: "Tester", email: login, company_ids: [ids.company] }, crm);
+  const made = await call("POST", "/api/admin/links", { user: { login, email: login, first_name: name, last_name: "Tester" }, contact_id: contact, company_ids: [ids.company], default_company_id: ids.company }, adminToken);
+  const inv = await call("POST", `/api/admin/links/${made.id}/invitations`, {}, adminToken);
+  return { contact, link: made.id, invitation: inv.id, token: inv.activation_url.split("#")[1], login, password: "violet harbour lanterns 12" };
+}
+
 /** A new client with a widget connection: its id and signing secret for the webhook calls. */
 async function hookWidget({ call, ids, crm, admin }) {
   const adminToken = (await call("POST", "/api/auth/login", { ...admin, refresh_transport: "body" })).access_token;
   // The stateful phase may have walked to the first company's policy: the seed's again.
   await call("PUT", `/api/admin/companies/${ids.company}/policy`, ids.policy, adminToken);
-  const contact = randomUUID();
-  const login = "schema-hooks@example.test";
-  await call("PUT", `/api/admin/contacts/${contact}`, { first_name: "Hook", last_name: "Sender", email: login, company_ids: [ids.company] }, crm);
-  const made = await call("POST", "/api/admin/links", { user: { login, email: login, first_name: "Hook", last_name: "Sender" }, contact_id: contact, company_ids: [ids.company], default_company_id: ids.company }, adminToken);
-  const inv = await call("POST", `/api/admin/links/${made.id}/invitations`, {}, adminToken);
-  const session = await call("POST", "/api/invitations/activate", { token: inv.activation_url.split("#")[1], password: "violet harbour lanterns 12", refresh_transport: "body" });
+  const hooks = await invitedClient({ call, ids, crm, adminToken, name: "hooks" });
+  const session = await call("POST", "/api/invitations/activate", { token: hooks.token, password: hooks.password, refresh_transport: "body" });
   const widget = await call("POST", "/api/channels/widget", { company_id: ids.company }, session.access_token);
   return { id: widget.id, secret: widget.signing_secret };
 }

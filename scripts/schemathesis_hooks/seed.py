@@ -4,12 +4,11 @@ loads, and fresh ones made on demand for the operations that use theirs up.
 """
 
 import os
-import secrets
 import uuid
 
 import schemathesis
 
-from .session import FRESH, SEEDED, STRONG_PASSWORDS, api, call_as, current_password, post_json, sign_in, remember_password_change, totp_now
+from .session import FRESH, SEEDED, STRONG_PASSWORDS, api, call_as, current_password, post_json, random_address, remember_password_change, sign_in, totp_now
 
 
 @schemathesis.hook
@@ -96,7 +95,7 @@ def before_call(context, case, kwargs):
     429 after a few, and the logic behind it goes untested (the throttle has its own tests)."""
     if case.operation.path in ("/api/auth/login", "/api/invitations/preview", "/api/invitations/activate"):
         case.headers = case.headers or {}
-        case.headers["cf-connecting-ip"] = "10." + ".".join(str(1 + secrets.randbelow(250)) for _ in range(3))
+        case.headers["cf-connecting-ip"] = random_address()
     label = f"{case.operation.method.upper()} {case.operation.path}"
     params = case.path_parameters or {}
     if params.get("id") == FRESH and label in MAKERS:
@@ -144,8 +143,8 @@ def _fresh_document(case):
     return doc["id"]
 
 
-def _fresh_invitation(case=None):
-    return call_as("admin", "POST", f"/api/admin/links/{SEEDED['invitee_link']}/invitations", {})
+def _fresh_invitation_id(case):
+    return call_as("admin", "POST", f"/api/admin/links/{SEEDED['invitee_link']}/invitations", {})["id"]
 
 
 def _fresh_invitation_token():
@@ -167,6 +166,6 @@ MAKERS = {
     "POST /api/channels/{id}/rotate": _fresh_widget,
     "POST /api/admin/channel-links/{id}/revoke": _fresh_client_widget,
     "POST /api/documents/{id}/actions": _fresh_document,
-    "POST /api/admin/invitations/{id}/revoke": lambda case: _fresh_invitation()["id"],
+    "POST /api/admin/invitations/{id}/revoke": _fresh_invitation_id,
     "DELETE /api/me/sessions/{id}": _fresh_session,
 }

@@ -27,8 +27,10 @@ STRONG_PASSWORDS = ["Quiet copper lanterns #42", "Seven silver foxes wander 9!",
 # follows).
 _live_password = {}
 
+
 def current_password(login, initial):
     return _live_password.get(login, initial)
+
 
 def totp_now(secret_base32, at=None):
     """RFC 6238 with the product's parameters (SHA-1, 30 s, 6 digits)."""
@@ -38,6 +40,7 @@ def totp_now(secret_base32, at=None):
     offset = digest[-1] & 0x0F
     value = int.from_bytes(digest[offset:offset + 4], "big") & 0x7FFFFFFF
     return f"{value % 1_000_000:06d}"
+
 
 def sign_in(login, password):
     """A fresh session for `login`: its token pair. From its own address (cf-connecting-ip), as
@@ -52,31 +55,39 @@ def sign_in(login, password):
             raise
         return _post_login({**body, "totp": totp_now(secret)})
 
+
 def _post_login(body):
     return post_json("/api/auth/login", body)
 
-def post_json(path, body):
-    request = urllib.request.Request(
-        os.environ["ST_BASE"] + path,
-        data=json.dumps(body).encode(),
-        headers={"content-type": "application/json", "cf-connecting-ip": "10." + ".".join(str(1 + secrets.randbelow(250)) for _ in range(3))},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
 
-def api(method, path, token, body=None):
+def random_address():
+    """A client address (cf-connecting-ip) of its own, as a distinct client's would be."""
+    return "10." + ".".join(str(1 + secrets.randbelow(250)) for _ in range(3))
+
+
+def _request(method, path, body, headers):
     request = urllib.request.Request(
         os.environ["ST_BASE"] + path,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+        headers={"content-type": "application/json", **headers},
         method=method,
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         text = response.read()
         return json.loads(text) if text else None
 
+
+def post_json(path, body):
+    """A public POST, from an address of its own."""
+    return _request("POST", path, body, {"cf-connecting-ip": random_address()})
+
+
+def api(method, path, token, body=None):
+    return _request(method, path, body, {"authorization": f"Bearer {token}"})
+
+
 _tokens = {}
+
 
 def call_as(who, method, path, body=None):
     """A call as `who` ("pass": the pass's own user; "admin"), signing in again when its token went
@@ -92,6 +103,7 @@ def call_as(who, method, path, body=None):
             reason = err.read()[:300]
             if err.code != 401 or attempt == 2:
                 raise RuntimeError(f"seeding {method} {path} as {who}: {err.code} {reason!r}") from err
+
 
 def remember_password_change(case, response):
     """`/api/me/password` changed the pass user's password: later sign-ins use the new one."""

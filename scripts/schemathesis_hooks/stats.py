@@ -2,25 +2,28 @@
 
 import json
 import os
+import threading
 
 import schemathesis
 
 # One JSON line per call in ST_STATS, appended under a lock: a pass runs two workers.
-import threading
-
 _stats_lock = threading.Lock()
 
 
-def _outcome(status, body):
+def _error_of(body):
+    """The `error` object of an answer, or None when it has none or is not JSON."""
+    try:
+        error = json.loads(body or b"{}").get("error")
+    except (ValueError, AttributeError):
+        return None
+    return error if isinstance(error, dict) else None
+
+
+def _outcome(status, code):
     if 200 <= status < 300:
         return "ok"
     if status >= 500:
         return "server_error"
-    code = None
-    try:
-        code = json.loads(body or b"{}").get("error", {}).get("code")
-    except (ValueError, AttributeError):
-        pass
     # Refused while reading the input (a named field, an unreadable body); by the guard (no or
     # the wrong credential for the route); not found (a generated id, or one malformed: the API
     # answers 404 for both); or by the state of things (conflict, gone, denied by policy...).
@@ -41,13 +44,11 @@ def after_call(context, case, response):
     meta = getattr(case, "meta", None)
     mode = getattr(getattr(getattr(meta, "generation", None), "mode", None), "value", None)
     phase = getattr(getattr(getattr(meta, "phase", None), "name", None), "value", None)
+    error = _error_of(response.content) if response.status_code >= 400 else None
     reason = None
     if response.status_code >= 400:
-        try:
-            error = json.loads(response.content or b"{}").get("error", {})
-            reason = f"{error.get('code')} {error.get('field') or '-'}: {error.get('message', '')}"[:160]
-        except (ValueError, AttributeError):
-            reason = "unreadable answer"
-    line = json.dumps({"operation": case.operation.label, "mode": mode, "phase": phase, "status": response.status_code, "outcome": _outcome(response.status_code, response.content), "reason": reason})
+        reason = f"{error.get('code')} {error.get('field') or '-'}: {error.get('message', '')}"[:160] if error else "unreadable answer"
+    outcome = _outcome(response.status_code, error.get("code") if error else None)
+    line = json.dumps({"operation": case.operation.label, "mode": mode, "phase": phase, "status": response.status_code, "outcome": outcome, "reason": reason})
     with _stats_lock, open(path, "a", encoding="utf-8") as out:
         out.write(line + "\n")

@@ -74,6 +74,28 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages (id, company_id, request_id, 
        JOIN users u ON u.id = l.user_id WHERE c.id = ?6 AND c.status <> 'revoked' AND l.status = 'active' AND u.status = 'active' \
        AND l.policy_version = ?10)";
 
+/// The statements that write a channel's message: the insert guarded by the link's policy version
+/// the decision was made on, and a suspended channel link resumed (it writes again under a policy
+/// that allows it). `author` is the channel's kind, `external_id` the message's id there.
+#[allow(clippy::too_many_arguments)]
+fn message_stmts(id: &str, channel: &ChannelRow, author: &str, request: Option<Uuid>, external_id: &str, text: &str, t: i64, policy_version: i64) -> Vec<Stmt> {
+    let mut stmts = vec![Stmt::new(INSERT_MESSAGE)
+        .bind(id)
+        .bind(channel.company_id.to_string())
+        .bind(request.map(|r| r.to_string()))
+        .bind(author)
+        .bind(channel.user_id.as_str())
+        .bind(channel.id.as_str())
+        .bind(external_id)
+        .bind(text)
+        .bind(t)
+        .bind(policy_version)];
+    if channel.status == "suspended" {
+        stmts.push(Stmt::new(RESUME_LINK).bind(channel.id.as_str()).bind(t));
+    }
+    stmts
+}
+
 /// A live channel link and what it belongs to.
 #[derive(Debug, Clone, Deserialize)]
 struct ChannelRow {

@@ -289,20 +289,7 @@ impl<P: Ports> Tg<'_, P> {
                     return Ok(());
                 };
                 let id = new_id(self.ports, self.now)?;
-                let mut stmts = vec![Stmt::new(INSERT_MESSAGE)
-                    .bind(id.as_str())
-                    .bind(channel.company_id.to_string())
-                    .bind(request.map(|r| r.to_string()))
-                    .bind("telegram")
-                    .bind(channel.user_id.as_str())
-                    .bind(channel.id.as_str())
-                    .bind(number.to_string())
-                    .bind(text)
-                    .bind(t)
-                    .bind(link.policy_version)];
-                if channel.status == "suspended" {
-                    stmts.push(Stmt::new(RESUME_LINK).bind(channel.id.as_str()).bind(t));
-                }
+                let mut stmts = message_stmts(&id, &channel, "telegram", request, &number.to_string(), &text, t, link.policy_version);
                 // A chat that writes can be written to.
                 stmts.push(Stmt::new(MARK_CHAT_REACHABLE).bind(chat_id.as_str()).bind(t));
                 stmts.push(

@@ -104,20 +104,7 @@ pub async fn widget<P: Ports>(ports: &P, now: DateTime<Utc>, req: SignedRequest<
                 return Ok(WidgetAnswer::refused("policy_denied"));
             };
             let id = new_id(ports, now)?;
-            let mut stmts = vec![Stmt::new(INSERT_MESSAGE)
-                .bind(id.as_str())
-                .bind(channel.company_id.to_string())
-                .bind(request.map(|r| r.to_string()))
-                .bind("widget")
-                .bind(channel.user_id.as_str())
-                .bind(channel.id.as_str())
-                .bind(event_id.as_str())
-                .bind(text)
-                .bind(t)
-                .bind(link.policy_version)];
-            if channel.status == "suspended" {
-                stmts.push(Stmt::new(RESUME_LINK).bind(channel.id.as_str()).bind(t));
-            }
+            let mut stmts = message_stmts(&id, &channel, "widget", request, &event_id, &text, t, link.policy_version);
             stmts.push(Stmt::new(INSERT_EVENT_FOR_MESSAGE).bind(SOURCE_WIDGET).bind(key.as_str()).bind(id.as_str()).bind(channel.id.as_str()).bind(t));
             stmts.push(touch_request_stmt(&id, t));
             match record(ports, stmts).await? {
