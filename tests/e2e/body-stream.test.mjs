@@ -19,10 +19,29 @@ after(async () => {
 });
 
 test("a chunked body is read only up to the route's limit: 413 without buffering the rest", async () => {
+  // Rarely, wrangler dev's local proxy loses the early answer and the client waits forever (the
+  // worker's log shows the 413 it sent): such an attempt is abandoned after 15 s and tried again
+  // on a fresh worker, at most twice.
+  let answer;
+  for (let attempt = 1; !answer; attempt++) {
+    answer = await postChunked(15_000);
+    if (!answer) {
+      assert.ok(attempt < 3, "no answer from wrangler dev's proxy in three attempts");
+      await worker.stop();
+      worker = await startWorker({ label: "body-stream" });
+    }
+  }
+  const { status, text } = answer;
+  assert.equal(status, 413);
+  assert.equal(JSON.parse(text).error.code, "too_large");
+});
+
+/** The chunked POST; its status and body, or null when nothing came back within `ms`. */
+async function postChunked(ms) {
   // 64 chunks of 1 KiB: the login route's limit is 16 KiB.
   const target = new URL("/api/auth/login", worker.url);
   let sent = 0;
-  const { status, text } = await new Promise((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     const req = httpRequest(
       { host: target.hostname, port: target.port, path: target.pathname, method: "POST", agent: false,
         headers: { "content-type": "application/json", "transfer-encoding": "chunked", connection: "close" } },
@@ -42,8 +61,12 @@ test("a chunked body is read only up to the route's limit: 413 without buffering
       }
       req.end();
     };
+    const timer = setTimeout(() => {
+      req.destroy();
+      resolve(null);
+    }, ms);
+    // After an answer the promise is settled and this does nothing; it must not keep the test alive.
+    timer.unref();
     pump();
   });
-  assert.equal(status, 413);
-  assert.equal(JSON.parse(text).error.code, "too_large");
-});
+}
