@@ -59,6 +59,16 @@ impl Query {
 
 /// A path id: anything that is not a UUID cannot name an object, so it answers 404 like an
 /// unknown one (ids in paths are never "bad input" that reveals a format).
+/// A download route's method as the use case needs it: a `HEAD` sends no body, so it is not a
+/// download (and writes no "downloaded" audit row).
+pub fn retrieval(req: &Req) -> crate::app::kit::files::Retrieval {
+    if req.method() == http::Method::HEAD {
+        crate::app::kit::files::Retrieval::HeadOnly
+    } else {
+        crate::app::kit::files::Retrieval::Download
+    }
+}
+
 pub fn path_uuid(raw: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }

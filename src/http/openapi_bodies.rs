@@ -112,7 +112,8 @@ pub fn bodies() -> Vec<(&'static str, &'static str, Value, Value)> {
                 "login": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
                 "password": {"type": "string", "minLength": 1, "maxLength": 200},
                 "totp": {"type": "string", "pattern": "^[0-9]{6}$"},
-                "refresh_transport": {"type": "string", "enum": ["cookie", "body"]}
+                "refresh_transport": {"type": "string", "enum": ["cookie", "body"]},
+                "link_id": {"type": "string", "format": "uuid"}
             })),
             json!({"login": "nobody@example.test", "password": "not the password", "refresh_transport": "body"}),
         ),

@@ -36,6 +36,25 @@ impl TestApp {
         self
     }
 
+    /// Email on (a sender and the binding): password resets can go out, to the captured outbox.
+    pub fn with_email(self) -> TestApp {
+        let app = self.with_vars(&[("EMAIL_FROM", "portal@mail.vector.example")]);
+        app.ports.email_binding.set(true);
+        app
+    }
+
+    /// Delivers the outbox (as the admin) and returns the token of the newest activation link emailed:
+    /// a password reset's token reaches the user's inbox only.
+    pub fn emailed_token(&self) -> String {
+        let admin = self.admin_token();
+        let resp = self.send_auth("POST", "/api/admin/outbox/deliver", &admin, None);
+        assert_eq!(resp.status(), 200, "{}", String::from_utf8_lossy(resp.body()));
+        let mails = self.ports.emails.borrow();
+        let text = mails.iter().rev().map(|m| m.text.clone()).find(|t| t.contains("/activate#")).expect("an activation link was emailed");
+        let after = text.split_once("/activate#").map(|(_, rest)| rest).unwrap_or_default();
+        after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+    }
+
     pub fn new() -> TestApp {
         let config = Config::from_lookup(base_var).expect("test config");
         TestApp {

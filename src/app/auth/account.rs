@@ -27,7 +27,8 @@ const SELECT_CREDENTIALS: &str = "SELECT u.login, u.email, u.password_hash, u.to
 /// ?6: 1 to end every other session (tokens issued and sessions opened before now stop working).
 const CHANGE_PASSWORD: &str = "UPDATE users SET password_hash = ?2, password_changed_at = ?3, \
      tokens_valid_after = CASE WHEN ?6 = 1 THEN ?3 ELSE tokens_valid_after END, \
-     totp_last_step = COALESCE(?4, totp_last_step), login_nonce = ?5, updated_at = ?3 \
+     totp_last_step = COALESCE(?4, totp_last_step), login_nonce = ?5, updated_at = ?3, \
+     password_set_via = 'change', password_set_by = NULL \
      WHERE id = ?1 AND status = 'active' AND (?4 IS NULL OR totp_last_step IS NULL OR totp_last_step < ?4)";
 // Both depend on the nonce CHANGE_PASSWORD wrote: if its guard failed, no session ends.
 const END_SESSION: &str = "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'password_change' WHERE id = ?1 AND revoked_at IS NULL \

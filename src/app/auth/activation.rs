@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-const SELECT_INVITATION: &str = "SELECT i.id, i.status, i.expires_at, i.link_id, u.id AS user_id, u.kind, u.role, u.status AS user_status, \
+const SELECT_INVITATION: &str = "SELECT i.id, i.status, i.expires_at, i.link_id, i.created_by, u.id AS user_id, u.kind, u.role, u.status AS user_status, \
      u.login, u.email, u.first_name, u.last_name, u.password_hash IS NOT NULL AS has_password, u.totp_secret IS NOT NULL AS has_totp, u.totp_secret, u.totp_last_step, \
      (SELECT json_group_array(co.name) FROM link_companies nlc JOIN companies co ON co.id = nlc.company_id WHERE nlc.link_id = i.link_id) AS company_names, \
      l.status AS link_status, l.policy_version \
@@ -30,8 +30,11 @@ const SELECT_INVITATION: &str = "SELECT i.id, i.status, i.expires_at, i.link_id,
 const CONSUME: &str = "UPDATE invitations SET status = 'used', used_at = ?2, used_nonce = ?3 \
      WHERE id = ?1 AND status = 'pending' AND expires_at > ?2 \
      AND (?4 IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = ?5 AND (totp_last_step IS NULL OR totp_last_step < ?4)))";
+/// ?7 how (`invitation` or `reset`): the row remembers who issued the invitation that set it, for
+/// the signing evidence.
 const SET_PASSWORD: &str = "UPDATE users SET password_hash = ?2, password_changed_at = ?3, tokens_valid_after = ?3, failed_logins = 0, \
-     locked_until = NULL, totp_last_step = COALESCE(?6, totp_last_step), updated_at = ?3 \
+     locked_until = NULL, totp_last_step = COALESCE(?6, totp_last_step), updated_at = ?3, password_set_via = ?7, \
+     password_set_by = (SELECT created_by FROM invitations WHERE id = ?4) \
      WHERE id = ?1 AND EXISTS (SELECT 1 FROM invitations WHERE id = ?4 AND used_nonce = ?5)";
 const END_OTHER_SESSIONS: &str = "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'password_reset' \
      WHERE user_id = ?1 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM invitations WHERE id = ?3 AND used_nonce = ?4)";
@@ -50,6 +53,7 @@ struct InvitationRow {
     status: String,
     expires_at: i64,
     link_id: Option<String>,
+    created_by: Option<String>,
     user_id: String,
     kind: String,
     role: Option<String>,
@@ -164,7 +168,14 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
     let guard = SessionGuard::InvitationNonce { invitation_id: inv.id.clone(), nonce: n.clone() };
     let mut stmts = vec![
         Stmt::new(CONSUME).bind(inv.id.as_str()).bind(t).bind(n.as_str()).bind(step).bind(inv.user_id.as_str()),
-        Stmt::new(SET_PASSWORD).bind(inv.user_id.as_str()).bind(hash).bind(t).bind(inv.id.as_str()).bind(n.as_str()).bind(step),
+        Stmt::new(SET_PASSWORD)
+            .bind(inv.user_id.as_str())
+            .bind(hash)
+            .bind(t)
+            .bind(inv.id.as_str())
+            .bind(n.as_str())
+            .bind(step)
+            .bind(if inv.has_password == 1 { "reset" } else { "invitation" }),
         // A reset ends every other session: whoever knew the old password is out.
         Stmt::new(END_OTHER_SESSIONS).bind(inv.user_id.as_str()).bind(t).bind(inv.id.as_str()).bind(n.as_str()),
     ];
@@ -174,7 +185,9 @@ pub async fn activate<P: Ports>(ports: &P, config: &Config, client: &ClientMeta,
     stmts.extend(opening.insert_stmts(&inv.user_id, &settings, client, t, &guard));
     let event = Event::new("invitation.activated", ActorKind::of_user_kind(&inv.kind), Some(&inv.user_id))
         .target("invitation", &inv.id)
-        .details(json!({"password_reset": inv.has_password == 1, "session_id": opening.session_id}));
+        // The email projection tells the user of a reset (with this row's ip and country); the
+        // event's companies are those of every live link of the user (`audit_companies!`).
+        .details(json!({"password_reset": inv.has_password == 1, "session_id": opening.session_id, "issued_by": inv.created_by}));
     stmts.push(event.insert_if(&new_id(ports, now)?, client, t, audit::INVITATION_NONCE).bind(inv.id.as_str()).bind(n.as_str()));
     let facts_at = stmts.len();
     stmts.extend(facts_stmts_for(inv.link_id.as_deref()));

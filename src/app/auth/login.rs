@@ -12,7 +12,9 @@ use crate::app::kit::settings::{select_settings, settings_from};
 use crate::app::{ApiError, Ports};
 use crate::config::Config;
 use crate::app::kit::meta::ClientMeta;
-use crate::store::{decode, Sql, Stmt};
+use crate::app::kit::session::OtherLink;
+use crate::store::{decode, decode_all, Sql, Stmt};
+use uuid::Uuid;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
@@ -25,6 +27,10 @@ pub struct LoginInput {
     pub totp: Option<String>,
     #[serde(default)]
     pub refresh_transport: Option<Transport>,
+    /// Which of the user's active links to sign in to, when they hold several (the answer's
+    /// `other_links` names them); without it, the one used last, else the oldest.
+    #[serde(default)]
+    pub link_id: Option<Uuid>,
 }
 
 /// Counts this attempt before the verify (see `kit::lockout`), keyed by the login.
@@ -34,7 +40,15 @@ const SELECT_ACCOUNT: &str = "SELECT u.id, u.kind, u.role, u.status, u.login, u.
      u.totp_secret, u.totp_last_step, l.id AS link_id, l.policy_version, \
      (SELECT count(*) FROM sessions ps WHERE ps.user_id = u.id AND ps.country IS NOT NULL) AS countries_seen, \
      (SELECT count(*) FROM sessions ps WHERE ps.user_id = u.id AND ps.country = ?2) AS this_country_seen \
-     FROM users u LEFT JOIN links l ON l.user_id = u.id AND l.status = 'active' WHERE u.login_key = ?1 LIMIT 1";
+     FROM users u LEFT JOIN links l ON l.id = (SELECT cl.id FROM links cl WHERE cl.user_id = u.id AND cl.status = 'active' \
+       AND (?3 IS NULL OR cl.id = ?3) ORDER BY cl.last_used_at IS NULL, cl.last_used_at DESC, cl.created_at, cl.id LIMIT 1) \
+     WHERE u.login_key = ?1";
+
+/// A user may hold several active links: login never guesses between them. It takes the one asked
+/// for (`?3`), else the one signed in to last, else the oldest (`SELECT_ACCOUNT`), remembers it
+/// here, and names the others in the answer so the portal can offer a switch.
+const REMEMBER_LINK: &str = "UPDATE links SET last_used_at = ?2 WHERE id = ?3 AND user_id = ?1 \
+     AND EXISTS (SELECT 1 FROM users WHERE id = ?1 AND login_nonce = ?4)";
 
 /// The guard of a complete login: resets the counter and takes the TOTP step only if no other
 /// login took it first; the session rows depend on the nonce it writes.
@@ -84,7 +98,7 @@ pub async fn login<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, no
         .batch(vec![
             select_settings(),
             Stmt::new(CLAIM_ATTEMPT).bind(login_key.as_str()).bind(t),
-            Stmt::new(SELECT_ACCOUNT).bind(login_key.as_str()).bind(client.country.clone()),
+            Stmt::new(SELECT_ACCOUNT).bind(login_key.as_str()).bind(client.country.clone()).bind(input.link_id.map(|l| l.to_string())),
         ])
         .await?;
     let (settings, _) = settings_from(out.first().and_then(|o| o.rows.first().cloned()))?;
@@ -166,6 +180,9 @@ pub async fn login<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, no
     let guard = SessionGuard::LoginNonce { user_id: account.id.clone(), nonce: login_nonce.clone() };
     let mut stmts = vec![Stmt::new(COMPLETE_LOGIN).bind(account.id.as_str()).bind(t).bind(login_nonce.as_str()).bind(step).bind(rehash)];
     stmts.extend(opening.insert_stmts(&account.id, &settings, client, t, &guard));
+    if let Some(link_id) = account.link_id.as_deref() {
+        stmts.push(Stmt::new(REMEMBER_LINK).bind(account.id.as_str()).bind(t).bind(link_id).bind(login_nonce.as_str()));
+    }
     let event = Event::new("login.succeeded", ActorKind::of_user_kind(&account.kind), Some(&account.id))
         .target("session", &opening.session_id)
         // A sign-in from a country this user has never signed in from is flagged (the seed's "who
@@ -173,6 +190,8 @@ pub async fn login<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, no
         .details(json!({"mfa": step.is_some(), "scope": scope.as_str(), "link_id": account.link_id, "country": client.country,
             "new_country": client.country.is_some() && account.countries_seen > 0 && account.this_country_seen == 0}));
     stmts.push(event.insert_if(&new_id(ports, now)?, client, t, audit::USER_LOGIN_NONCE).bind(account.id.as_str()).bind(login_nonce.as_str()));
+    let others_at = stmts.len();
+    stmts.push(other_links_stmt(&account.id, account.link_id.as_deref()));
     let facts_at = stmts.len();
     stmts.extend(facts_stmts_for(account.link_id.as_deref()));
     let out = ports.db().batch(stmts).await?;
@@ -186,8 +205,20 @@ pub async fn login<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, no
         opening.policy_version = pv;
         opening.vis = Some(vis);
     }
+    let other_links = decode_all::<OtherLink>(out.get(others_at).map(|o| o.rows.clone()).unwrap_or_default())?;
     let user = SessionUser { id: account.id, kind: account.kind, role: account.role, login: account.login, first_name: account.first_name, last_name: account.last_name };
-    opening.issue(config, &settings, user, now, input.refresh_transport.unwrap_or_default())
+    let mut issued = opening.issue(config, &settings, user, now, input.refresh_transport.unwrap_or_default())?;
+    issued.body.other_links = other_links;
+    Ok(issued)
+}
+
+// ?1 the user, ?2 the link signed in to: the user's other active links, oldest first.
+const OTHER_LINKS: &str = "SELECT l.id AS link_id, c.id AS company_id, c.name AS company_name FROM links l \
+     JOIN companies c ON c.id = l.default_company_id WHERE l.user_id = ?1 AND l.status = 'active' AND (?2 IS NULL OR l.id <> ?2) \
+     ORDER BY l.created_at, l.id";
+
+fn other_links_stmt(user_id: &str, link_id: Option<&str>) -> Stmt {
+    Stmt::new(OTHER_LINKS).bind(user_id).bind(link_id)
 }
 
 /// Whether the account exists (row 2) although the claim found it locked (row 1 empty).

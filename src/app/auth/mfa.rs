@@ -107,8 +107,12 @@ pub async fn confirm<P: Ports>(ports: &P, config: &Config, bearer: &Bearer, clie
     let vis = crate::app::kit::link_facts::token_scope(out.get(3..).unwrap_or_default())?.map(|(_, vis)| vis);
     let pending = row.totp_pending_secret.ok_or_else(|| ApiError::conflict(Conflict::NoPendingEnrolment))?;
     let t = now.timestamp();
-    let step = credentials::totp_verify(&pending, input.code.trim(), t, None)
-        .ok_or_else(|| ApiError::invalid("code", "The code is incorrect: check the time on your device and try again."))?;
+    // Counted against the lockout like every other check of a secret: an enrolment-scope token
+    // (stolen, say) cannot guess its way to a full-scope one at 10^6 codes.
+    let check = TotpCheck { secret: &pending, code: Some(input.code.as_str()), last_step: None, field: "code" };
+    let step = verify_factors(ports, &me.user_id, Some(&me.session_id), None, Some(check), now)
+        .await?
+        .ok_or_else(|| ApiError::internal("a TOTP check returned no step"))?;
     let n = nonce(ports)?;
     let event = Event::new("mfa.enrolled", ActorKind::of_user_kind(&row.kind), Some(&me.user_id))
         .target("user", &me.user_id)

@@ -25,6 +25,12 @@ const CLAIM: &str = "UPDATE emails SET attempts = attempts + 1, next_attempt_at 
        ORDER BY next_attempt_at LIMIT ?3) \
      RETURNING id, kind, to_address, data, attempts";
 const BRAND: &str = "SELECT portal_name FROM branding WHERE id = 1";
+// ?1 now. An invitation message whose invitation is no longer pending (revoked by a newer one,
+// used, expired) is dropped before the claim, and its URL, the token, goes with it: the outbox
+// keeps a working token only as long as it can still be sent.
+const DROP_STALE_INVITATIONS: &str = "UPDATE emails SET status = 'failed', last_error = 'the invitation is no longer pending', \
+     data = json_remove(data, '$.url') WHERE status = 'pending' AND kind = 'invitation' AND NOT EXISTS (SELECT 1 FROM invitations i \
+       WHERE i.id = json_extract(emails.data, '$.invitation_id') AND i.status = 'pending' AND i.expires_at > ?1)";
 // The activation URL goes once the message has left (or never will).
 const MARK_SENT: &str = "UPDATE emails SET status = 'sent', sent_at = ?2, last_error = NULL, data = json_remove(data, '$.url') WHERE id = ?1";
 const MARK_RETRY: &str = "UPDATE emails SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'pending'";
@@ -94,7 +100,15 @@ const TO_RESPONSIBLE: &str = projection!("SELECT a.id || '-' || e.id, CASE a.act
            AND r.status = 'active' AND r.email IS NOT NULL WHERE l.user_id = subject.id AND l.status <> 'revoked'))) \
      WHERE a.seq > ?1 AND a.seq <= ?2 AND a.action IN ('account.locked', 'refresh.reused')");
 
-const PROJECTIONS: [&str; 5] = [LINK_STATUS, ACCOUNT, NEW_COUNTRY, DOCUMENT_AWAITING, TO_RESPONSIBLE];
+/// To the user: a reset invitation set their password (someone else started it, so they must hear
+/// of it at once, ASVS 6.3.7), with where the activation came from.
+const RESET_ACTIVATED: &str = projection!("SELECT a.id || '-' || u.id, 'password_changed', u.id, u.email, \
+       json_object('ip', a.ip, 'country', a.country, 'via', 'reset'), a.created_at, a.created_at \
+     FROM audit_events a JOIN users u ON u.id = a.actor_id \
+     WHERE a.seq > ?1 AND a.seq <= ?2 AND a.outcome = 'success' AND a.action = 'invitation.activated' \
+       AND json_extract(a.details, '$.password_reset') = 1 AND u.email IS NOT NULL");
+
+const PROJECTIONS: [&str; 6] = [LINK_STATUS, ACCOUNT, NEW_COUNTRY, DOCUMENT_AWAITING, TO_RESPONSIBLE, RESET_ACTIVATED];
 const CURSOR: &str = "SELECT c.seq, (SELECT coalesce(max(seq), 0) FROM audit_events) AS newest FROM outbox_cursors c WHERE c.name = 'email'";
 // ?1 from, ?2 to, ?3 now: only the run that read ?1 moves the cursor.
 const ADVANCE: &str = "UPDATE outbox_cursors SET seq = ?2, updated_at = ?3 WHERE name = 'email' AND seq = ?1";
@@ -166,9 +180,12 @@ pub struct EmailReport {
 /// Sends up to `limit` due messages through the binding.
 pub async fn deliver_due<P: Ports>(ports: &P, from: &str, portal_url: Option<&str>, now: DateTime<Utc>, limit: u32) -> Result<EmailReport, ApiError> {
     let t = now.timestamp();
-    let out = ports.db().batch(vec![Stmt::new(CLAIM).bind(t).bind(t + LEASE_SECONDS).bind(limit), Stmt::new(BRAND)]).await?;
-    let claimed: Vec<Claimed> = decode_all(rows(&out, 0))?;
-    let brand = decode_all::<Brand>(rows(&out, 1))?.into_iter().next().map_or_else(|| "Client portal".to_owned(), |b| b.portal_name);
+    let out = ports
+        .db()
+        .batch(vec![Stmt::new(DROP_STALE_INVITATIONS).bind(t), Stmt::new(CLAIM).bind(t).bind(t + LEASE_SECONDS).bind(limit), Stmt::new(BRAND)])
+        .await?;
+    let claimed: Vec<Claimed> = decode_all(rows(&out, 1))?;
+    let brand = decode_all::<Brand>(rows(&out, 2))?.into_iter().next().map_or_else(|| "Client portal".to_owned(), |b| b.portal_name);
     let mut report = EmailReport { claimed: claimed.len() as u64, ..EmailReport::default() };
     if claimed.is_empty() {
         return Ok(report);
@@ -248,6 +265,13 @@ pub fn render(kind: &str, data: &Value, brand: &str, portal_url: Option<&str>) -
             };
             (format!("{brand}: {subject}"), format!("Hello,\n\n{line}{portal}"))
         }
+        "password_changed" if str_of(data, "via") == Some("reset") => (
+            format!("{brand}: your password was set through a reset link"),
+            format!(
+                "Hello,\n\nThe password of your account was just set through a password-reset link{}. Your other sessions were signed out.\n\nIf this was not you, someone else holds your account: contact your manager at once and ask for your sessions to be ended and a new reset.{portal}",
+                origin(data)
+            ),
+        ),
         "password_changed" => (
             format!("{brand}: your password was changed"),
             format!("Hello,\n\nThe password of your account was changed{}. Your other sessions were signed out.\n\n{not_you}", origin(data)),

@@ -20,7 +20,7 @@ use crate::app::kit::time::{rfc3339};
 use crate::app::kit::sql::{employee_alive, company_in_scope};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
-use crate::app::kit::files::{self, Download, Part, Upload};
+use crate::app::kit::files::{self, Download, Part, Retrieval, Upload};
 use crate::app::kit::governor::Governor;
 use crate::app::kit::ids::new_id;
 use crate::app::kit::session::Bearer;
@@ -281,14 +281,24 @@ pub struct EvidenceView {
     pub ip: Option<String>,
     pub country: Option<String>,
     pub user_agent: Option<String>,
+    /// How the signer had last set their password: `{via, at, by}` (`via` is `invitation`,
+    /// `reset`, `change`, ...; `by` the employee whose invitation set it).
+    #[serde(default, deserialize_with = "stored_json")]
+    pub credentials: Option<serde_json::Value>,
     #[serde(skip_deserializing)]
     pub created_at: String,
     #[serde(rename(deserialize = "created_at"), skip_serializing)]
     pub created_unix: i64,
 }
 
+/// A JSON column read back as JSON (absent for actions recorded before migration 0014).
+fn stored_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    let text: Option<String> = Deserialize::deserialize(d)?;
+    text.map(|t| serde_json::from_str(&t).map_err(serde::de::Error::custom)).transpose()
+}
+
 const SELECT_EVIDENCE: &str = "SELECT a.id, a.user_id, (SELECT trim(u.first_name || ' ' || u.last_name) FROM users u WHERE u.id = a.user_id) AS user_name, \
-     a.link_id, a.session_id, a.action, a.comment, a.signature_name, a.document_sha256, a.ip, a.country, a.user_agent, a.created_at \
+     a.link_id, a.session_id, a.action, a.comment, a.signature_name, a.document_sha256, a.ip, a.country, a.user_agent, a.credentials, a.created_at \
      FROM document_actions a WHERE a.document_id = ?1 ORDER BY a.created_at, a.id";
 
 /// A document with every client action taken on it.
@@ -319,11 +329,19 @@ pub async fn get<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, id: &
     Ok(TeamDocumentDetail { document: TeamDocumentView::from(&doc), actions })
 }
 
-/// `GET /api/admin/documents/{id}/file`: the team downloads any document it may see, drafts too.
-pub async fn file<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, id: &Uuid) -> Result<Download, ApiError> {
-    let (_, doc, _) = team_document(ports, bearer, now, id, Vec::new()).await?;
+/// `GET /api/admin/documents/{id}/file`: the team downloads any document it may see, drafts too;
+/// audited (`document.downloaded` by the employee, with the document's company) unless a `HEAD`.
+pub async fn file<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, id: &Uuid, retrieval: Retrieval) -> Result<Download, ApiError> {
+    let (gov, doc, _) = team_document(ports, bearer, now, id, Vec::new()).await?;
     let file_type = doc.file_type()?;
     let bytes = files::load(ports, &doc.kv_key).await?;
+    if retrieval.audited() {
+        let event = Event::new("document.downloaded", ActorKind::Employee, Some(gov.user_id()))
+            .target("document", &doc.id)
+            .companies(vec![doc.company_id.clone()])
+            .details(json!({"document_id": doc.id}));
+        ports.db().execute(event.insert(&new_id(ports, now)?, meta, now.timestamp())).await?;
+    }
     Ok(Download::new(bytes, file_type, &doc.title))
 }
 

@@ -130,6 +130,22 @@ macro_rules! audit_next_seq {
     };
 }
 
+/// The stored `company_ids`: the event's own (`?8`) and, for an event about a user's account (its
+/// target is the user, one of their sessions or one of their invitations), every company of every
+/// live link of that user. A user may hold several links; what happens to the account happens in
+/// all of them, so each of their managers sees it (the security review's finding 1).
+macro_rules! audit_companies {
+    () => {
+        $crate::app::kit::audit::audit_companies!("?8")
+    };
+    ($base:expr) => {
+        concat!("(SELECT json_group_array(c) FROM (SELECT value AS c FROM json_each(", $base, ") UNION \
+         SELECT alc.company_id FROM links al JOIN link_companies alc ON alc.link_id = al.id WHERE al.status <> 'revoked' \
+         AND al.user_id = (CASE ?6 WHEN 'user' THEN ?7 WHEN 'session' THEN (SELECT asn.user_id FROM sessions asn WHERE asn.id = ?7) \
+         WHEN 'invitation' THEN (SELECT ai.user_id FROM invitations ai WHERE ai.id = ?7) END)))")
+    };
+}
+
 /// A condition an audit row is written under, as a value: build it with `audit_guard!`, whose
 /// condition numbers its own parameters from `?14` (the event's values take `?1`..`?13`, `?2` is now).
 #[derive(Debug, Clone, Copy)]
@@ -145,21 +161,29 @@ impl AuditGuard {
 }
 
 /// `audit_guard!("EXISTS (... ?14 ...)")`: the guarded INSERT of an audit row. With
-/// `details = "json_set(?13, ...)";` first, the stored details are computed in SQL from `?13`.
+/// `details = "json_set(?13, ...)";` first, the stored details are computed in SQL from `?13`; with
+/// `companies = "(SELECT json_array(...))";` before that, the event's companies are (a read made
+/// inside the statement, for an event whose company is known only to the database).
 macro_rules! audit_guard {
-    (details = $details:expr; $($cond:tt)*) => {
+    (companies = $companies:expr; details = $details:expr; $($cond:tt)*) => {
         $crate::app::kit::audit::AuditGuard::from_insert(concat!(
             $crate::app::kit::audit::audit_columns!(),
-            "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ", $details, ", ",
+            "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ", $crate::app::kit::audit::audit_companies!($companies), ", ?9, ?10, ?11, ?12, ", $details, ", ",
             $crate::app::kit::audit::audit_next_seq!(), " WHERE ",
             $($cond)*
         ))
     };
+    (companies = $companies:expr; $($cond:tt)*) => {
+        $crate::app::kit::audit::audit_guard!(companies = $companies; details = "?13"; $($cond)*)
+    };
+    (details = $details:expr; $($cond:tt)*) => {
+        $crate::app::kit::audit::audit_guard!(companies = "?8"; details = $details; $($cond)*)
+    };
     ($($cond:tt)*) => {
-        $crate::app::kit::audit::audit_guard!(details = "?13"; $($cond)*)
+        $crate::app::kit::audit::audit_guard!(companies = "?8"; details = "?13"; $($cond)*)
     };
 }
-pub(crate) use {audit_columns, audit_guard, audit_next_seq};
+pub(crate) use {audit_columns, audit_companies, audit_guard, audit_next_seq};
 
 /// ?14 invitation id, ?15 its used_nonce.
 pub const INVITATION_NONCE: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM invitations WHERE id = ?14 AND used_nonce = ?15)");
@@ -169,7 +193,8 @@ pub const USER_LOGIN_NONCE: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM use
 pub const SETTINGS_VERSION: AuditGuard =
     audit_guard!("EXISTS (SELECT 1 FROM security_settings WHERE id = 1 AND version = ?14 + 1 AND updated_by = ?15 AND updated_at = ?2)");
 
-const INSERT_EVENT: &str = concat!(audit_columns!(), "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ", audit_next_seq!(), ")");
+const INSERT_EVENT: &str =
+    concat!(audit_columns!(), "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ", audit_companies!(), ", ?9, ?10, ?11, ?12, ?13, ", audit_next_seq!(), ")");
 
 /// Writes events on their own (a refused attempt: nothing else commits with it).
 pub async fn write_events<P: Ports>(ports: &P, client: &ClientMeta, now: DateTime<Utc>, events: Vec<Event>) -> Result<(), ApiError> {

@@ -188,14 +188,16 @@ pub enum Conflict {
     ReferenceChanged,
     RefreshConflict,
     RequestChanged,
+    ResetNeedsEmail,
     SettingsChanged,
     StageInUse,
     UploadRefused,
     UserBlocked,
+    UserOutsideScope,
 }
 
 impl Conflict {
-    pub const ALL: &'static [Conflict] = &[Conflict::ActionNotExpected, Conflict::AlreadyBootstrapped, Conflict::ChannelLinkChanged, Conflict::ChannelLinkRevoked, Conflict::CompanyArchived, Conflict::DocumentChanged, Conflict::DocumentNotDraft, Conflict::DocumentNotPublished, Conflict::DocumentSigned, Conflict::DocumentWithdrawn, Conflict::InvitationNotPending, Conflict::LastAdmin, Conflict::LinkChanged, Conflict::LinkNotActive, Conflict::LinkProblems, Conflict::LinkRevoked, Conflict::LoginTaken, Conflict::NoPendingEnrolment, Conflict::NotAWidget, Conflict::NotAnEmployee, Conflict::NotApplied, Conflict::PolicyNotSaved, Conflict::ReferenceChanged, Conflict::RefreshConflict, Conflict::RequestChanged, Conflict::SettingsChanged, Conflict::StageInUse, Conflict::UploadRefused, Conflict::UserBlocked];
+    pub const ALL: &'static [Conflict] = &[Conflict::ActionNotExpected, Conflict::AlreadyBootstrapped, Conflict::ChannelLinkChanged, Conflict::ChannelLinkRevoked, Conflict::CompanyArchived, Conflict::DocumentChanged, Conflict::DocumentNotDraft, Conflict::DocumentNotPublished, Conflict::DocumentSigned, Conflict::DocumentWithdrawn, Conflict::InvitationNotPending, Conflict::LastAdmin, Conflict::LinkChanged, Conflict::LinkNotActive, Conflict::LinkProblems, Conflict::LinkRevoked, Conflict::LoginTaken, Conflict::NoPendingEnrolment, Conflict::NotAWidget, Conflict::NotAnEmployee, Conflict::NotApplied, Conflict::PolicyNotSaved, Conflict::ReferenceChanged, Conflict::RefreshConflict, Conflict::RequestChanged, Conflict::ResetNeedsEmail, Conflict::SettingsChanged, Conflict::StageInUse, Conflict::UploadRefused, Conflict::UserBlocked, Conflict::UserOutsideScope];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -224,10 +226,12 @@ impl Conflict {
             Conflict::ReferenceChanged => "reference_changed",
             Conflict::RefreshConflict => "refresh_conflict",
             Conflict::RequestChanged => "request_changed",
+            Conflict::ResetNeedsEmail => "reset_needs_email",
             Conflict::SettingsChanged => "settings_changed",
             Conflict::StageInUse => "stage_in_use",
             Conflict::UploadRefused => "upload_refused",
             Conflict::UserBlocked => "user_blocked",
+            Conflict::UserOutsideScope => "user_outside_scope",
         }
     }
 
@@ -258,10 +262,12 @@ impl Conflict {
             Conflict::ReferenceChanged => "A company or contact named here changed meanwhile: try again.",
             Conflict::RefreshConflict => "This session was refreshed a moment ago by another request.",
             Conflict::RequestChanged => "The request changed meanwhile (or your access did): reload and try again.",
+            Conflict::ResetNeedsEmail => "A password reset is emailed to the user's own address only.",
             Conflict::SettingsChanged => "The settings changed meanwhile: reload and try again.",
             Conflict::StageInUse => "Requests are still in a stage being dropped: move them to another stage first.",
             Conflict::UploadRefused => "The company, the contact or your access changed meanwhile: reload and try again.",
             Conflict::UserBlocked => "The user is blocked: unblock them before inviting.",
+            Conflict::UserOutsideScope => "This user also has access through companies you do not govern: an invitation would set their password there too, so an admin or a manager of all of them must send it.",
         }
     }
 }

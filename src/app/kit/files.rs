@@ -207,6 +207,20 @@ pub async fn load<P: Ports>(ports: &P, kv_key: &str) -> Result<Vec<u8>, ApiError
     }
 }
 
+/// Why a file is read: to be downloaded (audited), or for a `HEAD` that only asks what the
+/// download would be (no body leaves, so no "downloaded" row is written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retrieval {
+    Download,
+    HeadOnly,
+}
+
+impl Retrieval {
+    pub fn audited(self) -> bool {
+        self == Retrieval::Download
+    }
+}
+
 /// A download: the bytes, their allowlisted type and the name to save them under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Download {

@@ -77,8 +77,10 @@ pub const MARK_CHAT_REACHABLE: &str = "UPDATE channel_links SET unreachable_at =
 
 // ?1 email id, ?2 invitation id, ?3 URL, ?4 now, ?5 expiry, ?6 whether it replaces a password.
 // Written only when the invitation row exists (its batch's guard held) and the user has an email.
+// The invitation's id lets delivery drop the message (and its URL) once the invitation is no
+// longer pending: a revoked, used or expired link is never mailed.
 const INVITATION_EMAIL: &str = "INSERT INTO emails (id, kind, user_id, to_address, data, next_attempt_at, created_at) \
-     SELECT ?1, 'invitation', u.id, u.email, json_object('url', ?3, 'expires_at', ?5, 'password_reset', ?6), ?4, ?4 \
+     SELECT ?1, 'invitation', u.id, u.email, json_object('url', ?3, 'expires_at', ?5, 'password_reset', ?6, 'invitation_id', ?2), ?4, ?4 \
      FROM invitations i JOIN users u ON u.id = i.user_id WHERE i.id = ?2 AND i.status = 'pending' AND u.email IS NOT NULL";
 
 /// For an invitation's batch, after its INSERT: the message with the activation link. No

@@ -218,6 +218,7 @@ impl Opening {
             session_id: self.session_id.clone(),
             user,
             mfa_enrollment_required: self.scope == Scope::MfaEnroll,
+            other_links: Vec::new(),
         };
         let cookie = (transport == Transport::Cookie).then(|| (self.refresh_token.clone(), i64::from(settings.sessions.refresh_ttl_seconds)));
         Ok(Issued { body, cookie })
@@ -274,6 +275,18 @@ pub struct TokenPair {
     pub session_id: String,
     pub user: SessionUser,
     pub mfa_enrollment_required: bool,
+    /// At login, the user's other active links (each with its default company), to switch to by
+    /// signing in with `link_id`; empty for nearly everyone, and then left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_links: Vec<OtherLink>,
+}
+
+/// Another active link of the signed-in user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OtherLink {
+    pub link_id: String,
+    pub company_id: String,
+    pub company_name: String,
 }
 
 pub struct Issued {

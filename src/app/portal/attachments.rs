@@ -10,7 +10,7 @@
 use crate::app::kit::audit::{audit_guard, ActorKind, AuditGuard, Event};
 use crate::app::kit::client_gate::{client_event, scope_or_empty};
 use crate::app::kit::meta::ClientMeta;
-use crate::app::kit::files::Download;
+use crate::app::kit::files::{Download, Retrieval};
 use crate::app::kit::client_gate::client_of;
 use crate::app::kit::requests::governed_request;
 use crate::app::kit::requests::{SELECT_REQUEST, visible_request};
@@ -250,32 +250,44 @@ pub async fn list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, requ
 /// token's visible scope holds, the conditions the gate then decides on. ?14 session, ?15 policy
 /// version, ?16 attachment, ?17 request, ?18 the visible pairs (JSON).
 const DOWNLOAD_SEEN: AuditGuard = audit_guard!(
+    companies = "(SELECT json_array(dq.company_id) FROM requests dq WHERE dq.id = ?17)";
     client_alive!(14, 15, 2),
     " AND EXISTS (SELECT 1 FROM attachments da JOIN requests dr ON dr.id = da.request_id WHERE da.id = ?16 AND dr.id = ?17 \
        AND EXISTS (SELECT 1 FROM json_each(?18) dv WHERE dv.value ->> 0 = dr.company_id AND dv.value ->> 1 = dr.pipeline_id))"
 );
 
-pub async fn download<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, request_id: Uuid, attachment_id: Uuid) -> Result<Download, ApiError> {
+pub async fn download<P: Ports>(
+    ports: &P,
+    bearer: &Bearer,
+    meta: &ClientMeta,
+    now: DateTime<Utc>,
+    request_id: Uuid,
+    attachment_id: Uuid,
+    retrieval: Retrieval,
+) -> Result<Download, ApiError> {
     let claims = &bearer.claims;
-    let pairs: Vec<[String; 2]> = scope_or_empty(bearer)
-        .companies
-        .iter()
-        .flat_map(|c| c.pipeline_ids.iter().map(move |p| [c.company_id.to_string(), p.to_string()]))
-        .collect();
-    let event = client_event(&claims.sub, claims.lid.as_deref(), "attachment.downloaded", Uuid::nil(), serde_json::json!({"request_id": request_id}))
-        .target("attachment", &attachment_id.to_string())
-        .companies(Vec::new());
-    let audit = event
-        .insert_if(&new_id(ports, now)?, meta, now.timestamp(), DOWNLOAD_SEEN)
-        .bind(claims.sid.as_str())
-        .bind(claims.pv)
-        .bind(attachment_id.to_string())
-        .bind(request_id.to_string())
-        .bind(serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into()));
     let mut stmts = gate_stmts(bearer, now);
     stmts.push(Stmt::new(SELECT_REQUEST).bind(request_id.to_string()));
     stmts.push(Stmt::new(SELECT_ATTACHMENT).bind(attachment_id.to_string()).bind(request_id.to_string()));
-    stmts.push(audit);
+    if retrieval.audited() {
+        let pairs: Vec<[String; 2]> = scope_or_empty(bearer)
+            .companies
+            .iter()
+            .flat_map(|c| c.pipeline_ids.iter().map(move |p| [c.company_id.to_string(), p.to_string()]))
+            .collect();
+        let event = client_event(&claims.sub, claims.lid.as_deref(), "attachment.downloaded", Uuid::nil(), serde_json::json!({"request_id": request_id}))
+            .target("attachment", &attachment_id.to_string())
+            .companies(Vec::new());
+        stmts.push(
+            event
+                .insert_if(&new_id(ports, now)?, meta, now.timestamp(), DOWNLOAD_SEEN)
+                .bind(claims.sid.as_str())
+                .bind(claims.pv)
+                .bind(attachment_id.to_string())
+                .bind(request_id.to_string())
+                .bind(serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())),
+        );
+    }
     let out = ports.db().batch(stmts).await?;
     let client = client_of(bearer, &out)?;
     visible_request(&client, first_row(&out, GATE_STMT_COUNT), Action::View)?;
@@ -325,7 +337,17 @@ pub async fn team_list<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>,
     attachment_page(rows(&out, 2), list.limit)
 }
 
-pub async fn team_download<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, request_id: Uuid, attachment_id: Uuid) -> Result<Download, ApiError> {
+/// The team's download, audited like the client's (`attachment.downloaded`, by the employee, with
+/// the request's company), unless it is a `HEAD`.
+pub async fn team_download<P: Ports>(
+    ports: &P,
+    bearer: &Bearer,
+    meta: &ClientMeta,
+    now: DateTime<Utc>,
+    request_id: Uuid,
+    attachment_id: Uuid,
+    retrieval: Retrieval,
+) -> Result<Download, ApiError> {
     let out = ports
         .db()
         .batch(vec![
@@ -334,8 +356,16 @@ pub async fn team_download<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<U
             Stmt::new(SELECT_ATTACHMENT).bind(attachment_id.to_string()).bind(request_id.to_string()),
         ])
         .await?;
-    governed_request(bearer, &out)?;
-    read_file(ports, first_row(&out, 2)).await
+    let (governor, request) = governed_request(bearer, &out)?;
+    let download = read_file(ports, first_row(&out, 2)).await?;
+    if retrieval.audited() {
+        let event = Event::new("attachment.downloaded", ActorKind::Employee, Some(governor.user_id()))
+            .target("attachment", &attachment_id.to_string())
+            .companies(vec![request.company_id.to_string()])
+            .details(serde_json::json!({"request_id": request_id}));
+        ports.db().execute(event.insert(&new_id(ports, now)?, meta, now.timestamp())).await?;
+    }
+    Ok(download)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::step_up;
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::client_gate::{gate_stmts, token_scope, Client, GATE_STMT_COUNT};
-use crate::app::kit::files::{self, Download};
+use crate::app::kit::files::{self, Download, Retrieval};
 use crate::app::kit::ids::{new_id, nonce};
 use crate::app::kit::session::Bearer;
 use crate::app::{ApiError, Ports};
@@ -114,27 +114,33 @@ pub async fn get<P: Ports>(ports: &P, bearer: &Bearer, now: DateTime<Utc>, id: &
 /// The download's audit row rides in the batch that authorizes it (no extra round trip): it is
 /// written when the session is alive at its policy version and the document is published for a
 /// company and contact of the session's link, the same conditions the gate then decides on.
+/// The event's company is the document's, read inside the statement (the client does not know it
+/// before the read), so the company's managers see who downloaded what.
 const DOWNLOAD_SEEN: AuditGuard = audit_guard!(
+    companies = "(SELECT json_array(dc.company_id) FROM documents dc WHERE dc.id = ?17)";
     client_alive!(14, 15, 2),
     " AND EXISTS (SELECT 1 FROM documents dd JOIN links dl ON dl.id = ?16 WHERE dd.id = ?17 AND dd.status = 'published' \
        AND dd.company_id IN (SELECT dlc.company_id FROM link_companies dlc WHERE dlc.link_id = dl.id) \
        AND (dd.contact_id IS NULL OR dd.contact_id = dl.contact_id))"
 );
 
-pub async fn file<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, id: &Uuid) -> Result<Download, ApiError> {
-    // The company is not known before the read: the event names the document; the console's link
-    // filter finds it by the link.
+pub async fn file<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: DateTime<Utc>, id: &Uuid, retrieval: Retrieval) -> Result<Download, ApiError> {
     let claims = &bearer.claims;
-    let event = client_event(&claims.sub, claims.lid.as_deref(), "document.downloaded", Uuid::nil(), json!({"document_id": id}))
-        .target("document", &id.to_string())
-        .companies(Vec::new());
-    let audit = event
-        .insert_if(&new_id(ports, now)?, meta, now.timestamp(), DOWNLOAD_SEEN)
-        .bind(claims.sid.as_str())
-        .bind(claims.pv)
-        .bind(claims.lid.clone())
-        .bind(id.to_string());
-    let (_, doc, _) = visible_document(ports, bearer, now, id, vec![audit], Action::View).await?;
+    let mut extra = Vec::new();
+    if retrieval.audited() {
+        let event = client_event(&claims.sub, claims.lid.as_deref(), "document.downloaded", Uuid::nil(), json!({"document_id": id}))
+            .target("document", &id.to_string())
+            .companies(Vec::new());
+        extra.push(
+            event
+                .insert_if(&new_id(ports, now)?, meta, now.timestamp(), DOWNLOAD_SEEN)
+                .bind(claims.sid.as_str())
+                .bind(claims.pv)
+                .bind(claims.lid.clone())
+                .bind(id.to_string()),
+        );
+    }
+    let (_, doc, _) = visible_document(ports, bearer, now, id, extra, Action::View).await?;
     let file_type = doc.file_type()?;
     let bytes = files::load(ports, &doc.kv_key).await?;
     Ok(Download::new(bytes, file_type, &doc.title))
@@ -219,7 +225,8 @@ pub struct ActionRecord {
     pub created_at: String,
 }
 
-const SELECT_SIGNER: &str = "SELECT password_hash, totp_secret, totp_last_step, trim(first_name || ' ' || last_name) AS name FROM users WHERE id = ?1";
+const SELECT_SIGNER: &str = "SELECT password_hash, totp_secret, totp_last_step, trim(first_name || ' ' || last_name) AS name, \
+     password_set_via, password_changed_at, password_set_by FROM users WHERE id = ?1";
 
 #[derive(Deserialize)]
 struct SignerRow {
@@ -227,6 +234,9 @@ struct SignerRow {
     totp_secret: Option<String>,
     totp_last_step: Option<i64>,
     name: String,
+    password_set_via: Option<String>,
+    password_changed_at: Option<i64>,
+    password_set_by: Option<String>,
 }
 
 // ?1 document, ?2 action, ?3 nonce, ?4 user, ?5 now, ?6 the required action decided on, ?7 session,
@@ -238,9 +248,13 @@ const COMPLETE: &str = concat!(
     " AND (?9 IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = ?4 AND (totp_last_step IS NULL OR totp_last_step < ?9)))"
 );
 // The evidence takes the SHA-256 from the row it completes: the hash of the bytes uploaded.
+// And how the signer last set their password (migration 0014): a signature made with a password an
+// employee's reset link set says so, and names who issued it.
 const INSERT_EVIDENCE: &str = "INSERT INTO document_actions (id, document_id, user_id, link_id, session_id, action, comment, \
-     signature_name, document_sha256, ip, country, user_agent, created_at) \
-     SELECT ?1, d.id, ?3, ?4, ?5, ?6, ?7, ?8, d.sha256, ?9, ?10, ?11, ?12 FROM documents d WHERE d.id = ?2 AND d.completed_action_id = ?13";
+     signature_name, document_sha256, ip, country, user_agent, created_at, credentials) \
+     SELECT ?1, d.id, ?3, ?4, ?5, ?6, ?7, ?8, d.sha256, ?9, ?10, ?11, ?12, \
+       (SELECT json_object('via', u.password_set_via, 'at', u.password_changed_at, 'by', u.password_set_by) FROM users u WHERE u.id = ?3) \
+     FROM documents d WHERE d.id = ?2 AND d.completed_action_id = ?13";
 const USE_TOTP_STEP: &str = "UPDATE users SET totp_last_step = ?2 WHERE id = ?1 AND ?2 IS NOT NULL \
      AND EXISTS (SELECT 1 FROM documents WHERE id = ?3 AND completed_action_id = ?4)";
 const EVENT_IF_COMPLETED: AuditGuard = audit_guard!("EXISTS (SELECT 1 FROM documents WHERE id = ?14 AND completed_action_id = ?15)");
@@ -311,7 +325,8 @@ pub async fn act<P: Ports>(ports: &P, bearer: &Bearer, meta: &ClientMeta, now: D
         .target("document", &doc.id)
         .companies(vec![doc.company_id.clone()])
         .details(json!({"action": valid.action, "action_id": action_id, "document_sha256": doc.sha256,
-            "comment": valid.comment, "signature_name": signature_name, "link_id": client.link_id(), "session_id": session_id}));
+            "comment": valid.comment, "signature_name": signature_name, "link_id": client.link_id(), "session_id": session_id,
+            "credentials": {"via": signer.password_set_via, "at": signer.password_changed_at.map(rfc3339), "by": signer.password_set_by}}));
     let audit = event.insert_if(&new_id(ports, now)?, meta, t, EVENT_IF_COMPLETED);
     let writes = vec![
         Stmt::new(COMPLETE)

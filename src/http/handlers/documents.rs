@@ -6,7 +6,7 @@ use crate::app::portal::documents::{self, ActionInput};
 use crate::app::kit::files::parse_multipart;
 use crate::app::governance::team_documents::{self, Change, PublishInput, TeamFilter, UploadInput, UploadRequest};
 use crate::app::Ports;
-use crate::http::input::{json_body, optional_json_body, path_uuid, Query};
+use crate::http::input::{json_body, optional_json_body, path_uuid, retrieval, Query};
 use crate::http::{reply, ApiError, Ctx, Req, Resp};
 
 
@@ -27,10 +27,10 @@ pub async fn get_document<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp,
     reply::ok(&documents::get(cx.ports, b, cx.now, &id).await?)
 }
 
-pub async fn document_file<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+pub async fn document_file<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::download(documents::file(cx.ports, b, &cx.client, cx.now, &id).await?)
+    reply::download(documents::file(cx.ports, b, &cx.client, cx.now, &id, retrieval(req)).await?)
 }
 
 pub async fn act_on_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -71,10 +71,10 @@ pub async fn get_team_document<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<
     reply::ok(&team_documents::get(cx.ports, b, cx.now, &id).await?)
 }
 
-pub async fn team_document_file<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+pub async fn team_document_file<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
     let id = path_uuid(cx.param("id"))?;
-    reply::download(team_documents::file(cx.ports, b, cx.now, &id).await?)
+    reply::download(team_documents::file(cx.ports, b, &cx.client, cx.now, &id, retrieval(req)).await?)
 }
 
 pub async fn publish_document<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {

@@ -8,7 +8,7 @@ use crate::app::portal::chat::{self};
 use crate::app::portal::requests::{self, NewRequestInput, RequestFilter};
 use crate::app::governance::team_requests::{self, StatusInput, TeamFilter};
 use crate::app::Ports;
-use crate::http::input::{json_body, path_uuid, Query};
+use crate::http::input::{json_body, path_uuid, retrieval, Query};
 use crate::http::{reply, ApiError, Ctx, Req, Resp};
 
 
@@ -89,9 +89,9 @@ pub async fn list_attachments<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Re
     reply::ok(&attachments::list(cx.ports, b, cx.now, id_param(cx, "id")?, &list).await?)
 }
 
-pub async fn download_attachment<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+pub async fn download_attachment<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::download(attachments::download(cx.ports, b, &cx.client, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
+    reply::download(attachments::download(cx.ports, b, &cx.client, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?, retrieval(req)).await?)
 }
 
 pub async fn list_request_messages<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
@@ -188,9 +188,9 @@ pub async fn team_list_attachments<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Resu
     reply::ok(&attachments::team_list(cx.ports, b, cx.now, id_param(cx, "id")?, &list).await?)
 }
 
-pub async fn team_download_attachment<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
+pub async fn team_download_attachment<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::download(attachments::team_download(cx.ports, b, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?).await?)
+    reply::download(attachments::team_download(cx.ports, b, &cx.client, cx.now, id_param(cx, "id")?, id_param(cx, "aid")?, retrieval(req)).await?)
 }
 
 /// The team's chat routes need `?company=` (or `company_id` in a POST body).

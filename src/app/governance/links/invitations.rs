@@ -7,7 +7,7 @@
 use crate::app::kit::error::Conflict;
 use crate::app::kit::page::{Page, encode_id_cursor};
 use crate::app::kit::time::{rfc3339};
-use crate::app::kit::sql::{employee_alive, all_in_scope, link_in_scope};
+use crate::app::kit::sql::{employee_alive, all_in_scope, governs_user, link_in_scope};
 use crate::app::kit::audit::{audit_guard, AuditGuard};
 use crate::app::kit::audit::{ActorKind, Event};
 use crate::app::kit::credentials;
@@ -115,15 +115,23 @@ pub fn revoke_pending_stmt(link_id: &str, now: i64, event_id: &str) -> Stmt {
 // Issue
 // ---------------------------------------------------------------------------------------------
 
-const SELECT_LINK: &str = "SELECT l.id, l.status, l.user_id, u.status AS user_status, u.password_hash IS NOT NULL AS has_password, \
-     (SELECT json_group_array(lc.company_id) FROM link_companies lc WHERE lc.link_id = l.id) AS company_ids \
+// The link, its user and, because an invitation sets the password of the whole user, the companies
+// of every live link of that user (`user_company_ids`).
+const SELECT_LINK: &str = "SELECT l.id, l.status, l.user_id, u.kind, u.status AS user_status, u.password_hash IS NOT NULL AS has_password, \
+     u.email IS NOT NULL AS has_email, (SELECT json_group_array(lc.company_id) FROM link_companies lc WHERE lc.link_id = l.id) AS company_ids, \
+     (SELECT json_group_array(DISTINCT ulc.company_id) FROM links ul JOIN link_companies ulc ON ulc.link_id = ul.id \
+       WHERE ul.user_id = l.user_id AND ul.status <> 'revoked') AS user_company_ids \
      FROM links l JOIN users u ON u.id = l.user_id WHERE l.id = ?1";
-// ?14 link, ?15 the acting session; ?2 now and ?4 the acting employee.
+// ?14 link, ?15 the acting session, ?16 the link's user; ?2 now and ?4 the acting employee. The
+// employee must govern the user (every company of every live link), not only this link: the
+// activation replaces the password the user signs in with everywhere.
 const ISSUE_GUARD: AuditGuard = audit_guard!(concat!(
-    "EXISTS (SELECT 1 FROM links l JOIN users u ON u.id = l.user_id WHERE l.id = ?14 AND l.status = 'active' AND u.status = 'active') AND ",
+    "EXISTS (SELECT 1 FROM links l JOIN users u ON u.id = l.user_id WHERE l.id = ?14 AND l.user_id = ?16 AND l.status = 'active' AND u.status = 'active') AND ",
     employee_alive!(15, 2),
     " AND ",
-    link_in_scope!(4, "?14")
+    link_in_scope!(4, "?14"),
+    " AND ",
+    governs_user!(15, 2, 16)
 ));
 const INSERT_INVITATION: &str = "INSERT INTO invitations (id, user_id, link_id, token_hash, status, expires_at, created_by, created_at) \
      SELECT ?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM audit_events WHERE id = ?8)";
@@ -132,10 +140,14 @@ const INSERT_INVITATION: &str = "INSERT INTO invitations (id, user_id, link_id, 
 struct LinkRow {
     status: LinkStatus,
     user_id: String,
+    kind: String,
     user_status: UserStatus,
     #[serde(with = "flag")]
     has_password: bool,
     company_ids: Option<String>,
+    user_company_ids: Option<String>,
+    #[serde(with = "flag")]
+    has_email: bool,
 }
 
 // ?1 the invitation's email: the address it goes to (no row when the user has no email).
@@ -150,15 +162,17 @@ fn company_ids(json: Option<&str>) -> Result<Vec<String>, ApiError> {
     json.map(serde_json::from_str).transpose().map_err(|e| ApiError::internal(format!("company ids: {e}"))).map(Option::unwrap_or_default)
 }
 
-/// `201 {id, status, expires_at, activation_url}`: the token appears here only, in the URL's
-/// fragment, which browsers never send to a server.
+/// `201 {id, status, expires_at, activation_url}`: the token of a first invitation appears here
+/// only, in the URL's fragment, which browsers never send to a server. A password reset's token
+/// goes to the user's own address only (`activation_url` is null): whoever issues a reset must not
+/// be able to become the user.
 #[derive(Debug, Clone, Serialize)]
 pub struct Issued {
     pub id: String,
     pub link_id: String,
     pub status: &'static str,
     pub expires_at: String,
-    pub activation_url: String,
+    pub activation_url: Option<String>,
     /// The user already has a password: activating replaces it.
     pub password_reset: bool,
     /// Where the activation link was emailed to, when it was.
@@ -201,6 +215,14 @@ pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
     if link.user_status == UserStatus::Blocked {
         return Err(ApiError::conflict(Conflict::UserBlocked));
     }
+    // The activation sets the password the user signs in with on every link they hold.
+    let user_companies = company_ids(link.user_company_ids.as_deref())?;
+    if !gov.governs_user(&link.kind, &user_companies) {
+        return Err(ApiError::conflict(Conflict::UserOutsideScope));
+    }
+    if link.has_password {
+        reset_can_be_emailed(email, link.has_email)?;
+    }
     let (settings, _) = settings_from(out.get(2).and_then(|o| o.rows.first().cloned()))?;
     let expires_at = t + i64::from(settings.sessions.invitation_ttl_hours) * 3600;
     let (token, token_hash) = credentials::new_invitation_token(secret_bytes(ports)?);
@@ -208,12 +230,12 @@ pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
     let event_id = new_id(ports, now)?;
     let event = Event::new("invitation.issued", ActorKind::Employee, Some(gov.user_id()))
         .target("invitation", &invitation_id)
-        .companies(companies)
+        .companies(user_companies)
         .details(json!({"link_id": id, "user_id": link.user_id, "expires_at": rfc3339(expires_at), "password_reset": link.has_password}));
     let guard = event.insert_if(&event_id, client, t, ISSUE_GUARD);
     let activation_url = format!("{}/activate#{token}", origin.trim_end_matches('/'));
     let mut stmts = vec![
-            guard.bind(id.as_str()).bind(gov.principal.session_id.as_str()),
+            guard.bind(id.as_str()).bind(gov.principal.session_id.as_str()).bind(link.user_id.as_str()),
             revoke_pending_stmt(&id, t, &event_id),
             Stmt::new(INSERT_INVITATION)
                 .bind(invitation_id.as_str())
@@ -246,11 +268,24 @@ pub async fn issue<P: Ports>(ports: &P, bearer: &Bearer, client: &ClientMeta, no
         link_id: id,
         status: "pending",
         expires_at: rfc3339(expires_at),
-        activation_url,
+        // A reset's link went to the user's own address, and only there.
+        activation_url: (!link.has_password).then_some(activation_url),
         password_reset: link.has_password,
         emailed_to,
         email,
     })
+}
+
+/// A password reset goes by email to the user's own address, or not at all: the employee who
+/// issues it never holds the token (ASVS 6.4.1), so an employee cannot become the client.
+fn reset_can_be_emailed(email: EmailChoice, has_address: bool) -> Result<(), ApiError> {
+    let because = |why: &str| Err(ApiError::conflict_because(Conflict::ResetNeedsEmail, why));
+    match email {
+        EmailChoice::NotRequested => because("A password reset is always emailed to the user's own address: leave \"send by email\" on."),
+        EmailChoice::Off => because("A password reset is emailed to the user's own address, and email is not set up for this portal (an admin sees why under Delivery)."),
+        EmailChoice::Send if !has_address => because("A password reset is emailed to the user's own address, and this user has none: add one to the user first."),
+        EmailChoice::Send => Ok(()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
