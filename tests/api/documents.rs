@@ -610,3 +610,69 @@ fn a_client_download_is_audited_in_the_batch_that_allows_it() {
     assert_eq!(w.app.get_auth(&format!("/api/documents/{unknown}/file"), &w.emily).status(), 404);
     assert_eq!(w.app.sql_count("SELECT count(*) FROM audit_events WHERE action = 'document.downloaded'"), 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The security review of 7199a2c: downloads in the audit trail (finding 9), signing evidence of
+// how the password was set (finding 2), and a "document awaits you" decided at send time (8).
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn downloads_are_audited_with_their_company_for_the_companys_managers_and_a_head_is_not_a_download() {
+    let w = world();
+    let id = w.published(None, "review");
+    let downloaded = |who: &str| w.app.sql_count(&format!("SELECT count(*) FROM audit_events WHERE action = 'document.downloaded' AND actor_kind = '{who}' AND target_id = '{id}'"));
+    let head = w.app.call(request("HEAD", &format!("/api/documents/{id}/file"), None, &[("authorization", &format!("Bearer {}", w.emily))]));
+    assert_eq!((head.status().as_u16(), head.body().len()), (200, 0));
+    assert_eq!(downloaded("external"), 0, "a HEAD sends no file, so it is no download");
+    assert_eq!(w.app.get_auth(&format!("/api/documents/{id}/file"), &w.emily).status(), 200);
+    assert_eq!(downloaded("external"), 1);
+    // The team's downloads are audited too.
+    assert_eq!(w.app.get_auth(&format!("/api/admin/documents/{id}/file"), &w.admin).status(), 200);
+    assert_eq!(downloaded("employee"), 1);
+    // A manager of Northern Light sees both, with the company on each.
+    let manager = w.manager();
+    let seen = json(&w.app.get_auth("/api/admin/audit?action=document.downloaded", &manager));
+    let items = seen["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{seen}");
+    assert!(items.iter().all(|e| e["company_ids"] == json!([NORTHERN_LIGHT])), "{seen}");
+}
+
+#[test]
+fn a_signature_records_how_the_signer_last_set_their_password() {
+    let w = world();
+    let id = w.published(None, "review");
+    assert_eq!(w.team(&id, "request-signature", None).status(), 200);
+    assert_eq!(w.sign(&id, EMILY_PASSWORD).status(), 200);
+    let detail = json(&w.app.get_auth(&format!("/api/admin/documents/{id}"), &w.admin));
+    let credentials = &detail["actions"][0]["credentials"];
+    assert_eq!(credentials["via"], "invitation", "Emily set it through her first invitation: {detail}");
+    assert!(credentials["at"].is_i64() || credentials["at"].is_f64(), "{credentials}");
+    let event = json(&w.app.get_auth("/api/admin/audit?action=document.signed", &w.admin));
+    assert_eq!(event["items"][0]["details"]["credentials"]["via"], "invitation");
+    // After a reset the evidence says so, and who issued it.
+    w.app.exec(&format!("UPDATE users SET password_set_via = 'reset', password_set_by = (SELECT id FROM users WHERE login_key = 'admin') WHERE id = '{EMILY_USER}'"));
+    let second = w.published(None, "review");
+    assert_eq!(w.team(&second, "request-signature", None).status(), 200);
+    assert_eq!(w.sign(&second, EMILY_PASSWORD).status(), 200);
+    let detail = json(&w.app.get_auth(&format!("/api/admin/documents/{second}"), &w.admin));
+    assert_eq!(detail["actions"][0]["credentials"]["via"], "reset");
+    assert!(detail["actions"][0]["credentials"]["by"].is_string());
+}
+
+#[test]
+fn a_document_awaiting_email_is_dropped_when_the_company_is_denied_as_a_whole_by_send_time() {
+    let World { app, admin, emily } = world();
+    let w = World { app: app.with_email(), admin, emily };
+    let id = w.published(None, "review");
+    // Between the event and the send, Northern Light is archived: Emily's link there is denied as a whole.
+    w.app.exec(&format!("UPDATE companies SET status = 'archived' WHERE id = '{NORTHERN_LIGHT}'"));
+    let resp = w.app.send_auth("POST", "/api/admin/outbox/deliver", &w.admin, None);
+    assert_eq!(resp.status(), 200, "{}", body_text(&resp));
+    assert!(w.app.ports.emails.borrow().iter().all(|m| !m.subject.contains("awaits")), "nothing about the document left");
+    assert_eq!(w.app.sql_count(&format!("SELECT count(*) FROM emails WHERE kind = 'document_awaiting' AND status = 'failed' AND last_error LIKE 'dropped: %' AND data LIKE '%{id}%'")), 1);
+    // With the company back, a new document's notice goes out.
+    w.app.exec(&format!("UPDATE companies SET status = 'active' WHERE id = '{NORTHERN_LIGHT}'"));
+    w.published(None, "review");
+    assert_eq!(w.app.send_auth("POST", "/api/admin/outbox/deliver", &w.admin, None).status(), 200);
+    assert!(w.app.ports.emails.borrow().iter().any(|m| m.subject.contains("awaits your review")), "sent when visible");
+}

@@ -21,3 +21,4 @@ mod documents;
 mod channels;
 // [outbox tests]
 mod outbox;
+mod reset_scope;

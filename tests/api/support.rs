@@ -55,6 +55,13 @@ impl TestApp {
         after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
     }
 
+    /// Delivers the outbox (as the admin), for tests that read what was emailed.
+    pub fn deliver_outbox(&self) {
+        let admin = self.admin_token();
+        let resp = self.send_auth("POST", "/api/admin/outbox/deliver", &admin, None);
+        assert_eq!(resp.status(), 200, "{}", String::from_utf8_lossy(resp.body()));
+    }
+
     pub fn new() -> TestApp {
         let config = Config::from_lookup(base_var).expect("test config");
         TestApp {

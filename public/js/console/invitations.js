@@ -87,7 +87,9 @@ export async function renderInvitations(ctx, el) {
     });
     const emailNote = (inv) =>
       ({
-        queued: h("p", {}, h("strong", {}, `Emailed to ${inv.emailed_to}.`), " You can also copy the link below once, for a trusted channel of your choice."),
+        queued: inv.activation_url
+          ? h("p", {}, h("strong", {}, `Emailed to ${inv.emailed_to}.`), " You can also copy the link below once, for a trusted channel of your choice.")
+          : h("p", {}, h("strong", {}, `Emailed to ${inv.emailed_to}, and only there.`), " A password-reset link goes to the user's own address: nobody else, you included, ever sees it. When it is used, the user is told by email."),
         not_requested: h("p", {}, h("strong", {}, "Not emailed, as you chose."), " Copy the activation link now: it is shown only once. Send it to the contact's confirmed email or another trusted channel. Never send a login and password in correspondence."),
         off: h("p", {}, h("strong", {}, "Not emailed: email is not set up for this portal (an admin sees why under Delivery)."), " Copy the activation link now: it is shown only once, and send it by a trusted channel."),
         no_address: h("p", {}, h("strong", {}, "Not emailed: the user has no email address."), " Copy the activation link now: it is shown only once, and send it by a trusted channel."),
@@ -103,7 +105,7 @@ export async function renderInvitations(ctx, el) {
             { class: "alert ok", role: "status" },
             h("h3", { tabindex: "-1" }, inv.password_reset ? "Password-reset invitation issued" : "Invitation issued"),
             emailNote(inv),
-            secretBox("Activation link", inv.activation_url),
+            inv.activation_url ? secretBox("Activation link", inv.activation_url) : null,
             h("p", { class: "small" }, "Valid until ", time(inv.expires_at), ". Any earlier pending invitation of this link was revoked."),
           ),
         );

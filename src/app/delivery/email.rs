@@ -6,6 +6,7 @@
 //! Email is on when EMAIL_FROM is set and the `EMAIL` binding exists; otherwise rows wait, and the
 //! console says email is off.
 
+use crate::app::delivery::email_recipients;
 use crate::app::delivery::notify::{backoff_seconds, MAX_ATTEMPTS};
 use crate::app::kit::rows::{changes, rows};
 use crate::app::{ApiError, OutgoingEmail, Ports};
@@ -23,7 +24,7 @@ const LEASE_SECONDS: i64 = 300;
 const CLAIM: &str = "UPDATE emails SET attempts = attempts + 1, next_attempt_at = ?2 \
      WHERE status = 'pending' AND id IN (SELECT id FROM emails WHERE status = 'pending' AND next_attempt_at <= ?1 \
        ORDER BY next_attempt_at LIMIT ?3) \
-     RETURNING id, kind, to_address, data, attempts";
+     RETURNING id, kind, user_id, to_address, data, attempts";
 const BRAND: &str = "SELECT portal_name FROM branding WHERE id = 1";
 // ?1 now. An invitation message whose invitation is no longer pending (revoked by a newer one,
 // used, expired) is dropped before the claim, and its URL, the token, goes with it: the outbox
@@ -34,6 +35,8 @@ const DROP_STALE_INVITATIONS: &str = "UPDATE emails SET status = 'failed', last_
 // The activation URL goes once the message has left (or never will).
 const MARK_SENT: &str = "UPDATE emails SET status = 'sent', sent_at = ?2, last_error = NULL, data = json_remove(data, '$.url') WHERE id = ?1";
 const MARK_RETRY: &str = "UPDATE emails SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'pending'";
+// The access engine said no at send time: never sent, with the reason (no retry).
+const MARK_DROPPED: &str = "UPDATE emails SET status = 'failed', last_error = 'dropped: ' || ?2 WHERE id = ?1 AND status = 'pending'";
 const MARK_FAILED: &str = "UPDATE emails SET status = 'failed', last_error = ?2, data = json_remove(data, '$.url') WHERE id = ?1 AND status = 'pending'";
 
 // The daily digest: ?1 day (YYYY-MM-DD), ?2 now. One per employee who answers for a link due for
@@ -43,8 +46,11 @@ const WRITE_DIGESTS: &str = "INSERT INTO emails (id, kind, user_id, to_address, 
      SELECT 'digest-' || ?1 || '-' || e.id, 'review_digest', e.id, e.email, \
        json_object('count', count(*), 'day', ?1), ?2, ?2 \
      FROM links l JOIN users e ON e.kind = 'employee' AND e.status = 'active' AND e.email IS NOT NULL AND ( \
-       e.id = l.responsible_id OR (e.role = 'admin' AND NOT EXISTS (SELECT 1 FROM users r WHERE r.id = l.responsible_id \
-         AND r.status = 'active' AND r.email IS NOT NULL))) \
+       (e.id = l.responsible_id AND (e.role = 'admin' OR NOT EXISTS (SELECT 1 FROM link_companies rlc WHERE rlc.link_id = l.id \
+         AND rlc.company_id NOT IN (SELECT rec.company_id FROM employee_companies rec WHERE rec.user_id = e.id)))) \
+       OR (e.role = 'admin' AND NOT EXISTS (SELECT 1 FROM users r WHERE r.id = l.responsible_id \
+         AND r.status = 'active' AND r.email IS NOT NULL AND (r.role = 'admin' OR NOT EXISTS (SELECT 1 FROM link_companies rlc \
+           WHERE rlc.link_id = l.id AND rlc.company_id NOT IN (SELECT rec.company_id FROM employee_companies rec WHERE rec.user_id = r.id)))))) \
      WHERE l.status <> 'revoked' AND l.review_due = 1 \
      GROUP BY e.id ON CONFLICT DO NOTHING";
 
@@ -79,7 +85,7 @@ const NEW_COUNTRY: &str = projection!("SELECT a.id || '-' || u.id, 'new_country'
        AND EXISTS (SELECT 1 FROM audit_events b WHERE b.actor_id = a.actor_id AND b.action = 'login.succeeded' AND b.seq < a.seq AND b.country IS NOT NULL) \
        AND NOT EXISTS (SELECT 1 FROM audit_events b WHERE b.actor_id = a.actor_id AND b.action = 'login.succeeded' AND b.seq < a.seq AND b.country = a.country)");
 /// To each client the document is addressed to, while it still awaits their action.
-const DOCUMENT_AWAITING: &str = projection!("SELECT a.id || '-' || u.id, 'document_awaiting', u.id, u.email, json_object('required_action', d.required_action), a.created_at, a.created_at \
+const DOCUMENT_AWAITING: &str = projection!("SELECT a.id || '-' || u.id, 'document_awaiting', u.id, u.email, json_object('required_action', d.required_action, 'document_id', d.id), a.created_at, a.created_at \
      FROM audit_events a JOIN documents d ON d.id = a.target_id \
        JOIN links l ON l.status = 'active' AND (d.contact_id IS NULL OR l.contact_id = d.contact_id) \
        JOIN link_companies lc ON lc.link_id = l.id AND lc.company_id = d.company_id \
@@ -88,16 +94,23 @@ const DOCUMENT_AWAITING: &str = projection!("SELECT a.id || '-' || u.id, 'docume
        AND d.status = 'published' AND d.required_action <> 'none' AND d.completed_at IS NULL AND u.email IS NOT NULL \
      GROUP BY a.id, u.id");
 /// To the employees who answer for the user's links (the admins when no one does): a client was
-/// locked out, or a refresh token was used twice (possible theft).
+/// locked out, or a refresh token was used twice (possible theft). Whether a responsible employee
+/// still answers is decided here, when the message is written, not when they were named: one
+/// whose companies no longer cover every company of the link (their scope shrank, or the link
+/// gained a company) gets nothing about it, and the admins are told instead.
 const TO_RESPONSIBLE: &str = projection!("SELECT a.id || '-' || e.id, CASE a.action WHEN 'account.locked' THEN 'locked_out' ELSE 'token_reuse' END, \
        e.id, e.email, json_object('user_id', subject.id, 'login', subject.login, 'ip', a.ip, 'country', a.country), a.created_at, a.created_at \
      FROM audit_events a \
        JOIN users subject ON subject.id = CASE a.action WHEN 'account.locked' THEN a.target_id \
          ELSE (SELECT s.user_id FROM sessions s WHERE s.id = a.target_id) END \
        JOIN users e ON e.kind = 'employee' AND e.status = 'active' AND e.email IS NOT NULL AND ( \
-         e.id IN (SELECT l.responsible_id FROM links l WHERE l.user_id = subject.id AND l.status <> 'revoked') \
+         e.id IN (SELECT l.responsible_id FROM links l WHERE l.user_id = subject.id AND l.status <> 'revoked' \
+           AND (e.role = 'admin' OR NOT EXISTS (SELECT 1 FROM link_companies rlc WHERE rlc.link_id = l.id \
+             AND rlc.company_id NOT IN (SELECT rec.company_id FROM employee_companies rec WHERE rec.user_id = e.id)))) \
          OR (e.role = 'admin' AND NOT EXISTS (SELECT 1 FROM links l JOIN users r ON r.id = l.responsible_id \
-           AND r.status = 'active' AND r.email IS NOT NULL WHERE l.user_id = subject.id AND l.status <> 'revoked'))) \
+           AND r.status = 'active' AND r.email IS NOT NULL WHERE l.user_id = subject.id AND l.status <> 'revoked' \
+           AND (r.role = 'admin' OR NOT EXISTS (SELECT 1 FROM link_companies rlc WHERE rlc.link_id = l.id \
+             AND rlc.company_id NOT IN (SELECT rec.company_id FROM employee_companies rec WHERE rec.user_id = r.id)))))) \
      WHERE a.seq > ?1 AND a.seq <= ?2 AND a.action IN ('account.locked', 'refresh.reused')");
 
 /// To the user: a reset invitation set their password (someone else started it, so they must hear
@@ -158,6 +171,7 @@ pub fn digest_stmt(now: DateTime<Utc>) -> Stmt {
 struct Claimed {
     id: String,
     kind: String,
+    user_id: Option<String>,
     to_address: String,
     data: String,
     attempts: i64,
@@ -175,6 +189,8 @@ pub struct EmailReport {
     pub sent: u64,
     pub retried: u64,
     pub failed: u64,
+    /// Not sent because the recipient may no longer see what it is about.
+    pub dropped: u64,
 }
 
 /// Sends up to `limit` due messages through the binding.
@@ -193,6 +209,17 @@ pub async fn deliver_due<P: Ports>(ports: &P, from: &str, portal_url: Option<&st
     let mut writes = Vec::new();
     for row in claimed {
         let data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
+        if row.kind == "document_awaiting" {
+            let refusal = match row.user_id.as_deref() {
+                Some(user) => email_recipients::document_refusal(ports, user, str_of(&data, "document_id")).await?,
+                None => Some("the message names no user"),
+            };
+            if let Some(reason) = refusal {
+                report.dropped += 1;
+                writes.push(Stmt::new(MARK_DROPPED).bind(row.id).bind(reason));
+                continue;
+            }
+        }
         let text = render(&row.kind, &data, &brand, portal_url);
         let email = OutgoingEmail { from: from.to_owned(), to: row.to_address, subject: text.subject, html: html_of(&text.body, &brand), text: text.body };
         match ports.send_email(&email).await {

@@ -3,6 +3,7 @@
 
 pub mod crm_events;
 pub mod email;
+pub mod email_recipients;
 pub mod maintenance;
 pub mod notify;
 pub mod outbox_status;
