@@ -55,8 +55,11 @@ pub struct Config {
     pub access_log: AccessLog,
     /// Standard Webhooks push of CRM events; None: the pull feed only.
     pub crm_webhook: Option<CrmWebhook>,
-    /// How long CRM events are kept for the feed and replays (CRM_EVENTS_RETENTION_DAYS).
+    /// How long CRM events are kept for the feed, the push and replays (CRM_EVENTS_RETENTION_DAYS);
+    /// also how long given-up pushes (`crm_push_failures`) are listed.
     pub crm_events_retention_days: i64,
+    /// How long audit events are kept before the cron purges them (AUDIT_RETENTION_DAYS).
+    pub audit_retention_days: i64,
     /// The sender of every email (EMAIL_FROM); None: email is off (so is it without the binding).
     pub email_from: Option<String>,
 }
@@ -146,7 +149,7 @@ impl Config {
         check_url("CALLS_URL_TEMPLATE", &calls_url_template)?;
         Ok(Config {
             signing_keys: Arc::new(signing_keys),
-            bootstrap_token: secret("BOOTSTRAP_TOKEN"),
+            bootstrap_token: bootstrap_token(secret("BOOTSTRAP_TOKEN"))?,
             crm_sync_token: secret("CRM_SYNC_TOKEN"),
             telegram_bot_token: secret("TELEGRAM_BOT_TOKEN"),
             telegram_webhook_secret: secret("TELEGRAM_WEBHOOK_SECRET"),
@@ -160,6 +163,7 @@ impl Config {
             access_log: AccessLog::parse(get("ACCESS_LOG").as_deref())?,
             crm_webhook: crm_webhook(get("CRM_WEBHOOK_URL"), get("CRM_WEBHOOK_SECRET"))?,
             crm_events_retention_days: retention_days(get("CRM_EVENTS_RETENTION_DAYS").as_deref())?,
+            audit_retention_days: audit_retention_days(get("AUDIT_RETENTION_DAYS").as_deref())?,
             email_from: email_from(get("EMAIL_FROM"))?,
         })
     }
@@ -172,9 +176,28 @@ impl Config {
     }
 }
 
+/// The bootstrap secret is compared by anyone who can reach the route until the first admin
+/// exists, so it must be long enough that guessing it (even unthrottled) is hopeless.
+pub const MIN_BOOTSTRAP_TOKEN_BYTES: usize = 32;
+
+fn bootstrap_token(token: Option<Secret>) -> Result<Option<Secret>, ConfigError> {
+    match token {
+        Some(t) if t.expose().len() < MIN_BOOTSTRAP_TOKEN_BYTES => Err(ConfigError {
+            name: "BOOTSTRAP_TOKEN",
+            problem: format!("must be at least {MIN_BOOTSTRAP_TOKEN_BYTES} bytes (e.g. 32 random bytes, base64url: `openssl rand -base64 32`)"),
+        }),
+        other => Ok(other),
+    }
+}
+
 fn crm_webhook(url: Option<String>, secret: Option<String>) -> Result<Option<CrmWebhook>, ConfigError> {
     let Some(url) = url else { return Ok(None) };
     check_url("CRM_WEBHOOK_URL", &url)?;
+    // The pushes carry client actions and personal data: never in clear text over the network.
+    // Plain http is only for a receiver on this machine (the e2e tests' local fake CRM).
+    if !url.starts_with("https://") && !is_loopback_http(&url) {
+        return Err(ConfigError { name: "CRM_WEBHOOK_URL", problem: "must be an https:// URL (http:// only for 127.0.0.1 or localhost)".into() });
+    }
     let raw = secret.ok_or(ConfigError { name: "CRM_WEBHOOK_SECRET", problem: "missing: CRM_WEBHOOK_URL is set, so the pushes must be signed".into() })?;
     let secret = WebhookSecret::parse(&raw).map_err(|problem| ConfigError { name: "CRM_WEBHOOK_SECRET", problem: problem.into() })?;
     Ok(Some(CrmWebhook { url, secret }))
@@ -190,6 +213,33 @@ fn retention_days(value: Option<&str>) -> Result<i64, ConfigError> {
             _ => Err(ConfigError { name: "CRM_EVENTS_RETENTION_DAYS", problem: "must be a whole number of days from 1 to 3650".into() }),
         },
     }
+}
+
+pub const DEFAULT_AUDIT_RETENTION_DAYS: i64 = 400;
+
+/// Audit events are evidence (who did what, from where), kept 400 days by default: a year and a
+/// month, so a yearly access review still sees the whole year. Not under 30 days, so a mistyped
+/// value cannot wipe the recent trail.
+fn audit_retention_days(value: Option<&str>) -> Result<i64, ConfigError> {
+    match value {
+        None => Ok(DEFAULT_AUDIT_RETENTION_DAYS),
+        Some(text) => match text.parse::<i64>() {
+            Ok(days) if (30..=3650).contains(&days) => Ok(days),
+            _ => Err(ConfigError { name: "AUDIT_RETENTION_DAYS", problem: "must be a whole number of days from 30 to 3650".into() }),
+        },
+    }
+}
+
+/// `http://127.0.0.1[:port]/...` or `http://localhost[:port]/...` (the host exactly, so
+/// `http://localhost.evil.example` does not pass).
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = authority.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(authority, |(host, _)| host);
+    matches!(host.to_ascii_lowercase().as_str(), "127.0.0.1" | "localhost")
 }
 
 fn email_from(value: Option<String>) -> Result<Option<String>, ConfigError> {

@@ -112,7 +112,7 @@ impl App {
     fn new() -> App {
         let config = Config::from_lookup(|name| match name {
             "JWT_SIGNING_KEYS" => Some("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".into()),
-            "BOOTSTRAP_TOKEN" => Some("bootstrap-secret-for-plans".into()),
+            "BOOTSTRAP_TOKEN" => Some("bootstrap-secret-for-plans-0123456789abcdef".into()),
             "CRM_SYNC_TOKEN" => Some(CRM.into()),
             "PORTAL_URL" => Some("https://portal.test".into()),
             _ => None,
@@ -237,7 +237,7 @@ fn b64(bytes: &[u8]) -> String {
 /// with a message, a published document, and audit events; returns (admin token, client tokens).
 fn populated() -> (App, String, Json, String) {
     let app = App::new();
-    app.ok("POST", "/api/admin/bootstrap", Some(json!({"token": "bootstrap-secret-for-plans", "login": ADMIN.0, "password": ADMIN.1, "first_name": "Ada", "last_name": "Admin"})), None);
+    app.ok("POST", "/api/admin/bootstrap", Some(json!({"token": "bootstrap-secret-for-plans-0123456789abcdef", "login": ADMIN.0, "password": ADMIN.1, "first_name": "Ada", "last_name": "Admin"})), None);
     let admin = app.ok("POST", "/api/auth/login", Some(json!({"login": ADMIN.0, "password": ADMIN.1, "refresh_transport": "body"})), None)["access_token"]
         .as_str()
         .expect("admin token")

@@ -14,7 +14,7 @@ pub mod kit;
 pub mod portal;
 
 pub use kit::error::{self, ApiError};
-pub use kit::ports::{self, random_array, BlocklistUnavailable, OutboundError, OutgoingEmail, Ports, QueryStats, RandomUnavailable};
+pub use kit::ports::{self, random_array, BlocklistUnavailable, OutboundError, OutgoingEmail, Ports, QueryStats, Queued, RandomUnavailable};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use kit::native;

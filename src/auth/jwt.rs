@@ -136,13 +136,38 @@ pub fn issue(keys: &KeyRing, claims: &AccessClaims) -> Result<String, IssueError
 
 /// How many (key, token) pairs whose Ed25519 signature already verified an isolate remembers: a
 /// page sends the same access token with every call, and the signature check is the one costly
-/// step of a gated request's CPU (~0.2 ms in wasm). The key is the exact token text with the public
-/// key that verified it, so a changed byte or another key ring misses; every claim (type, key,
-/// issuer, audience, `iat`, `exp`) is still checked on every request. Cleared when full.
+/// step of a gated request's CPU (~0.2 ms in wasm). The key is SHA-256 over the public key that
+/// verified it and the exact token text, so a changed byte or another key ring misses, and an
+/// entry costs 32 bytes however large the token (one carrying many companies runs to tens of KB;
+/// keeping the text would let 1024 of them hold tens of MB of the isolate's 128). Every claim
+/// (type, key, issuer, audience, `iat`, `exp`) is still checked on every request. Cleared when full.
 const SIGNATURE_CACHE_SIZE: usize = 1024;
 
 thread_local! {
-    static SIGNATURE_CHECKED: RefCell<HashSet<(Vec<u8>, String)>> = RefCell::new(HashSet::new());
+    static SIGNATURE_CHECKED: RefCell<HashSet<[u8; 32]>> = RefCell::new(HashSet::new());
+}
+
+/// The signature memory's key for `token` verified by `public_key`: a fixed 32 bytes.
+pub fn signature_cache_key(public_key: &[u8], token: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    // The key has a fixed length (32 bytes for Ed25519), so key and token cannot run into each other.
+    hash.update(public_key);
+    hash.update(token.as_bytes());
+    hash.finalize().into()
+}
+
+/// How many verified signatures the memory holds now (tests: it fills and clears as documented).
+pub fn signature_cache_len() -> usize {
+    SIGNATURE_CHECKED.with(|cache| cache.borrow().len())
+}
+
+/// Whether the memory holds `token` as verified by the key of `keys` its `kid` names (tests).
+pub fn signature_cached(keys: &KeyRing, token: &str) -> bool {
+    let Ok(untrusted) = UntrustedToken::new(token) else { return false };
+    let Some(key) = untrusted.header().key_id.as_deref().and_then(|kid| keys.find(kid)) else { return false };
+    let seen = signature_cache_key(key.public.as_ref(), token);
+    SIGNATURE_CHECKED.with(|cache| cache.borrow().contains(&seen))
 }
 
 /// Checks a bearer token: structure, `typ`, the signature of the key its `kid` names, `iss`,
@@ -162,7 +187,7 @@ pub fn verify(
         return Err(invalid(InvalidToken::WrongType));
     }
     let key = header.key_id.as_deref().and_then(|kid| keys.find(kid)).ok_or(invalid(InvalidToken::UnknownKey))?;
-    let seen = (key.public.as_ref().to_vec(), token.to_owned());
+    let seen = signature_cache_key(key.public.as_ref(), token);
     let claims = if SIGNATURE_CHECKED.with(|cache| cache.borrow().contains(&seen)) {
         untrusted.deserialize_claims_unchecked::<Wire>().map_err(|_| invalid(InvalidToken::Malformed))?
     } else {

@@ -153,7 +153,9 @@ impl Sql for D1Db {
     async fn execute(&self, stmt: Stmt) -> Result<Outcome, StoreError> {
         let prepared = self.prepare(&stmt)?;
         let result = self.settle(prepared.all(), stmt.sql).await?;
-        outcome(parse::<Wire>(&result, stmt.sql)?)
+        let out = outcome(parse::<Wire>(&result, stmt.sql)?)?;
+        self.stats.note_write(stmt.sql, out.changes);
+        Ok(out)
     }
 
     async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<Outcome>, StoreError> {
@@ -164,6 +166,10 @@ impl Sql for D1Db {
             Handle::Session(session) => session.session_batch(prepared),
         };
         let results = self.settle(promise, &format!("batch of {} starting {first}", stmts.len())).await?;
-        parse::<Vec<Wire>>(&results, "batch")?.into_iter().map(outcome).collect()
+        let outcomes = parse::<Vec<Wire>>(&results, "batch")?.into_iter().map(outcome).collect::<Result<Vec<_>, _>>()?;
+        for (stmt, out) in stmts.iter().zip(&outcomes) {
+            self.stats.note_write(stmt.sql, out.changes);
+        }
+        Ok(outcomes)
     }
 }

@@ -6,19 +6,18 @@ mod ablation;
 mod d1;
 mod kv;
 
-use crate::app::delivery::maintenance::{deliver_outbox, run_cron};
+use crate::app::delivery::maintenance::{deliver_outbox, pass_after_response, run_cron};
 use crate::app::{BlocklistUnavailable, OutboundError, OutgoingEmail, Ports, QueryStats, RandomUnavailable};
 use crate::domain::password::Blocklist;
 use crate::config::{Config, ConfigError};
 use crate::http::{self, ApiError};
-use std::cell::{Cell, OnceCell};
+use std::cell::OnceCell;
 use worker::{event, Context, Env, ScheduleContext, ScheduledEvent};
 
 pub struct EdgePorts {
     db: d1::D1Db,
     kv: kv::WorkersKv,
     limiter: Option<worker::RateLimiter>,
-    outbox_queued: Cell<bool>,
     /// For the bindings a few requests need (the static assets, for the blocklist).
     env: Env,
 }
@@ -60,8 +59,8 @@ impl Ports for EdgePorts {
         self.db.stats()
     }
 
-    fn outbox_queued(&self) {
-        self.outbox_queued.set(true);
+    fn db_bookmark(&self) -> Option<String> {
+        self.db.bookmark()
     }
 
     async fn password_blocklist(&self) -> Result<&Blocklist, BlocklistUnavailable> {
@@ -157,7 +156,6 @@ fn ports(env: &Env, session: Option<d1::SessionStart<'_>>) -> worker::Result<Edg
         db,
         kv: kv::WorkersKv::new(env.kv("KV")?),
         limiter: env.rate_limiter("LOGIN_LIMITER").ok(),
-        outbox_queued: Cell::new(false),
         env: env.clone(),
     })
 }
@@ -187,8 +185,30 @@ fn is_api_path(path: &str) -> bool {
     path.starts_with("/api/") || path.starts_with("/webhooks/") || path == "/health" || path == "/openapi.json"
 }
 
+/// An answer from the error table with the security headers, for what fails before `http::handle`.
+fn refuse(err: &ApiError) -> worker::Result<worker::Response> {
+    let mut random = [0u8; 8];
+    // Without randomness the id is all zeros: the answer matters more than its id.
+    let _ = getrandom::fill(&mut random);
+    let resp = http::edge_error(err, random);
+    if let ApiError::Internal { log } = err {
+        let request_id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        worker::console_error!("{}", serde_json::json!({"level": "error", "request_id": request_id, "edge": log}));
+    }
+    to_worker(resp)
+}
+
 #[event(fetch)]
-async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Result<worker::Response> {
+async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<worker::Response> {
+    // Whatever fails in the runtime (a binding, a header, the body stream) still answers from the
+    // error table, never as the runtime's bare 500.
+    match serve(req, env, ctx).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => refuse(&ApiError::internal(format!("edge: {e}"))),
+    }
+}
+
+async fn serve(mut req: worker::Request, env: Env, ctx: Context) -> worker::Result<worker::Response> {
     #[cfg(feature = "ablation")]
     if let Some(resp) = ablation::stop(&env, ablation::Stage::Entry) {
         return resp;
@@ -201,7 +221,7 @@ async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Resu
         Ok(config) => config,
         Err(err) => {
             worker::console_error!("{}", serde_json::json!({"level": "error", "startup": err.to_string()}));
-            return to_worker(http::reply::error(&ApiError::Unavailable { what: "The service configuration".into() }));
+            return refuse(&ApiError::Unavailable { what: "The service configuration".into() });
         }
     };
     // The route's own body limit, known before a byte is read: a declared length over it is
@@ -214,15 +234,17 @@ async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Resu
     let (limit, read_from) = route.map_or((http::routes::BODY_LIMIT, http::routes::ReadFrom::Primary), |r| (r.body_limit, r.read_from()));
     let bookmark = req.headers().get(http::transport::BOOKMARK_HEADER)?;
     let session = match (read_from, bookmark.as_deref().map(http::transport::parse_bookmark)) {
-        (_, Some(Err(refused))) => return to_worker(http::reply::error(&refused)),
+        (_, Some(Err(refused))) => return refuse(&refused),
         (http::routes::ReadFrom::Primary, _) => d1::SessionStart::Primary,
         (http::routes::ReadFrom::Replica, sent) => d1::SessionStart::Replica(sent.and_then(Result::ok)),
     };
     let declared = req.headers().get("content-length")?.and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
     let telegram_secret = req.headers().get(crate::channels::telegram::SECRET_HEADER)?;
     let too_large = || {
-        let answer = http::oversized(&config, route, telegram_secret.as_deref(), limit, |line| worker::console_log!("{line}"));
-        to_worker(answer.unwrap_or_else(|e| http::reply::error(&e)))
+        match http::oversized(&config, route, telegram_secret.as_deref(), limit, |line| worker::console_log!("{line}")) {
+            Ok(answer) => to_worker(answer),
+            Err(e) => refuse(&e),
+        }
     };
     if declared > limit {
         return too_large();
@@ -230,40 +252,42 @@ async fn fetch(mut req: worker::Request, env: Env, ctx: Context) -> worker::Resu
     let Some(body) = read_capped(&mut req, limit).await? else {
         return too_large();
     };
-    let is_write = !matches!(req.method(), worker::Method::Get | worker::Method::Head | worker::Method::Options);
-    let mut builder = ::http::Request::builder().method(req.method().as_ref()).uri(url.as_str());
-    for (name, value) in req.headers().entries() {
-        builder = builder.header(name, value);
-    }
-    if let Some(country) = req.cf().and_then(|cf| cf.country()) {
-        builder = builder.header("cf-ipcountry", country);
-    }
-    let native = match builder.body(body) {
+    let headers: Vec<(String, String)> = req.headers().entries().collect();
+    let country = req.cf().and_then(|cf| cf.country());
+    let native = match http::transport::edge_request(req.method().as_ref(), url.as_str(), headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), country.as_deref(), body) {
         Ok(r) => r,
-        Err(_) => return to_worker(http::reply::error(&ApiError::invalid("request", "The request line or headers are malformed."))),
+        Err(refused) => return refuse(&refused),
     };
     #[cfg(feature = "ablation")]
     if let Some(resp) = ablation::stop(&env, ablation::Stage::Request) {
         return resp;
     }
-    let ports = ports(&env, Some(session))?;
+    // A bookmark D1 does not know (well formed, but from another database or made up) makes
+    // `withSession` throw: the read starts afresh instead (unconstrained, as with no bookmark).
+    let had_bookmark = matches!(session, d1::SessionStart::Replica(Some(_)));
+    let ports = match ports(&env, Some(session)) {
+        Ok(ports) => ports,
+        Err(first) if had_bookmark => {
+            worker::console_log!("{}", serde_json::json!({"level": "warn", "edge": "bookmark refused by D1, read unconstrained", "error": first.to_string()}));
+            match ports(&env, Some(d1::SessionStart::Replica(None))) {
+                Ok(ports) => ports,
+                Err(e) => return refuse(&ApiError::internal(format!("ports: {e}"))),
+            }
+        }
+        Err(e) => return refuse(&ApiError::internal(format!("ports: {e}"))),
+    };
     #[cfg(feature = "ablation")]
     if let Some(resp) = ablation::stop(&env, ablation::Stage::Ports) {
         return resp;
     }
-    let mut resp = http::handle(&ports, &config, chrono::Utc::now(), native).await;
-    if let Some(value) = ports.db.bookmark().and_then(|b| ::http::HeaderValue::from_str(&b).ok()) {
-        resp.headers_mut().insert(http::transport::BOOKMARK_HEADER, value);
-    }
+    let resp = http::handle(&ports, &config, chrono::Utc::now(), native).await;
     #[cfg(feature = "ablation")]
     if let Some(early) = ablation::stop(&env, ablation::Stage::Handle) {
         drop(resp);
         return early;
     }
-    // Any write may have written email rows or CRM events (their triggers follow the audit row).
-    let telegram = ports.outbox_queued.get();
-    let others = is_write && (config.crm_webhook.is_some() || config.email_from.is_some());
-    if resp.status().is_success() && (telegram || others) {
+    // Only when the request's statements queued something (an audit row, a notification, an email).
+    if let Some(telegram) = pass_after_response(resp.status().is_success(), ports.db.stats().queued(), &config) {
         let request_id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         deliver_after_response(&ctx, ports, &config, request_id, telegram);
     }

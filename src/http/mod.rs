@@ -70,6 +70,15 @@ pub fn oversized(config: &Config, route: Option<&Route>, telegram_secret: Option
     Err(ApiError::TooLarge { limit })
 }
 
+/// An answer the edge gives before (or instead of) `handle`: a refused header, a missing binding,
+/// a runtime failure. The same JSON error and security headers as every API answer; `random`
+/// makes its request id (the id the log line beside it carries).
+pub fn edge_error(err: &ApiError, random: [u8; 8]) -> Resp {
+    let mut resp = reply::error(err);
+    reply::secure_headers(resp.headers_mut(), &hex(&random));
+    resp
+}
+
 /// Serves one request. Never panics and never answers with internals: every failure goes through
 /// the error table, and internal ones are logged with the request id.
 pub async fn handle<P: Ports>(ports: &P, config: &Config, now: DateTime<Utc>, req: Req) -> Resp {
@@ -87,14 +96,33 @@ pub async fn handle<P: Ports>(ports: &P, config: &Config, now: DateTime<Utc>, re
         let answer = oversized(config, Some(route), secret, route.body_limit, |line| ports.log(line));
         return finish(ports, Some(route), &request_id, started, answer, &req);
     }
-    let result = match guard::verify(route.guard, config, &req, now) {
+    let (result, verified) = match guard::verify(route.guard, config, &req, now) {
         Ok(caller) => {
+            let verified = caller.is_some();
             let cx = Ctx { ports, config, now, client, route, params, caller };
-            dispatch(&cx, &req).await
+            (dispatch(&cx, &req).await, verified)
         }
-        Err(err) => Err(err),
+        Err(err) => (Err(err), false),
     };
-    finish(ports, Some(route), &request_id, started, result, &req)
+    let mut resp = finish(ports, Some(route), &request_id, started, result, &req);
+    if carries_bookmark(route.id, verified, resp.status()) {
+        if let Some(value) = ports.db_bookmark().and_then(|b| http::HeaderValue::from_str(&b).ok()) {
+            resp.headers_mut().insert(transport::BOOKMARK_HEADER, value);
+        }
+    }
+    resp
+}
+
+/// Whether an answer carries the D1 bookmark: only to a caller who proved who they are, by a
+/// token the guard verified (and the use case did not refuse as signed out), or by the sign-in
+/// that just opened a session (its next read must see that session). An anonymous caller learns
+/// nothing of the database's write position.
+pub fn carries_bookmark(route: RouteId, verified: bool, status: http::StatusCode) -> bool {
+    if status == http::StatusCode::UNAUTHORIZED {
+        return false;
+    }
+    let opens_session = matches!(route, RouteId::Login | RouteId::Refresh | RouteId::InvitationActivate);
+    verified || (opens_session && status.is_success())
 }
 
 async fn dispatch<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {

@@ -23,6 +23,26 @@ pub fn parse_bookmark(value: &str) -> Result<&str, ApiError> {
     }
 }
 
+/// The request the HTTP layer sees, built from what the edge received: the client's headers but
+/// `cf-ipcountry`, which is set from Cloudflare's own `cf` object (`country`) or left out. A
+/// client-sent one never survives: the login's new-country check reads it, and a client must not
+/// be able to pick (or hide) its country.
+pub fn edge_request<'h>(method: &str, url: &str, headers: impl IntoIterator<Item = (&'h str, &'h str)>, country: Option<&str>, body: Vec<u8>) -> Result<Req, ApiError> {
+    let mut builder = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case(COUNTRY_HEADER) {
+            builder = builder.header(name, value);
+        }
+    }
+    if let Some(country) = country {
+        builder = builder.header(COUNTRY_HEADER, country);
+    }
+    builder.body(body).map_err(|_| ApiError::invalid("request", "The request line or headers are malformed."))
+}
+
+/// The caller's country as Cloudflare saw it (only the edge sets it, from `request.cf`).
+pub const COUNTRY_HEADER: &str = "cf-ipcountry";
+
 /// The token of `Authorization: Bearer <token>`, if present.
 pub fn bearer(req: &Req) -> Option<&str> {
     let value = req.headers().get("authorization")?.to_str().ok()?;

@@ -29,7 +29,7 @@ fn app() -> TestApp {
     let mut app = TestApp::new();
     app.config = Config::from_lookup(|name| match name {
         "JWT_SIGNING_KEYS" => Some(TEST_SIGNING_KEYS.into()),
-        "BOOTSTRAP_TOKEN" => Some("bootstrap-secret-for-tests".into()),
+        "BOOTSTRAP_TOKEN" => Some("bootstrap-secret-for-tests-0123456789abcdef".into()),
         "PORTAL_URL" => Some("https://portal.test".into()),
         "TELEGRAM_BOT_TOKEN" => Some(BOT_TOKEN.into()),
         "TELEGRAM_WEBHOOK_SECRET" => Some(WEBHOOK_SECRET.into()),

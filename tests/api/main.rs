@@ -4,6 +4,7 @@
 mod auth;
 mod foundation;
 mod guards;
+mod hardening;
 mod mfa_admin;
 mod support;
 // [directory tests]

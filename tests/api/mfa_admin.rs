@@ -128,8 +128,8 @@ fn bootstrap_needs_the_secret_and_works_once() {
     let app = TestApp::new();
     let body = |token: &str| json!({"token": token, "login": "root", "password": "ledger winter copper 42", "first_name": "Ada", "last_name": "Admin"});
     assert_eq!(app.post_json("/api/admin/bootstrap", body("guess"), &[]).status(), 403);
-    assert_eq!(app.post_json("/api/admin/bootstrap", body("bootstrap-secret-for-tests"), &[]).status(), 201);
-    let again = app.post_json("/api/admin/bootstrap", body("bootstrap-secret-for-tests"), &[]);
+    assert_eq!(app.post_json("/api/admin/bootstrap", body("bootstrap-secret-for-tests-0123456789abcdef"), &[]).status(), 201);
+    let again = app.post_json("/api/admin/bootstrap", body("bootstrap-secret-for-tests-0123456789abcdef"), &[]);
     assert_eq!((again.status().as_u16(), error_code(&again)), (409, "already_bootstrapped".into()));
     assert_eq!(app.sql_count("SELECT count(*) FROM users WHERE role = 'admin'"), 1);
 }

@@ -21,7 +21,7 @@ pub struct TestApp {
 fn base_var(name: &str) -> Option<String> {
     match name {
         "JWT_SIGNING_KEYS" => Some(TEST_SIGNING_KEYS.into()),
-        "BOOTSTRAP_TOKEN" => Some("bootstrap-secret-for-tests".into()),
+        "BOOTSTRAP_TOKEN" => Some("bootstrap-secret-for-tests-0123456789abcdef".into()),
         "CRM_SYNC_TOKEN" => Some("crm-sync-secret-for-tests".into()),
         "PORTAL_URL" => Some("https://portal.test".into()),
         _ => None,
@@ -244,7 +244,7 @@ impl TestApp {
     pub fn admin_token(&self) -> String {
         let resp = self.post_json(
             "/api/admin/bootstrap",
-            serde_json::json!({"token": "bootstrap-secret-for-tests", "login": "admin", "password": "ledger winter copper 42", "first_name": "Ada", "last_name": "Admin"}),
+            serde_json::json!({"token": "bootstrap-secret-for-tests-0123456789abcdef", "login": "admin", "password": "ledger winter copper 42", "first_name": "Ada", "last_name": "Admin"}),
             &[],
         );
         assert!(resp.status() == 201 || resp.status() == 409, "{}", String::from_utf8_lossy(resp.body()));

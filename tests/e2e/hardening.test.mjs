@@ -249,3 +249,34 @@ describe("logs", () => {
     }
   });
 });
+
+describe("the D1 bookmark header", () => {
+  // A bookmark D1 does not know (well formed) must not become the runtime's bare 500: the read
+  // starts afresh; a malformed one is refused by name. Either way: JSON and the security headers.
+  for (const [label, value] of [
+    ["well formed but unknown", "00000099-0000000a-00004e2f-0123456789abcdef0123456789abcdef"],
+    ["malformed", "not a bookmark!"],
+  ]) {
+    test(`a ${label} bookmark answers below 500, as JSON with the security headers`, async () => {
+      const res = await call("GET", "/api/me", { token: client, headers: { "x-d1-bookmark": value } });
+      const text = await res.text();
+      assert.ok(res.status < 500, `${res.status} ${text}`);
+      assert.match(res.headers.get("content-type") ?? "", /application\/json/);
+      JSON.parse(text);
+      assertApiHeaders(res, label);
+      if (label === "malformed") {
+        assert.equal(res.status, 400);
+        assert.equal(JSON.parse(text).error.field, "x-d1-bookmark");
+      }
+    });
+  }
+
+  test("only authenticated answers carry a bookmark", async () => {
+    const pub = await call("GET", "/api/branding");
+    await pub.arrayBuffer();
+    assert.equal(pub.headers.get("x-d1-bookmark"), null, "a public read");
+    const me = await call("GET", "/api/me", { token: client });
+    await me.arrayBuffer();
+    assert.ok(me.headers.get("x-d1-bookmark"), "an authenticated read");
+  });
+});

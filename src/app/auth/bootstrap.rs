@@ -1,6 +1,11 @@
 //! `POST /api/admin/bootstrap`: the first admin, created with the one-time BOOTSTRAP_TOKEN while no
 //! admin exists. The "no admin yet" condition lives inside the INSERT, so two racing calls create
 //! one admin.
+//!
+//! The order of the checks matters: once an admin exists the route answers `already_bootstrapped`
+//! without looking at the token (a deployment that kept its BOOTSTRAP_TOKEN is not a guessing
+//! target), and before that every attempt passes the per-IP login throttle first, so the token
+//! cannot be guessed at request speed either.
 
 use crate::app::kit::error::Conflict;
 use crate::app::kit::audit::{audit_guard, AuditGuard};
@@ -10,7 +15,8 @@ use crate::app::kit::ids::new_id;
 use crate::app::kit::settings::{select_settings, settings_from};
 use crate::app::{ApiError, Ports};
 use crate::config::Config;
-use crate::domain::login::Login;
+use crate::app::kit::text::required_text;
+use crate::domain::login::{Email, Login};
 use crate::app::kit::meta::ClientMeta;
 use crate::store::{Sql, Stmt};
 use chrono::{DateTime, Utc};
@@ -45,19 +51,27 @@ pub struct BootstrapResult {
 pub async fn bootstrap<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, now: DateTime<Utc>, input: BootstrapInput) -> Result<BootstrapResult, ApiError> {
     // Without the secret configured the route does not exist for anyone.
     let expected = config.bootstrap_token.as_ref().ok_or(ApiError::NotFound)?;
-    if !credentials::constant_time_eq(input.token.as_bytes(), expected.expose().as_bytes()) {
-        return Err(ApiError::Forbidden);
-    }
-    let login = Login::parse(&input.login).map_err(|e| ApiError::invalid("login", e.to_string()))?;
-    if input.first_name.trim().is_empty() {
-        return Err(ApiError::invalid("first_name", "Enter a first name."));
-    }
+    // Already done: the same answer whatever the token, so it is never compared again.
     let out = ports.db().batch(vec![select_settings(), Stmt::new(SELECT_ANY_ADMIN)]).await?;
     if out.get(1).is_some_and(|o| !o.rows.is_empty()) {
         return Err(ApiError::conflict(Conflict::AlreadyBootstrapped));
     }
+    // The login's throttle, under its own key, so bootstrap guesses and logins do not share a budget.
+    let ip_key = format!("bootstrap:{}", client.ip.as_deref().unwrap_or("unknown"));
+    if !ports.throttle_allows(&ip_key).await {
+        return Err(ApiError::RateLimited { retry_after_seconds: 60 });
+    }
+    if !credentials::constant_time_eq(input.token.as_bytes(), expected.expose().as_bytes()) {
+        return Err(ApiError::Forbidden);
+    }
+    // The same rules as an employee's upsert: this is the first employee.
+    let login = Login::parse(&input.login).map_err(|e| ApiError::invalid("login", e.to_string()))?;
+    let email = input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(Email::parse).transpose().map_err(|e| ApiError::invalid("email", e.to_string()))?;
+    let first_name = required_text("first_name", &input.first_name, 200)?;
+    let last_name = required_text("last_name", &input.last_name, 200)?;
     let (settings, _) = settings_from(out.first().and_then(|o| o.rows.first().cloned()))?;
-    credentials::check_new_password(ports, "password", &input.password, &settings.password, login.as_str(), input.email.as_deref(), &[input.first_name.as_str(), input.last_name.as_str()]).await?;
+    let email = email.as_ref().map(Email::as_str);
+    credentials::check_new_password(ports, "password", &input.password, &settings.password, login.as_str(), email, &[first_name.as_str(), last_name.as_str()]).await?;
     let hash = credentials::hash_password(ports, &input.password)?;
     let id = new_id(ports, now)?;
     let t = now.timestamp();
@@ -70,9 +84,9 @@ pub async fn bootstrap<P: Ports>(ports: &P, config: &Config, client: &ClientMeta
                 .bind(id.as_str())
                 .bind(login.as_str())
                 .bind(login.key())
-                .bind(input.email.clone())
-                .bind(input.first_name.trim())
-                .bind(input.last_name.trim())
+                .bind(email)
+                .bind(first_name.as_str())
+                .bind(last_name.as_str())
                 .bind(hash)
                 .bind(t),
             audit,

@@ -36,7 +36,7 @@ const TOUCH_SESSION: &str = "UPDATE sessions SET last_seen_at = ?2, idle_expires
 const REVOKE_SESSION: &str =
     "UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL";
 const LOGOUT_BY_REFRESH: &str = "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'logout' WHERE id = ?1 AND revoked_at IS NULL \
-     AND EXISTS (SELECT 1 FROM refresh_tokens WHERE session_id = ?1 AND token_hash = ?3)";
+     AND idle_expires_at > ?2 AND absolute_expires_at > ?2 AND EXISTS (SELECT 1 FROM refresh_tokens WHERE session_id = ?1 AND token_hash = ?3)";
 const LOGOUT_BY_ACCESS: &str =
     "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'logout' WHERE id = ?1 AND user_id = ?3 AND revoked_at IS NULL";
 
@@ -150,21 +150,25 @@ pub async fn refresh<P: Ports>(ports: &P, config: &Config, client: &ClientMeta, 
 
 /// Ends the caller's session, named by a refresh token (its secret must match) or by a valid
 /// access token. Idempotent: ending an ended session is not an error.
+/// Ends the session the token names. A token that names no live session (made up, of another
+/// session's secret, already logged out or expired) answers 401 and writes nothing: logout is a
+/// public route, so an answer of 204 to anything would let anyone make the worker write.
 pub async fn logout<P: Ports>(ports: &P, client: &ClientMeta, now: DateTime<Utc>, by: LogoutBy) -> Result<(), ApiError> {
     let t = now.timestamp();
     let (stmt, session_id, user_id) = match by {
         LogoutBy::Refresh(token) => match credentials::parse_refresh_token(&token) {
             Some((sid, hash)) => (Stmt::new(LOGOUT_BY_REFRESH).bind(sid.as_str()).bind(t).bind(hash), sid, None),
-            None => return Ok(()),
+            None => return Err(ApiError::Unauthenticated),
         },
         LogoutBy::Session { session_id, user_id } => {
             (Stmt::new(LOGOUT_BY_ACCESS).bind(session_id.as_str()).bind(t).bind(user_id.as_str()), session_id, Some(user_id))
         }
     };
-    if ports.db().run(stmt).await? > 0 {
-        let event = Event::new("session.logout", ActorKind::External, user_id.as_deref()).target("session", &session_id);
-        write_events(ports, client, now, vec![event]).await?;
+    if ports.db().run(stmt).await? == 0 {
+        return Err(ApiError::Unauthenticated);
     }
+    let event = Event::new("session.logout", ActorKind::External, user_id.as_deref()).target("session", &session_id);
+    write_events(ports, client, now, vec![event]).await?;
     Ok(())
 }
 

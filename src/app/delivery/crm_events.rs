@@ -12,7 +12,10 @@
 //! that dedupes on it sees each event once.
 
 use crate::app::delivery::notify::backoff_seconds;
+use crate::app::kit::audit::{audit_guard, ActorKind, AuditGuard, Event};
 use crate::app::kit::governor::{crm_or_admin_reads, employee_reads, Caller};
+use crate::app::kit::ids::{new_id, secret_bytes};
+use crate::app::kit::meta::ClientMeta;
 use crate::app::kit::rows::{changes, rows};
 use crate::app::kit::session::Bearer;
 use crate::app::kit::time::rfc3339;
@@ -29,8 +32,14 @@ use serde_json::{json, Value};
 pub const MAX_PUSH_ATTEMPTS: i64 = 5;
 /// Events one push run sends at most.
 pub const PUSH_BATCH: u32 = 50;
-/// A run that dies mid-way holds the lease this long.
-const LEASE_SECONDS: i64 = 120;
+/// How far past a run's latest step its lease reaches. Renewed with every event's save, so it must
+/// only cover one send (the outbound timeout is 5 s) and its save, with room to spare; a run that
+/// dies holds the push back this long at most.
+pub const LEASE_SECONDS: i64 = 60;
+/// A run takes no new event after this long (the rest wait for the next run): with the lease
+/// renewed per event, no run can outlive its lease, and one slow CRM cannot hold a worker for
+/// 50 x 5 s.
+pub const RUN_BUDGET_MS: f64 = 60_000.0;
 
 /// The audit actions that are CRM events, as SQL (the types the OpenAPI document lists).
 macro_rules! crm_event {
@@ -72,25 +81,39 @@ macro_rules! event_columns {
 const PAGE: &str = concat!(event_columns!(), "WHERE a.seq > ?1 AND a.created_at > ?3 AND ", crm_event!("a"), " ORDER BY a.seq LIMIT ?2");
 // ?1 after, ?2 the oldest time kept: an event after the cursor the retention already hides.
 const EXPIRED: &str = concat!("SELECT 1 AS expired FROM audit_events a WHERE a.seq > ?1 AND a.created_at <= ?2 AND ", crm_event!("a"), " LIMIT 1");
-// ?1 now, ?2 lease end: the lease, and where the push stands.
-const TAKE_LEASE: &str = "UPDATE outbox_cursors SET lease_until = ?2 WHERE name = 'crm_webhook' AND lease_until <= ?1 \
+// ?1 now, ?2 lease end, ?3 this run's random token: the lease, and where the push stands.
+const TAKE_LEASE: &str = "UPDATE outbox_cursors SET lease_until = ?2, lease_token = ?3 WHERE name = 'crm_webhook' AND lease_until <= ?1 \
      RETURNING seq, attempts, next_attempt_at, last_error";
-// ?1 after, ?2 limit. Read in the lease's batch, so only the lease holder acts on it.
-const DUE: &str = concat!(event_columns!(), "WHERE a.seq > (SELECT seq FROM outbox_cursors WHERE name = 'crm_webhook') AND ",
-    crm_event!("a"), " ORDER BY a.seq LIMIT ?1");
-// ?1 lease, ?2 new position, ?3 tries at the next event, ?4 when to try it, ?5 last error, ?6 now.
-const SAVE: &str = "UPDATE outbox_cursors SET seq = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5, lease_until = 0, updated_at = ?6 \
-     WHERE name = 'crm_webhook' AND lease_until = ?1";
-const RECORD_FAILURE: &str = "INSERT INTO crm_push_failures (seq, event_id, type, attempts, last_error, failed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+// ?1 limit, ?2 the oldest time kept (the retention: an older event is never sent). Read in the
+// lease's batch, so only the lease holder acts on it.
+const DUE: &str = concat!(event_columns!(), "WHERE a.seq > (SELECT seq FROM outbox_cursors WHERE name = 'crm_webhook') \
+    AND a.created_at > ?2 AND ", crm_event!("a"), " ORDER BY a.seq LIMIT ?1");
+// ?1 lease token, ?2 new position, ?3 tries at the next event, ?4 when to try it, ?5 last error,
+// ?6 now, ?7 the lease's new end: one event's outcome, saved only by the run that holds the lease.
+const SAVE: &str = "UPDATE outbox_cursors SET seq = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5, lease_until = ?7, updated_at = ?6 \
+     WHERE name = 'crm_webhook' AND lease_token = ?1";
+// ?1 lease token: the run is over, the next may start at once.
+const RELEASE: &str = "UPDATE outbox_cursors SET lease_until = 0, lease_token = NULL WHERE name = 'crm_webhook' AND lease_token = ?1";
+// ?1 seq, ?2 event id, ?3 type, ?4 attempts, ?5 error, ?6 now, ?7 lease token (before the SAVE of
+// its batch, which keeps the token: a run that lost the lease records nothing).
+const RECORD_FAILURE: &str = "INSERT INTO crm_push_failures (seq, event_id, type, attempts, last_error, failed_at) \
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM outbox_cursors WHERE name = 'crm_webhook' AND lease_token = ?7) \
      ON CONFLICT (seq) DO UPDATE SET attempts = excluded.attempts, last_error = excluded.last_error, failed_at = excluded.failed_at";
 // ?1 after, ?2 now: the push goes back to the cursor and starts again at once.
 // A push running meanwhile loses its lease, so its save cannot undo the replay.
-const REPLAY: &str = "UPDATE outbox_cursors SET seq = ?1, attempts = 0, next_attempt_at = 0, last_error = NULL, lease_until = 0, updated_at = ?2 WHERE name = 'crm_webhook'";
+const REPLAY: &str = "UPDATE outbox_cursors SET seq = ?1, attempts = 0, next_attempt_at = 0, last_error = NULL, lease_until = 0, lease_token = NULL, \
+     updated_at = ?2 WHERE name = 'crm_webhook'";
 // While no webhook is configured the push stands at the present, so one configured later starts
 // there (the feed still has the history, and a replay sends it).
 const SKIP_TO_PRESENT: &str = "UPDATE outbox_cursors SET seq = (SELECT coalesce(max(seq), 0) FROM audit_events), attempts = 0, \
      next_attempt_at = 0, last_error = NULL WHERE name = 'crm_webhook'";
-const REPLAY_COUNT: &str = concat!("SELECT count(*) AS queued FROM audit_events a WHERE a.seq > ?1 AND ", crm_event!("a"));
+// ?1 after, ?2 the oldest time kept.
+const REPLAY_COUNT: &str = concat!("SELECT count(*) AS queued FROM audit_events a WHERE a.seq > ?1 AND a.created_at > ?2 AND ", crm_event!("a"));
+// The replay is audited (who, from which cursor to which event), in the batch that moves the
+// cursor: ?14 the cursor it went back to.
+const AUDIT_REPLAY: AuditGuard = audit_guard!(
+    details = "json_set(?13, '$.to_seq', (SELECT coalesce(max(seq), 0) FROM audit_events))";
+    "EXISTS (SELECT 1 FROM outbox_cursors WHERE name = 'crm_webhook' AND seq = ?14 AND updated_at = ?2)");
 const STATUS: &str = concat!("SELECT c.seq AS pushed_cursor, c.attempts, c.next_attempt_at, c.last_error, c.updated_at, \
      (SELECT count(*) FROM audit_events a WHERE a.seq > c.seq AND ", crm_event!("a"), ") AS pending, \
      (SELECT count(*) FROM crm_push_failures) AS failed FROM outbox_cursors c WHERE c.name = 'crm_webhook'");
@@ -182,6 +205,11 @@ pub struct PushReport {
     pub failed: u64,
     /// True when another run held the lease (this one did nothing).
     pub busy: bool,
+    /// True when this run lost its lease mid-way (a replay reset it, or it outlived it): it
+    /// stopped at once and wrote nothing more.
+    pub lease_lost: bool,
+    /// True when the run stopped at its time budget with events still due (the next run goes on).
+    pub budget_spent: bool,
 }
 
 /// The webhook body (Standard Webhooks' `{type, timestamp, data}`): the feed's item is the data.
@@ -197,55 +225,95 @@ struct Position {
     last_error: Option<String>,
 }
 
-/// Pushes the due events in order; stops at the first that must wait for its retry.
-pub async fn push_due<P: Ports>(ports: &P, hook: &CrmWebhook, now: DateTime<Utc>, limit: u32) -> Result<PushReport, ApiError> {
+/// Pushes the due events in order; stops at the first that must wait for its retry, when the run
+/// has spent its time budget, or when it finds it no longer holds the lease.
+///
+/// One run at a time: the lease is a random token, each event's outcome is saved (cursor moved,
+/// failure recorded, lease extended) in one batch guarded by that token right after its send, so
+/// two runs never both move the cursor, and the events after a lost lease go out once, from the
+/// run that holds it. Events older than the retention are never sent.
+pub async fn push_due<P: Ports>(ports: &P, hook: &CrmWebhook, config: &Config, now: DateTime<Utc>, limit: u32) -> Result<PushReport, ApiError> {
     let t = now.timestamp();
-    let lease = t + LEASE_SECONDS;
-    let out = ports.db().batch(vec![Stmt::new(TAKE_LEASE).bind(t).bind(lease), Stmt::new(DUE).bind(limit)]).await?;
+    let started = ports.elapsed_ms();
+    // Wall time as the run goes on: `now` plus what the ports' clock measured since.
+    let clock = || t + ((ports.elapsed_ms() - started) / 1000.0).floor() as i64;
+    let token = crate::auth::refresh::hex(&secret_bytes::<P, 16>(ports)?);
+    let out = ports
+        .db()
+        .batch(vec![Stmt::new(TAKE_LEASE).bind(t).bind(t + LEASE_SECONDS).bind(token.as_str()), Stmt::new(DUE).bind(limit).bind(kept_since(config, now))])
+        .await?;
     let Some(mut at) = decode_all::<Position>(rows(&out, 0))?.into_iter().next() else {
         return Ok(PushReport { busy: true, ..PushReport::default() });
     };
     let due: Vec<EventRow> = decode_all(rows(&out, 1))?;
     let mut report = PushReport::default();
-    let mut writes = Vec::new();
     for row in due {
         if at.next_attempt_at > t {
+            break;
+        }
+        if ports.elapsed_ms() - started >= RUN_BUDGET_MS {
+            report.budget_spent = true;
             break;
         }
         let seq = row.seq;
         let event = CrmEvent::from(row);
         let body = payload(&event);
+        let sent_at = clock();
         let headers = [
             (ID_HEADER, event.id.clone()),
-            (TIMESTAMP_HEADER, t.to_string()),
-            (SIGNATURE_HEADER, hook.secret.sign(&event.id, t, &body)),
+            (TIMESTAMP_HEADER, sent_at.to_string()),
+            (SIGNATURE_HEADER, hook.secret.sign(&event.id, sent_at, &body)),
         ];
         let problem = match ports.post_json_with(&hook.url, &headers, &body).await {
             Ok((status, _)) if (200..300).contains(&status) => None,
             Ok((status, _)) => Some(format!("the CRM answered {status}")),
             Err(e) => Some(format!("no answer: {}", e.0)),
         };
-        match problem {
+        let mut writes = Vec::new();
+        let retry = match problem {
             None => {
                 report.sent += 1;
                 at = Position { seq, attempts: 0, next_attempt_at: 0, last_error: None };
+                false
             }
             Some(reason) if at.attempts + 1 < MAX_PUSH_ATTEMPTS => {
                 report.retried += 1;
                 at.attempts += 1;
                 at.next_attempt_at = t + backoff_seconds(at.attempts);
                 at.last_error = Some(reason);
-                break;
+                true
             }
             Some(reason) => {
                 report.failed += 1;
-                writes.push(Stmt::new(RECORD_FAILURE).bind(seq).bind(event.id.as_str()).bind(event.kind.as_str()).bind(at.attempts + 1).bind(reason.as_str()).bind(t));
+                writes.push(
+                    Stmt::new(RECORD_FAILURE)
+                        .bind(seq)
+                        .bind(event.id.as_str())
+                        .bind(event.kind.as_str())
+                        .bind(at.attempts + 1)
+                        .bind(reason.as_str())
+                        .bind(t)
+                        .bind(token.as_str()),
+                );
                 at = Position { seq, attempts: 0, next_attempt_at: 0, last_error: Some(reason) };
+                false
             }
+        };
+        let step = clock();
+        let save = Stmt::new(SAVE).bind(token.as_str()).bind(at.seq).bind(at.attempts).bind(at.next_attempt_at).bind(at.last_error.clone()).bind(step).bind(step + LEASE_SECONDS);
+        writes.push(save);
+        let saved = ports.db().batch(writes).await?;
+        if saved.last().map_or(0, |o| o.changes) != 1 {
+            // Another run holds the push now: it resends from the cursor it finds.
+            report.lease_lost = true;
+            ports.log(&json!({"level": "warn", "crm_webhook": "lease lost", "at_seq": seq}).to_string());
+            return Ok(report);
+        }
+        if retry {
+            break;
         }
     }
-    writes.push(Stmt::new(SAVE).bind(lease).bind(at.seq).bind(at.attempts).bind(at.next_attempt_at).bind(at.last_error).bind(t));
-    ports.db().batch(writes).await?;
+    ports.db().batch(vec![Stmt::new(RELEASE).bind(token.as_str())]).await?;
     Ok(report)
 }
 
@@ -349,17 +417,23 @@ struct Queued {
 
 /// `POST /api/admin/crm/events/replay` (admins): every event after the cursor goes out again, in
 /// order (after an outage at the CRM, or after fixing CRM_WEBHOOK_URL), and a push runs now.
-pub async fn replay<P: Ports>(ports: &P, config: &Config, bearer: &Bearer, now: DateTime<Utc>, input: ReplayInput) -> Result<Replayed, ApiError> {
+pub async fn replay<P: Ports>(ports: &P, config: &Config, bearer: &Bearer, client: &ClientMeta, now: DateTime<Utc>, input: ReplayInput) -> Result<Replayed, ApiError> {
     let after = Cursor::parse(input.after.as_deref())?;
     let (gov, _) = employee_reads(ports, bearer, now, Vec::new()).await?;
     gov.require_admin()?;
     let hook = config.crm_webhook.as_ref().ok_or_else(|| ApiError::Unavailable { what: "the CRM webhook (CRM_WEBHOOK_URL is not set)".into() })?;
-    let out = ports.db().batch(vec![Stmt::new(REPLAY).bind(after.0).bind(now.timestamp()), Stmt::new(REPLAY_COUNT).bind(after.0)]).await?;
+    let t = now.timestamp();
+    let event = Event::new("crm.events_replayed", ActorKind::Employee, Some(gov.user_id())).details(json!({"from_seq": after.0}));
+    let audit = event.insert_if(&new_id(ports, now)?, client, t, AUDIT_REPLAY).bind(after.0);
+    let out = ports
+        .db()
+        .batch(vec![Stmt::new(REPLAY).bind(after.0).bind(t), Stmt::new(REPLAY_COUNT).bind(after.0).bind(kept_since(config, now)), audit])
+        .await?;
     if changes(&out, 0) != 1 {
         return Err(ApiError::internal("the crm_webhook cursor is missing"));
     }
     let queued = decode_all::<Queued>(rows(&out, 1))?.into_iter().next().map_or(0, |q| q.queued);
-    let push = push_due(ports, hook, now, PUSH_BATCH).await?;
+    let push = push_due(ports, hook, config, now, PUSH_BATCH).await?;
     Ok(Replayed { queued, push })
 }
 

@@ -1,13 +1,15 @@
 //! The scheduled maintenance run (cron): expire invitations, purge dead sessions and codes, mark
 //! links whose review date has passed, purge old webhook dedupe rows, write the day's review
-//! digests; then one pass of the outbox (`deliver_outbox`):
+//! digests, purge what is past its retention (audit events after AUDIT_RETENTION_DAYS, delivered
+//! emails and notifications after 30 days, given-up CRM pushes after CRM_EVENTS_RETENTION_DAYS);
+//! then one pass of the outbox (`deliver_outbox`):
 //! Telegram notifications, email, CRM webhooks, each with bounded retries and backoff. Each step
 //! is one guarded statement, safe to repeat.
 
 use crate::app::delivery::crm_events::{self, PushReport};
 use crate::app::delivery::email::{self, EmailReport};
 use crate::app::delivery::notify::{self, Bot, DeliveryReport};
-use crate::app::Ports;
+use crate::app::{Ports, Queued};
 use crate::config::Config;
 use crate::store::{Sql, Stmt, StoreError};
 use chrono::{DateTime, Utc};
@@ -22,6 +24,29 @@ pub struct MaintenanceReport {
     pub links_marked_review_due: u64,
     pub webhook_events_purged: u64,
     pub review_digests_written: u64,
+    pub audit_events_purged: u64,
+    pub emails_purged: u64,
+    pub notifications_purged: u64,
+    pub crm_push_failures_purged: u64,
+}
+
+/// How long what the cron purges is kept (from the config; defaults without one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub audit_days: i64,
+    pub crm_events_days: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention { audit_days: crate::config::DEFAULT_AUDIT_RETENTION_DAYS, crm_events_days: crate::config::DEFAULT_CRM_EVENTS_RETENTION_DAYS }
+    }
+}
+
+impl Retention {
+    pub fn of(config: &Config) -> Retention {
+        Retention { audit_days: config.audit_retention_days, crm_events_days: config.crm_events_retention_days }
+    }
 }
 
 const EXPIRE_INVITATIONS: &str =
@@ -39,12 +64,32 @@ const MARK_REVIEW_DUE: &str =
 // week of dedupe rows is plenty.
 const PURGE_WEBHOOK_EVENTS: &str = "DELETE FROM webhook_events WHERE received_at <= ?1";
 
+// ?1 the oldest time kept. Never the newest row, whose seq the next `max(seq) + 1` continues from
+// (the streams would otherwise number new events from where old ones stood), and never a row the
+// email or CRM cursor has not passed yet (they read the log as a stream).
+const PURGE_AUDIT: &str = "DELETE FROM audit_events WHERE created_at <= ?1 \
+     AND seq < (SELECT max(seq) FROM audit_events) AND seq <= (SELECT min(seq) FROM outbox_cursors)";
+// Messages that are done with (sent, or failed for good). A pending one stays whatever its age.
+const PURGE_EMAILS: &str = "DELETE FROM emails WHERE status IN ('sent', 'failed') AND created_at <= ?1";
+// The same for Telegram notices (a reply to one older than this reaches the general chat).
+const PURGE_NOTIFICATIONS: &str = "DELETE FROM notifications WHERE status IN ('sent', 'failed', 'dropped') AND created_at <= ?1";
+// Given-up pushes are listed as long as a replay could still send them (the CRM retention).
+const PURGE_CRM_FAILURES: &str = "DELETE FROM crm_push_failures WHERE failed_at <= ?1";
+
+/// Sent or failed emails and Telegram notices are kept this long (the console's recent history).
+pub const DELIVERED_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
 pub const SESSION_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
 pub const WEBHOOK_EVENT_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
 
 pub async fn run_maintenance<P: Ports>(ports: &P, now: DateTime<Utc>) -> Result<MaintenanceReport, StoreError> {
+    run_maintenance_with(ports, now, Retention::default()).await
+}
+
+/// The maintenance batch with the configured retention.
+pub async fn run_maintenance_with<P: Ports>(ports: &P, now: DateTime<Utc>, retention: Retention) -> Result<MaintenanceReport, StoreError> {
     let now_s = now.timestamp();
     let purge_before = now_s - SESSION_RETENTION_SECONDS;
+    let day = 24 * 3600;
     let stmts = vec![
         Stmt::new(EXPIRE_INVITATIONS).bind(now_s),
         Stmt::new(PURGE_REFRESH_TOKENS).bind(purge_before),
@@ -54,6 +99,10 @@ pub async fn run_maintenance<P: Ports>(ports: &P, now: DateTime<Utc>) -> Result<
         Stmt::new(PURGE_WEBHOOK_EVENTS).bind(now_s - WEBHOOK_EVENT_RETENTION_SECONDS),
         // After MARK_REVIEW_DUE, so today's digest counts the links it just marked.
         email::digest_stmt(now),
+        Stmt::new(PURGE_AUDIT).bind(now_s - retention.audit_days * day),
+        Stmt::new(PURGE_EMAILS).bind(now_s - DELIVERED_RETENTION_SECONDS),
+        Stmt::new(PURGE_NOTIFICATIONS).bind(now_s - DELIVERED_RETENTION_SECONDS),
+        Stmt::new(PURGE_CRM_FAILURES).bind(now_s - retention.crm_events_days * day),
     ];
     let out = ports.db().batch(stmts).await?;
     let changes = |i: usize| out.get(i).map_or(0, |o| o.changes);
@@ -65,6 +114,10 @@ pub async fn run_maintenance<P: Ports>(ports: &P, now: DateTime<Utc>) -> Result<
         links_marked_review_due: changes(4),
         webhook_events_purged: changes(5),
         review_digests_written: changes(6),
+        audit_events_purged: changes(7),
+        emails_purged: changes(8),
+        notifications_purged: changes(9),
+        crm_push_failures_purged: changes(10),
     })
 }
 
@@ -85,7 +138,7 @@ pub struct CronReport {
 /// not stop the others.
 pub async fn run_cron<P: Ports>(ports: &P, config: Option<&Config>, now: DateTime<Utc>) -> CronReport {
     let mut report = CronReport::default();
-    match run_maintenance(ports, now).await {
+    match run_maintenance_with(ports, now, config.map(Retention::of).unwrap_or_default()).await {
         Ok(m) => report.maintenance = Some(m),
         Err(e) => report.errors.push(format!("maintenance: {e}")),
     }
@@ -102,6 +155,21 @@ pub async fn run_cron<P: Ports>(ports: &P, config: Option<&Config>, now: DateTim
         report.errors.extend(outbox.errors);
     }
     report
+}
+
+/// Whether a request's answer is followed by an outbox pass, and whether it includes Telegram
+/// (`Some(telegram)`), from what its statements actually wrote. Nothing queued, no pass: a write
+/// that changed nothing (a refused logout, a guard that failed) must not cost the three or so
+/// statements of a pass on the primary, which anyone could otherwise trigger unthrottled.
+/// Audit rows and emails matter only where email or the CRM push is on (the audit rows feed both).
+pub fn pass_after_response(succeeded: bool, queued: Queued, config: &Config) -> Option<bool> {
+    if !succeeded {
+        return None;
+    }
+    let telegram = queued.notifications;
+    let streams_on = config.crm_webhook.is_some() || config.email_from.is_some();
+    let others = streams_on && (queued.audit || queued.emails);
+    (telegram || others).then_some(telegram)
 }
 
 /// One pass of every outbound channel that is configured.
@@ -146,7 +214,7 @@ pub async fn deliver_outbox<P: Ports>(ports: &P, config: &Config, now: DateTime<
         }
     }
     if let Some(hook) = &config.crm_webhook {
-        match crm_events::push_due(ports, hook, now, crm_events::PUSH_BATCH).await {
+        match crm_events::push_due(ports, hook, config, now, crm_events::PUSH_BATCH).await {
             Ok(d) => report.crm_webhook = Some(d),
             Err(e) => report.errors.push(format!("crm webhook: {e:?}")),
         }

@@ -43,6 +43,14 @@ pub struct NativePorts {
     pub outbound_description: RefCell<String>,
     /// Whether the common-password blocklist can be read (false: as if the asset were missing).
     pub blocklist_available: Cell<bool>,
+    /// The bookmark `db_bookmark` reports (as D1 would after a query), None by default.
+    pub bookmark: RefCell<Option<String>>,
+    /// SQL run as each outbound call is made, before it answers: a test's stand-in for something
+    /// happening meanwhile (another run taking the CRM push's lease).
+    pub outbound_script: RefCell<Option<String>>,
+    /// How far the ports' clock (`elapsed_ms`) jumps at each outbound call: a slow receiver.
+    pub outbound_delay_ms: Cell<f64>,
+    clock_offset_ms: Cell<f64>,
     started: Instant,
 }
 
@@ -69,6 +77,10 @@ impl NativePorts {
             outbound_status: Cell::new(200),
             outbound_description: RefCell::new("fake failure".into()),
             blocklist_available: Cell::new(true),
+            bookmark: RefCell::new(None),
+            outbound_script: RefCell::new(None),
+            outbound_delay_ms: Cell::new(0.0),
+            clock_offset_ms: Cell::new(0.0),
             started: Instant::now(),
         }
     }
@@ -94,15 +106,25 @@ impl MeteredDb {
 impl Sql for MeteredDb {
     async fn execute(&self, stmt: Stmt) -> Result<Outcome, StoreError> {
         let t = self.ms();
+        let sql = stmt.sql;
         let out = self.inner.execute(stmt).await;
         self.stats.record(self.ms() - t);
+        if let Ok(o) = &out {
+            self.stats.note_write(sql, o.changes);
+        }
         out
     }
 
     async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<Outcome>, StoreError> {
         let t = self.ms();
+        let sqls: Vec<&'static str> = stmts.iter().map(|s| s.sql).collect();
         let out = self.inner.batch(stmts).await;
         self.stats.record(self.ms() - t);
+        if let Ok(outcomes) = &out {
+            for (sql, o) in sqls.iter().zip(outcomes) {
+                self.stats.note_write(sql, o.changes);
+            }
+        }
         out
     }
 }
@@ -154,7 +176,11 @@ impl Ports for NativePorts {
     }
 
     fn elapsed_ms(&self) -> f64 {
-        self.started.elapsed().as_secs_f64() * 1000.0
+        self.started.elapsed().as_secs_f64() * 1000.0 + self.clock_offset_ms.get()
+    }
+
+    fn db_bookmark(&self) -> Option<String> {
+        self.bookmark.borrow().clone()
     }
 
     fn db_stats(&self) -> &QueryStats {
@@ -176,6 +202,12 @@ impl Ports for NativePorts {
             calls.len()
         };
         self.outbound_headers.borrow_mut().push(headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect());
+        self.clock_offset_ms.set(self.clock_offset_ms.get() + self.outbound_delay_ms.get());
+        if let Some(script) = self.outbound_script.borrow().as_deref() {
+            if let Err(e) = self.db.inner.exec_script(script) {
+                return Err(OutboundError(format!("outbound script: {e}")));
+            }
+        }
         if let Some(probe) = self.outbound_probe.borrow().as_deref() {
             self.outbound_probes.borrow_mut().push(self.db.inner.count(probe).unwrap_or(-1));
         }

@@ -5,17 +5,76 @@ use crate::domain::password::Blocklist;
 use crate::store::{Kv, Sql};
 use std::cell::Cell;
 
-/// Counts database round trips and their time for `Server-Timing`; adapters embed one.
+/// Counts database round trips and their time for `Server-Timing`, and notes which outbound rows
+/// the statements actually wrote; adapters embed one.
 #[derive(Debug, Default)]
 pub struct QueryStats {
     queries: Cell<u32>,
     millis: Cell<f64>,
+    queued: Cell<Queued>,
+}
+
+/// The rows a request's statements wrote that something delivers later: audit rows (the CRM
+/// push and the email projection read them as a stream), Telegram notifications, emails. The edge
+/// runs its after-response outbox pass only when one of these was written, so a write that queued
+/// nothing (a refused or no-op call) costs no extra round trips on the primary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Queued {
+    pub audit: bool,
+    pub notifications: bool,
+    pub emails: bool,
+}
+
+impl Queued {
+    /// Adds what one statement wrote: `changes` rows by `sql`. Known by the table the INSERT names
+    /// (every writer of these tables starts its SQL that way), not by who built the statement, so a
+    /// guarded INSERT whose guard failed (0 rows) queues nothing.
+    pub fn with(self, sql: &str, changes: u64) -> Queued {
+        if changes == 0 {
+            return self;
+        }
+        let inserts_into = |table: &str| inserted_table(sql).is_some_and(|t| t.eq_ignore_ascii_case(table));
+        Queued {
+            audit: self.audit || inserts_into("audit_events"),
+            notifications: self.notifications || inserts_into("notifications"),
+            emails: self.emails || inserts_into("emails"),
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self.audit || self.notifications || self.emails
+    }
+}
+
+/// The table an `INSERT INTO <table> ...` statement names (None for any other statement).
+fn inserted_table(sql: &str) -> Option<&str> {
+    let mut words = sql.split_whitespace();
+    let (insert, into) = (words.next()?, words.next()?);
+    if !insert.eq_ignore_ascii_case("INSERT") || !into.eq_ignore_ascii_case("INTO") {
+        return None;
+    }
+    words.next()?.split('(').next()
 }
 
 impl QueryStats {
     pub fn record(&self, millis: f64) {
         self.queries.set(self.queries.get() + 1);
         self.millis.set(self.millis.get() + millis);
+    }
+
+    /// Notes a statement's effect (see [`Queued`]).
+    pub fn note_write(&self, sql: &str, changes: u64) {
+        self.queued.set(self.queued.get().with(sql, changes));
+    }
+
+    /// What the statements so far queued for delivery.
+    pub fn queued(&self) -> Queued {
+        self.queued.get()
+    }
+
+    /// The same, starting afresh (ports that outlive one request: tests, tools).
+    pub fn take_queued(&self) -> Queued {
+        self.queued.take()
     }
 
     pub fn queries(&self) -> u32 {
@@ -95,8 +154,15 @@ pub trait Ports {
     /// per isolate from the static assets; native adapters use the copy built into the binary.
     async fn password_blocklist(&self) -> Result<&Blocklist, BlocklistUnavailable>;
 
-    /// Told when a use case puts notifications in the outbox, so the edge can deliver them right
-    /// after answering instead of at the next cron run. Where nothing delivers early, the cron does.
+    /// The latest D1 session bookmark of this request's queries (None outside a session: native
+    /// adapters, the cron). The HTTP layer decides which answers carry it.
+    fn db_bookmark(&self) -> Option<String> {
+        None
+    }
+
+    /// Told when a use case adds a notification statement to its batch. The edge no longer acts on
+    /// it (the statement may insert nothing: it decides from [`QueryStats::queued`], what the
+    /// statements really wrote); kept as the producers' hook.
     fn outbox_queued(&self) {}
 }
 

@@ -45,8 +45,12 @@ pub async fn logout<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiErr
     } else {
         return Err(ApiError::Unauthenticated);
     };
-    refresh::logout(cx.ports, &cx.client, cx.now, by).await?;
-    let mut resp = reply::no_content();
+    // The cookie goes either way: a browser holding a dead session's token should drop it.
+    let mut resp = match refresh::logout(cx.ports, &cx.client, cx.now, by).await {
+        Ok(()) => reply::no_content(),
+        Err(ApiError::Unauthenticated) => reply::error(&ApiError::Unauthenticated),
+        Err(other) => return Err(other),
+    };
     if let Ok(v) = http::HeaderValue::from_str(&clear_refresh_cookie()) {
         resp.headers_mut().insert("set-cookie", v);
     }

@@ -38,8 +38,31 @@ pub async fn health<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiErr
     }
 }
 
+thread_local! {
+    // The document follows the route table alone, which only a new deployment changes: built once
+    // per isolate (it is the largest JSON the worker writes), then every answer copies the bytes.
+    static OPENAPI: std::cell::OnceCell<std::rc::Rc<[u8]>> = const { std::cell::OnceCell::new() };
+    static OPENAPI_BUILDS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The serialized OpenAPI document of this isolate (built on the first call).
+pub fn openapi_bytes() -> std::rc::Rc<[u8]> {
+    OPENAPI.with(|cell| {
+        cell.get_or_init(|| {
+            OPENAPI_BUILDS.with(|n| n.set(n.get() + 1));
+            crate::http::openapi::document().to_string().into_bytes().into()
+        })
+        .clone()
+    })
+}
+
+/// How many times this isolate (thread) built the document: 1 after any number of calls.
+pub fn openapi_builds() -> u32 {
+    OPENAPI_BUILDS.with(std::cell::Cell::get)
+}
+
 pub fn openapi() -> Resp {
-    let mut resp = http::Response::new(crate::http::openapi::document().to_string().into_bytes());
+    let mut resp = http::Response::new(openapi_bytes().to_vec());
     resp.headers_mut().insert("content-type", http::HeaderValue::from_static("application/json"));
     resp
 }

@@ -15,7 +15,7 @@ pub async fn crm_events<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, Ap
 
 pub async fn replay_crm_events<P: Ports>(cx: &Ctx<'_, P>, req: &Req) -> Result<Resp, ApiError> {
     let b = cx.bearer()?;
-    reply::ok(&crm_events::replay(cx.ports, cx.config, b, cx.now, optional_json_body(req)?).await?)
+    reply::ok(&crm_events::replay(cx.ports, cx.config, b, &cx.client, cx.now, optional_json_body(req)?).await?)
 }
 
 pub async fn status<P: Ports>(cx: &Ctx<'_, P>, _req: &Req) -> Result<Resp, ApiError> {
