@@ -180,8 +180,8 @@ pub enum ReadFrom {
 
 /// Reads that write nothing yet must see the latest state: the sessions pages, where a session
 /// just revoked must show as revoked at once (a person checks there that a thief is out), and the
-/// client downloads, which write their audit row in the batch that authorizes them.
-const PRIMARY_READS: &[RouteId] = &[RouteId::MySessions, RouteId::UserSessions, RouteId::DownloadRequestAttachment, RouteId::DocumentFile];
+/// client and team downloads, which write their audit row (the security review, finding 9).
+const PRIMARY_READS: &[RouteId] = &[RouteId::MySessions, RouteId::UserSessions, RouteId::DownloadRequestAttachment, RouteId::DocumentFile, RouteId::TeamDownloadAttachment, RouteId::TeamDocumentFile];
 
 impl Route {
     /// Writes (every method but GET and HEAD) and the reads of [`PRIMARY_READS`] run on the
