@@ -93,7 +93,7 @@ const CLAIM: &str = "UPDATE notifications SET attempts = attempts + 1, next_atte
 const SELECT_TARGETS: &str = "SELECT cl.id, cl.status, cl.external_id, cl.link_id, cl.unreachable_at FROM channel_links cl \
      WHERE cl.id IN (SELECT value FROM json_each(?1))";
 const SELECT_REQUESTS: &str = "SELECT id, company_id, pipeline_id FROM requests WHERE id IN (SELECT value FROM json_each(?1))";
-const SELECT_DOCUMENTS: &str = "SELECT id, company_id, contact_id, status = 'published' AS published, \
+pub(super) const SELECT_DOCUMENTS: &str = "SELECT id, company_id, contact_id, status = 'published' AS published, \
      (status = 'published' AND required_action <> 'none' AND completed_at IS NULL) AS awaiting FROM documents WHERE id IN (SELECT value FROM json_each(?1))";
 const MARK_SENT: &str = "UPDATE notifications SET status = 'sent', sent_at = ?2, external_message_id = ?3, last_error = NULL WHERE id = ?1";
 const MARK_RETRY: &str = "UPDATE notifications SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'pending'";
@@ -127,15 +127,23 @@ struct RequestRow {
     pipeline_id: Uuid,
 }
 
+/// A document as the send-time checks see it (Telegram here, email in `email_recipients`).
 #[derive(Debug, Deserialize)]
-struct DocumentRow {
-    id: Uuid,
+pub(super) struct DocumentRow {
+    pub(super) id: Uuid,
     company_id: Uuid,
     contact_id: Option<Uuid>,
     #[serde(with = "flag")]
     published: bool,
+    /// Published with an action still expected of the client.
     #[serde(with = "flag")]
-    awaiting: bool,
+    pub(super) awaiting: bool,
+}
+
+impl DocumentRow {
+    pub(super) fn object(&self) -> Object {
+        Object::Document(DocumentFacts { id: self.id, company_id: self.company_id, contact_id: self.contact_id, published: self.published })
+    }
 }
 
 /// What one delivery run did, for the log.
@@ -178,8 +186,7 @@ fn plan(n: &Claimed, target: Option<&Target>, facts: Option<&LinkFacts>, request
         if !doc.awaiting {
             return Plan::Drop("the document no longer awaits the client");
         }
-        let object = Object::Document(DocumentFacts { id: doc.id, company_id: doc.company_id, contact_id: doc.contact_id, published: doc.published });
-        if !decide(facts, Action::View, &object).is_allowed() {
+        if !decide(facts, Action::View, &doc.object()).is_allowed() {
             return Plan::Drop("the user may not see it");
         }
     }
